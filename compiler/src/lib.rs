@@ -1,0 +1,1 @@
+//! The qcc compiler library.
