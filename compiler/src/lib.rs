@@ -1,1 +1,10 @@
-//! The qcc compiler library.
+//! The qcc compiler library: ONNX import, `.npy`/`.npz` data, the pipeline and the CLI
+//! driver. The `qcc` binary is a thin wrapper over [`driver::main_with_args`].
+
+pub mod driver;
+pub mod error;
+pub mod import;
+pub mod npy;
+pub mod samples;
+
+pub use error::CompileError;
