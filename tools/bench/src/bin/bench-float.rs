@@ -1,0 +1,67 @@
+//! Times qcc's float reference interpreter on one model, single-threaded.
+//!
+//! `bench-float MODEL.onnx [--input X.npy] [--iters N] [--warmup W]` imports the model, runs
+//! the float clean-up pipeline, and times `ir::interp::run_float` on one sample (the first of
+//! X.npy, or a deterministic pseudo-random input). Prints `qcc_ms <median ms per inference>`
+//! and the min, for tools/bench/bench_float.py to compare against onnxruntime.
+
+use anyhow::{Context, Result, bail};
+use std::time::Instant;
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut model = None;
+    let mut input = None;
+    let mut iters = 10usize;
+    let mut warmup = 2usize;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--input" => input = args.next(),
+            "--iters" => iters = args.next().context("--iters N")?.parse()?,
+            "--warmup" => warmup = args.next().context("--warmup N")?.parse()?,
+            _ if model.is_none() => model = Some(a),
+            _ => bail!("unexpected argument `{a}`"),
+        }
+    }
+    let model = model.context("usage: bench-float MODEL.onnx [--input X.npy] [--iters N]")?;
+    let mut g = compiler::driver::load_model(model.as_ref(), Default::default())
+        .map_err(|e| anyhow::anyhow!(e.render_plain()))?;
+    passes::PassManager::new(passes::pipelines::FLOAT_CLEANUP, passes::PassCtx::default())?
+        .run(&mut g)?;
+    let inputs: Vec<ir::Tensor> = match input {
+        Some(p) => {
+            let arrays = vec![compiler::npy::read_npy_file(p.as_ref())?];
+            compiler::samples::split_samples(&g, &arrays)?.swap_remove(0)
+        }
+        None => g
+            .inputs
+            .iter()
+            .map(|&v| {
+                let shape = g.ty(v).shape.clone();
+                let mut s = 0x2545_f491_u32;
+                let data = (0..shape.numel())
+                    .map(|_| {
+                        s ^= s << 13;
+                        s ^= s >> 17;
+                        s ^= s << 5;
+                        (s as f32 / u32::MAX as f32) * 2.0 - 1.0
+                    })
+                    .collect();
+                ir::Tensor::from_f32(shape, data)
+            })
+            .collect(),
+    };
+    for _ in 0..warmup {
+        ir::interp::run_float(&g, &inputs)?;
+    }
+    let mut times = Vec::with_capacity(iters);
+    for _ in 0..iters.max(1) {
+        let t = Instant::now();
+        std::hint::black_box(ir::interp::run_float(&g, &inputs)?);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    println!("qcc_ms {:.3}", times[times.len() / 2]);
+    println!("qcc_min_ms {:.3}", times[0]);
+    Ok(())
+}
