@@ -1,4 +1,5 @@
 //! Unit tests of shape inference, one group per op family.
+#![allow(clippy::cloned_ref_to_slice_refs)]
 
 use super::*;
 use crate::ops::*;
