@@ -1,1 +1,3 @@
 //! The qcc compiler library.
+
+pub mod import;
