@@ -60,6 +60,7 @@ pub(crate) struct Cx<'a> {
     pub idx: usize,
     pub node: &'a NodeProto,
     pub name: String,
+    pub opset: i64,
 }
 
 pub(crate) type R<T> = Result<T, ErrorKind>;
