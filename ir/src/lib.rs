@@ -6,6 +6,7 @@
 
 pub mod entities;
 pub mod graph;
+pub mod infer;
 pub mod ops;
 pub mod phase;
 pub mod tensor;

@@ -1,0 +1,3 @@
+//! Model importers. ONNX is the only format.
+
+pub mod onnx;

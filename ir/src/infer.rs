@@ -1,0 +1,960 @@
+//! Shape inference: the output types of an op from its input types and attributes.
+//!
+//! [`infer_output_types`] is the one definition of every op's typing rule. The importer calls
+//! it to type each node it creates and the verifier calls it to check each node's recorded
+//! output types. Ops whose result shape is stated rather than derived ([`Op::Input`],
+//! [`Op::Const`], [`Op::Reshape`], [`Op::Resize`], and [`Op::Slice`], whose attributes carry
+//! no end indices) return `Ok(None)` after checking what can be checked from the inputs;
+//! [`check_given_output_types`] checks their stated output types against the inputs.
+//!
+//! Typing rules common to all ops:
+//! - arithmetic ops produce their first input's element type without quantization;
+//! - data-movement ops (Concat, Split, Transpose, Pad) keep their input's full type,
+//!   quantization included, with the new shape;
+//! - the data inputs of an op must share one element type.
+
+use crate::ops::{Op, PadMode, PoolAttrs};
+use crate::types::{Shape, TensorType};
+use thiserror::Error;
+
+/// Why an op's inputs and attributes don't type-check.
+#[derive(Clone, PartialEq, Debug, Error)]
+pub enum InferError {
+    /// Wrong number of inputs.
+    #[error("{op} takes {expected} inputs, got {got}")]
+    Arity {
+        /// The op mnemonic.
+        op: &'static str,
+        /// The accepted counts, e.g. `"2 or 3"`.
+        expected: &'static str,
+        /// The count given.
+        got: usize,
+    },
+    /// An input has the wrong rank.
+    #[error("{op} input {index} has rank {got}, expected {expected}")]
+    Rank {
+        /// The op mnemonic.
+        op: &'static str,
+        /// Which input.
+        index: usize,
+        /// Its rank.
+        got: usize,
+        /// What the op accepts.
+        expected: String,
+    },
+    /// Two shapes don't broadcast (numpy rules).
+    #[error("shapes {a} and {b} do not broadcast")]
+    Broadcast {
+        /// Left shape.
+        a: Shape,
+        /// Right shape.
+        b: Shape,
+    },
+    /// Input shapes disagree with each other or with the attributes.
+    #[error("{op}: {message}")]
+    Mismatch {
+        /// The op mnemonic.
+        op: &'static str,
+        /// What disagrees, lowercase.
+        message: String,
+    },
+    /// An attribute is out of range or has the wrong length.
+    #[error("{op}: bad attribute `{attr}`: {message}")]
+    Attr {
+        /// The op mnemonic.
+        op: &'static str,
+        /// The attribute's name.
+        attr: &'static str,
+        /// What is wrong, lowercase.
+        message: String,
+    },
+    /// Inputs have different element types.
+    #[error("{op} input {index} has element type {got}, expected {expected}")]
+    DType {
+        /// The op mnemonic.
+        op: &'static str,
+        /// Which input.
+        index: usize,
+        /// Its element type.
+        got: crate::types::DType,
+        /// The first input's element type.
+        expected: crate::types::DType,
+    },
+}
+
+/// The output types of `op` applied to inputs of the given types, or `Ok(None)` when the op's
+/// output shape is stated (in the node's output types) rather than derived.
+pub fn infer_output_types(
+    op: &Op,
+    inputs: &[&TensorType],
+) -> Result<Option<Vec<TensorType>>, InferError> {
+    let name = op.mnemonic();
+    let one = |t: Shape| Ok(Some(vec![arith(inputs[0], t)]));
+    match op {
+        Op::Input | Op::Const(_) => {
+            arity(name, inputs, 0, 0, "0")?;
+            Ok(None)
+        }
+        Op::Reshape => {
+            arity(name, inputs, 1, 1, "1")?;
+            Ok(None)
+        }
+        Op::Resize(a) => {
+            arity(name, inputs, 1, 1, "1")?;
+            let r = inputs[0].shape.rank();
+            if a.scales.len() != r {
+                return Err(attr_err(
+                    name,
+                    "scales",
+                    format!("has {} entries for rank {r}", a.scales.len()),
+                ));
+            }
+            if a.scales.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                return Err(attr_err(
+                    name,
+                    "scales",
+                    "must be positive and finite".into(),
+                ));
+            }
+            Ok(None)
+        }
+        Op::Slice(a) => {
+            arity(name, inputs, 1, 1, "1")?;
+            let dims = inputs[0].shape.dims();
+            if a.starts.len() != dims.len() || a.steps.len() != dims.len() {
+                return Err(attr_err(
+                    name,
+                    "starts",
+                    format!(
+                        "starts/steps have {}/{} entries for rank {}",
+                        a.starts.len(),
+                        a.steps.len(),
+                        dims.len()
+                    ),
+                ));
+            }
+            for (d, (&s, &st)) in a.starts.iter().zip(&a.steps).enumerate() {
+                if st == 0 {
+                    return Err(attr_err(name, "steps", format!("step of dim {d} is 0")));
+                }
+                if s >= dims[d] && dims[d] > 0 {
+                    return Err(attr_err(
+                        name,
+                        "starts",
+                        format!("start {s} of dim {d} is outside size {}", dims[d]),
+                    ));
+                }
+            }
+            Ok(None)
+        }
+        Op::Conv(a) => {
+            arity(name, inputs, 2, 3, "2 or 3")?;
+            same_dtype(name, inputs)?;
+            let x = inputs[0].shape.dims();
+            let w = inputs[1].shape.dims();
+            if x.len() < 3 {
+                return Err(rank_err(name, 0, x.len(), "at least 3 (N, C, spatial..)"));
+            }
+            let k = x.len() - 2;
+            if w.len() != x.len() {
+                return Err(rank_err(
+                    name,
+                    1,
+                    w.len(),
+                    format!("{} like the input", x.len()),
+                ));
+            }
+            check_spatial(name, k, &a.strides, &a.pads, &a.dilations)?;
+            if a.group == 0 {
+                return Err(attr_err(name, "group", "must be at least 1".into()));
+            }
+            let (c, m) = (x[1], w[0]);
+            if w[1].checked_mul(a.group) != Some(c) {
+                return Err(mismatch(
+                    name,
+                    format!(
+                        "input has {c} channels but weight expects {} x group {}",
+                        w[1], a.group
+                    ),
+                ));
+            }
+            if !m.is_multiple_of(a.group) {
+                return Err(mismatch(
+                    name,
+                    format!("{m} output channels do not divide into {} groups", a.group),
+                ));
+            }
+            check_bias(name, inputs, m)?;
+            let mut out = vec![x[0], m];
+            for i in 0..k {
+                let eff = dilated(name, w[2 + i], a.dilations[i])?;
+                let padded = x[2 + i] + a.pads[i] + a.pads[k + i];
+                if padded < eff {
+                    return Err(mismatch(
+                        name,
+                        format!(
+                            "kernel extent {eff} exceeds padded input size {padded} in spatial dim {i}"
+                        ),
+                    ));
+                }
+                out.push((padded - eff) / a.strides[i] + 1);
+            }
+            one(Shape(out))
+        }
+        Op::ConvTranspose(a) => {
+            arity(name, inputs, 2, 3, "2 or 3")?;
+            same_dtype(name, inputs)?;
+            let x = inputs[0].shape.dims();
+            let w = inputs[1].shape.dims();
+            if x.len() < 3 {
+                return Err(rank_err(name, 0, x.len(), "at least 3 (N, C, spatial..)"));
+            }
+            let k = x.len() - 2;
+            if w.len() != x.len() {
+                return Err(rank_err(
+                    name,
+                    1,
+                    w.len(),
+                    format!("{} like the input", x.len()),
+                ));
+            }
+            check_spatial(name, k, &a.strides, &a.pads, &a.dilations)?;
+            if a.output_padding.len() != k {
+                return Err(attr_err(
+                    name,
+                    "output_padding",
+                    format!(
+                        "has {} entries for {k} spatial dims",
+                        a.output_padding.len()
+                    ),
+                ));
+            }
+            if a.group == 0 {
+                return Err(attr_err(name, "group", "must be at least 1".into()));
+            }
+            if w[0] != x[1] || !x[1].is_multiple_of(a.group) {
+                return Err(mismatch(
+                    name,
+                    format!(
+                        "input has {} channels but weight has {} input channels (group {})",
+                        x[1], w[0], a.group
+                    ),
+                ));
+            }
+            let m = w[1] * a.group;
+            check_bias(name, inputs, m)?;
+            let mut out = vec![x[0], m];
+            for i in 0..k {
+                let eff = dilated(name, w[2 + i], a.dilations[i])?;
+                if x[2 + i] == 0 {
+                    return Err(mismatch(name, format!("spatial dim {i} is empty")));
+                }
+                let full = a.strides[i] * (x[2 + i] - 1) + a.output_padding[i] + eff;
+                let crop = a.pads[i] + a.pads[k + i];
+                if full <= crop {
+                    return Err(mismatch(
+                        name,
+                        format!(
+                            "pads {crop} crop the whole output of size {full} in spatial dim {i}"
+                        ),
+                    ));
+                }
+                out.push(full - crop);
+            }
+            one(Shape(out))
+        }
+        Op::Gemm(a) => {
+            arity(name, inputs, 2, 3, "2 or 3")?;
+            same_dtype(name, inputs)?;
+            let (sa, sb) = (inputs[0].shape.dims(), inputs[1].shape.dims());
+            if sa.len() != 2 {
+                return Err(rank_err(name, 0, sa.len(), "2"));
+            }
+            if sb.len() != 2 {
+                return Err(rank_err(name, 1, sb.len(), "2"));
+            }
+            let (m, ka) = if a.trans_a {
+                (sa[1], sa[0])
+            } else {
+                (sa[0], sa[1])
+            };
+            let (kb, n) = if a.trans_b {
+                (sb[1], sb[0])
+            } else {
+                (sb[0], sb[1])
+            };
+            if ka != kb {
+                return Err(mismatch(
+                    name,
+                    format!("inner dims differ: a gives {ka}, b gives {kb}"),
+                ));
+            }
+            if let Some(c) = inputs.get(2) {
+                unidirectional(c.shape.dims(), &[m, n])?;
+            }
+            one(Shape(vec![m, n]))
+        }
+        Op::MatMul => {
+            arity(name, inputs, 2, 2, "2")?;
+            same_dtype(name, inputs)?;
+            one(matmul_shape(
+                inputs[0].shape.dims(),
+                inputs[1].shape.dims(),
+            )?)
+        }
+        Op::BatchNorm(a) => {
+            arity(name, inputs, 5, 5, "5")?;
+            same_dtype(name, inputs)?;
+            let x = inputs[0].shape.dims();
+            if x.len() < 2 {
+                return Err(rank_err(name, 0, x.len(), "at least 2"));
+            }
+            for (i, t) in inputs.iter().enumerate().skip(1) {
+                if t.shape.dims() != [x[1]] {
+                    return Err(mismatch(
+                        name,
+                        format!(
+                            "parameter input {i} has shape {} but the input has {} channels",
+                            t.shape, x[1]
+                        ),
+                    ));
+                }
+            }
+            if !(a.epsilon.is_finite() && a.epsilon >= 0.0) {
+                return Err(attr_err(name, "epsilon", "must be finite and >= 0".into()));
+            }
+            one(inputs[0].shape.clone())
+        }
+        Op::Relu
+        | Op::LeakyRelu(_)
+        | Op::Sigmoid
+        | Op::HardSigmoid(_)
+        | Op::HardSwish
+        | Op::Tanh => {
+            arity(name, inputs, 1, 1, "1")?;
+            one(inputs[0].shape.clone())
+        }
+        Op::Clip(a) => {
+            arity(name, inputs, 1, 1, "1")?;
+            if a.min.is_nan() || a.max.is_nan() || a.min > a.max {
+                return Err(attr_err(
+                    name,
+                    "min",
+                    format!("bounds [{}, {}] are not an interval", a.min, a.max),
+                ));
+            }
+            one(inputs[0].shape.clone())
+        }
+        Op::PRelu => {
+            arity(name, inputs, 2, 2, "2")?;
+            same_dtype(name, inputs)?;
+            unidirectional(inputs[1].shape.dims(), inputs[0].shape.dims())?;
+            one(inputs[0].shape.clone())
+        }
+        Op::Softmax(a) => {
+            arity(name, inputs, 1, 1, "1")?;
+            check_axis(name, "axis", a.axis, inputs[0].shape.rank())?;
+            one(inputs[0].shape.clone())
+        }
+        Op::Add | Op::Sub | Op::Mul | Op::Div => {
+            arity(name, inputs, 2, 2, "2")?;
+            same_dtype(name, inputs)?;
+            one(broadcast_shapes(&inputs[0].shape, &inputs[1].shape)?)
+        }
+        Op::MaxPool(p) => {
+            arity(name, inputs, 1, 1, "1")?;
+            one(pool_shape(name, inputs[0], p)?)
+        }
+        Op::AveragePool(a) => {
+            arity(name, inputs, 1, 1, "1")?;
+            one(pool_shape(name, inputs[0], &a.pool)?)
+        }
+        Op::GlobalAveragePool => {
+            arity(name, inputs, 1, 1, "1")?;
+            let x = inputs[0].shape.dims();
+            if x.len() < 3 {
+                return Err(rank_err(name, 0, x.len(), "at least 3 (N, C, spatial..)"));
+            }
+            let mut out = x.to_vec();
+            out[2..].iter_mut().for_each(|d| *d = 1);
+            one(Shape(out))
+        }
+        Op::ReduceMean(a) => {
+            arity(name, inputs, 1, 1, "1")?;
+            let x = inputs[0].shape.dims();
+            if a.axes.is_empty() {
+                return Err(attr_err(name, "axes", "must name at least one axis".into()));
+            }
+            for w in a.axes.windows(2) {
+                if w[0] >= w[1] {
+                    return Err(attr_err(name, "axes", "must be sorted and unique".into()));
+                }
+            }
+            for &ax in &a.axes {
+                check_axis(name, "axes", ax, x.len())?;
+            }
+            let out = x
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &d)| match (a.axes.contains(&i), a.keepdims) {
+                    (false, _) => Some(d),
+                    (true, true) => Some(1),
+                    (true, false) => None,
+                })
+                .collect();
+            one(Shape(out))
+        }
+        Op::Concat(a) => {
+            if inputs.is_empty() {
+                return Err(InferError::Arity {
+                    op: name,
+                    expected: "at least 1",
+                    got: 0,
+                });
+            }
+            same_dtype(name, inputs)?;
+            let first = inputs[0].shape.dims();
+            check_axis(name, "axis", a.axis, first.len())?;
+            let mut total = 0usize;
+            for (i, t) in inputs.iter().enumerate() {
+                let d = t.shape.dims();
+                let compatible = d.len() == first.len()
+                    && d.iter()
+                        .zip(first)
+                        .enumerate()
+                        .all(|(j, (x, y))| j == a.axis || x == y);
+                if !compatible {
+                    return Err(mismatch(
+                        name,
+                        format!(
+                            "input {i} has shape {} incompatible with {} along axis {}",
+                            t.shape, inputs[0].shape, a.axis
+                        ),
+                    ));
+                }
+                total = total
+                    .checked_add(d[a.axis])
+                    .ok_or_else(|| mismatch(name, "size overflows".into()))?;
+            }
+            let mut out = first.to_vec();
+            out[a.axis] = total;
+            Ok(Some(vec![moved(inputs[0], Shape(out))]))
+        }
+        Op::Split(a) => {
+            arity(name, inputs, 1, 1, "1")?;
+            let x = inputs[0].shape.dims();
+            check_axis(name, "axis", a.axis, x.len())?;
+            if a.sizes.is_empty() {
+                return Err(attr_err(
+                    name,
+                    "sizes",
+                    "must have at least one entry".into(),
+                ));
+            }
+            let sum = a.sizes.iter().try_fold(0usize, |s, &v| s.checked_add(v));
+            if sum != Some(x[a.axis]) {
+                return Err(attr_err(
+                    name,
+                    "sizes",
+                    format!(
+                        "sizes {:?} do not sum to the axis size {}",
+                        a.sizes, x[a.axis]
+                    ),
+                ));
+            }
+            let outs = a
+                .sizes
+                .iter()
+                .map(|&s| {
+                    let mut d = x.to_vec();
+                    d[a.axis] = s;
+                    moved(inputs[0], Shape(d))
+                })
+                .collect();
+            Ok(Some(outs))
+        }
+        Op::Transpose(a) => {
+            arity(name, inputs, 1, 1, "1")?;
+            let x = inputs[0].shape.dims();
+            let mut seen = vec![false; x.len()];
+            if a.perm.len() != x.len() {
+                return Err(attr_err(
+                    name,
+                    "perm",
+                    format!("has {} entries for rank {}", a.perm.len(), x.len()),
+                ));
+            }
+            for &p in &a.perm {
+                if p >= x.len() || std::mem::replace(&mut seen[p], true) {
+                    return Err(attr_err(
+                        name,
+                        "perm",
+                        format!("{:?} is not a permutation", a.perm),
+                    ));
+                }
+            }
+            let out = a.perm.iter().map(|&p| x[p]).collect();
+            Ok(Some(vec![moved(inputs[0], Shape(out))]))
+        }
+        Op::Pad(a) => {
+            arity(name, inputs, 1, 1, "1")?;
+            let x = inputs[0].shape.dims();
+            let r = x.len();
+            if a.pads.len() != 2 * r {
+                return Err(attr_err(
+                    name,
+                    "pads",
+                    format!("has {} entries for rank {r}", a.pads.len()),
+                ));
+            }
+            let mut out = Vec::with_capacity(r);
+            for (i, &d) in x.iter().enumerate() {
+                let (b, e) = (a.pads[i], a.pads[r + i]);
+                let size = (d as i64)
+                    .checked_add(b)
+                    .and_then(|s| s.checked_add(e))
+                    .filter(|&s| s >= 0)
+                    .ok_or_else(|| {
+                        attr_err(
+                            name,
+                            "pads",
+                            format!("crop more than the size {d} of dim {i}"),
+                        )
+                    })?;
+                let most = b.max(e);
+                let allowed = match a.mode {
+                    PadMode::Constant => true,
+                    PadMode::Reflect => most <= 0 || most < d as i64,
+                    PadMode::Edge => most <= 0 || d > 0,
+                };
+                if !allowed {
+                    return Err(attr_err(
+                        name,
+                        "pads",
+                        format!(
+                            "{:?} padding of {most} exceeds what dim {i} of size {d} allows",
+                            a.mode
+                        ),
+                    ));
+                }
+                out.push(size as usize);
+            }
+            Ok(Some(vec![moved(inputs[0], Shape(out))]))
+        }
+    }
+}
+
+/// Checks the stated output types of ops that [`infer_output_types`] does not derive
+/// (Reshape keeps the element count, Slice stays in range, Resize keeps the rank, Const
+/// matches its value). For other ops it compares against the inferred types.
+pub fn check_given_output_types(
+    op: &Op,
+    inputs: &[&TensorType],
+    outputs: &[&TensorType],
+) -> Result<(), InferError> {
+    let name = op.mnemonic();
+    if let Some(expected) = infer_output_types(op, inputs)? {
+        if expected.len() != outputs.len() || expected.iter().zip(outputs).any(|(e, o)| e != *o) {
+            let shapes: Vec<String> = expected.iter().map(|t| t.shape.to_string()).collect();
+            return Err(mismatch(
+                name,
+                format!(
+                    "output types differ from the inferred shapes {}",
+                    shapes.join(", ")
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    if outputs.len() != 1 {
+        return Err(mismatch(
+            name,
+            format!("has {} outputs, expected 1", outputs.len()),
+        ));
+    }
+    let out = outputs[0];
+    match op {
+        Op::Const(c) => {
+            if c.value.dtype != out.dtype || c.value.shape != out.shape {
+                return Err(mismatch(
+                    name,
+                    format!(
+                        "value is {}{} but the output type is {}{}",
+                        c.value.dtype, c.value.shape, out.dtype, out.shape
+                    ),
+                ));
+            }
+        }
+        Op::Reshape => {
+            if inputs[0].shape.checked_numel() != out.shape.checked_numel() {
+                return Err(mismatch(
+                    name,
+                    format!("cannot reshape {} into {}", inputs[0].shape, out.shape),
+                ));
+            }
+        }
+        Op::Resize(_) => {
+            if out.shape.rank() != inputs[0].shape.rank() {
+                return Err(mismatch(
+                    name,
+                    format!(
+                        "output rank {} differs from input rank {}",
+                        out.shape.rank(),
+                        inputs[0].shape.rank()
+                    ),
+                ));
+            }
+        }
+        Op::Slice(a) => {
+            let x = inputs[0].shape.dims();
+            if out.shape.rank() != x.len() {
+                return Err(mismatch(name, "output rank differs from input rank".into()));
+            }
+            for (d, &n) in out.shape.dims().iter().enumerate() {
+                if n == 0 {
+                    continue;
+                }
+                let last = a.starts[d] as i64 + (n as i64 - 1) * a.steps[d];
+                if last < 0 || last >= x[d] as i64 {
+                    return Err(mismatch(
+                        name,
+                        format!(
+                            "output size {n} of dim {d} reads outside the input size {}",
+                            x[d]
+                        ),
+                    ));
+                }
+            }
+        }
+        // These ops' output types were checked against the inferred ones above.
+        Op::Input
+        | Op::Conv(_)
+        | Op::ConvTranspose(_)
+        | Op::Gemm(_)
+        | Op::MatMul
+        | Op::BatchNorm(_)
+        | Op::Relu
+        | Op::PRelu
+        | Op::LeakyRelu(_)
+        | Op::Clip(_)
+        | Op::Sigmoid
+        | Op::HardSigmoid(_)
+        | Op::HardSwish
+        | Op::Tanh
+        | Op::Softmax(_)
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::MaxPool(_)
+        | Op::AveragePool(_)
+        | Op::GlobalAveragePool
+        | Op::ReduceMean(_)
+        | Op::Concat(_)
+        | Op::Split(_)
+        | Op::Transpose(_)
+        | Op::Pad(_) => {}
+    }
+    Ok(())
+}
+
+/// Numpy (multidirectional) broadcasting of two shapes.
+pub fn broadcast_shapes(a: &Shape, b: &Shape) -> Result<Shape, InferError> {
+    let (da, db) = (a.dims(), b.dims());
+    let r = da.len().max(db.len());
+    let mut out = vec![0; r];
+    for (i, o) in out.iter_mut().enumerate() {
+        let x = dim_from_right(da, r - 1 - i);
+        let y = dim_from_right(db, r - 1 - i);
+        *o = match (x, y) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => {
+                return Err(InferError::Broadcast {
+                    a: a.clone(),
+                    b: b.clone(),
+                });
+            }
+        };
+    }
+    Ok(Shape(out))
+}
+
+/// Checks that `from` broadcasts to exactly `to` (ONNX unidirectional broadcasting).
+pub fn unidirectional(from: &[usize], to: &[usize]) -> Result<(), InferError> {
+    let err = || InferError::Broadcast {
+        a: Shape(from.to_vec()),
+        b: Shape(to.to_vec()),
+    };
+    if from.len() > to.len() {
+        return Err(err());
+    }
+    for i in 0..from.len() {
+        let x = dim_from_right(from, i);
+        if x != 1 && x != dim_from_right(to, i) {
+            return Err(err());
+        }
+    }
+    Ok(())
+}
+
+/// The result shape of numpy `matmul` (1-d operands are promoted and the added dim dropped).
+pub fn matmul_shape(a: &[usize], b: &[usize]) -> Result<Shape, InferError> {
+    if a.is_empty() {
+        return Err(rank_err("matmul", 0, 0, "at least 1"));
+    }
+    if b.is_empty() {
+        return Err(rank_err("matmul", 1, 0, "at least 1"));
+    }
+    let a2: Vec<usize> = if a.len() == 1 {
+        vec![1, a[0]]
+    } else {
+        a.to_vec()
+    };
+    let b2: Vec<usize> = if b.len() == 1 {
+        vec![b[0], 1]
+    } else {
+        b.to_vec()
+    };
+    let (m, ka) = (a2[a2.len() - 2], a2[a2.len() - 1]);
+    let (kb, n) = (b2[b2.len() - 2], b2[b2.len() - 1]);
+    if ka != kb {
+        return Err(mismatch(
+            "matmul",
+            format!(
+                "inner dims differ: {ka} vs {kb} (shapes {} and {})",
+                Shape(a.to_vec()),
+                Shape(b.to_vec())
+            ),
+        ));
+    }
+    let batch = broadcast_shapes(
+        &Shape(a2[..a2.len() - 2].to_vec()),
+        &Shape(b2[..b2.len() - 2].to_vec()),
+    )?;
+    let mut out = batch.0;
+    if a.len() > 1 {
+        out.push(m);
+    }
+    if b.len() > 1 {
+        out.push(n);
+    }
+    Ok(Shape(out))
+}
+
+/// The output size of a pooling or convolution window along one dim (`None` when the
+/// window does not fit), with ONNX/PyTorch `ceil_mode` semantics: the last window must start
+/// inside the input or its begin padding.
+pub fn window_output_size(
+    input: usize,
+    pad_begin: usize,
+    pad_end: usize,
+    extent: usize,
+    stride: usize,
+    ceil_mode: bool,
+) -> Option<usize> {
+    let padded = input.checked_add(pad_begin)?.checked_add(pad_end)?;
+    if padded < extent || stride == 0 {
+        return None;
+    }
+    let span = padded - extent;
+    let mut out = if ceil_mode {
+        span.div_ceil(stride)
+    } else {
+        span / stride
+    } + 1;
+    if ceil_mode && (out - 1) * stride >= input + pad_begin {
+        out -= 1;
+    }
+    Some(out)
+}
+
+fn pool_shape(name: &'static str, x: &TensorType, p: &PoolAttrs) -> Result<Shape, InferError> {
+    let d = x.shape.dims();
+    if d.len() < 3 {
+        return Err(rank_err(name, 0, d.len(), "at least 3 (N, C, spatial..)"));
+    }
+    let k = d.len() - 2;
+    if p.kernel.len() != k {
+        return Err(attr_err(
+            name,
+            "kernel_shape",
+            format!("has {} entries for {k} spatial dims", p.kernel.len()),
+        ));
+    }
+    check_spatial(name, k, &p.strides, &p.pads, &p.dilations)?;
+    let mut out = d[..2].to_vec();
+    for i in 0..k {
+        if p.kernel[i] == 0 {
+            return Err(attr_err(name, "kernel_shape", "has a zero entry".into()));
+        }
+        if p.pads[i] >= p.kernel[i] || p.pads[k + i] >= p.kernel[i] {
+            return Err(attr_err(
+                name,
+                "pads",
+                format!("padding of spatial dim {i} must be smaller than the kernel"),
+            ));
+        }
+        let eff = dilated(name, p.kernel[i], p.dilations[i])?;
+        let o = window_output_size(
+            d[2 + i],
+            p.pads[i],
+            p.pads[k + i],
+            eff,
+            p.strides[i],
+            p.ceil_mode,
+        )
+        .ok_or_else(|| {
+            mismatch(
+                name,
+                format!("window extent {eff} exceeds the padded size of spatial dim {i}"),
+            )
+        })?;
+        out.push(o);
+    }
+    Ok(Shape(out))
+}
+
+fn check_spatial(
+    name: &'static str,
+    k: usize,
+    strides: &[usize],
+    pads: &[usize],
+    dilations: &[usize],
+) -> Result<(), InferError> {
+    for (attr, v, n) in [
+        ("strides", strides, k),
+        ("pads", pads, 2 * k),
+        ("dilations", dilations, k),
+    ] {
+        if v.len() != n {
+            return Err(attr_err(
+                name,
+                attr,
+                format!("has {} entries, expected {n}", v.len()),
+            ));
+        }
+    }
+    if strides.contains(&0) {
+        return Err(attr_err(name, "strides", "has a zero entry".into()));
+    }
+    if dilations.contains(&0) {
+        return Err(attr_err(name, "dilations", "has a zero entry".into()));
+    }
+    Ok(())
+}
+
+fn dilated(name: &'static str, k: usize, d: usize) -> Result<usize, InferError> {
+    if k == 0 {
+        return Err(mismatch(name, "kernel has an empty spatial dim".into()));
+    }
+    (k - 1)
+        .checked_mul(d)
+        .and_then(|v| v.checked_add(1))
+        .ok_or_else(|| attr_err(name, "dilations", "too large".into()))
+}
+
+fn check_bias(name: &'static str, inputs: &[&TensorType], m: usize) -> Result<(), InferError> {
+    if let Some(b) = inputs.get(2)
+        && b.shape.dims() != [m]
+    {
+        return Err(mismatch(
+            name,
+            format!(
+                "bias has shape {} but there are {m} output channels",
+                b.shape
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_axis(
+    name: &'static str,
+    attr: &'static str,
+    axis: usize,
+    rank: usize,
+) -> Result<(), InferError> {
+    if axis >= rank {
+        return Err(attr_err(
+            name,
+            attr,
+            format!("axis {axis} is out of range for rank {rank}"),
+        ));
+    }
+    Ok(())
+}
+
+fn dim_from_right(d: &[usize], i: usize) -> usize {
+    if i < d.len() { d[d.len() - 1 - i] } else { 1 }
+}
+
+fn arity(
+    op: &'static str,
+    inputs: &[&TensorType],
+    min: usize,
+    max: usize,
+    expected: &'static str,
+) -> Result<(), InferError> {
+    if inputs.len() < min || inputs.len() > max {
+        return Err(InferError::Arity {
+            op,
+            expected,
+            got: inputs.len(),
+        });
+    }
+    Ok(())
+}
+
+fn same_dtype(op: &'static str, inputs: &[&TensorType]) -> Result<(), InferError> {
+    let expected = inputs[0].dtype;
+    for (index, t) in inputs.iter().enumerate() {
+        if t.dtype != expected {
+            return Err(InferError::DType {
+                op,
+                index,
+                got: t.dtype,
+                expected,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn arith(first: &TensorType, shape: Shape) -> TensorType {
+    TensorType {
+        dtype: first.dtype,
+        shape,
+        quant: None,
+    }
+}
+
+fn moved(first: &TensorType, shape: Shape) -> TensorType {
+    TensorType {
+        dtype: first.dtype,
+        shape,
+        quant: first.quant.clone(),
+    }
+}
+
+fn rank_err(op: &'static str, index: usize, got: usize, expected: impl Into<String>) -> InferError {
+    InferError::Rank {
+        op,
+        index,
+        got,
+        expected: expected.into(),
+    }
+}
+
+fn mismatch(op: &'static str, message: String) -> InferError {
+    InferError::Mismatch { op, message }
+}
+
+fn attr_err(op: &'static str, attr: &'static str, message: String) -> InferError {
+    InferError::Attr { op, attr, message }
+}
+
+#[cfg(test)]
+#[path = "infer_tests.rs"]
+mod tests;
