@@ -1,0 +1,1 @@
+//! Verifier (in progress).
