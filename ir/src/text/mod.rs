@@ -21,13 +21,13 @@
 mod lexer;
 mod names;
 mod parse;
-mod print;
+pub(crate) mod print;
 
 pub use parse::{Parsed, parse, parse_with_spans};
 pub use print::{PrintOptions, Printed, print, print_with};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::ops::Range;
 
