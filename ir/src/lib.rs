@@ -7,10 +7,13 @@
 pub mod entities;
 pub mod graph;
 pub mod infer;
+mod graph_eq;
 pub mod ops;
 pub mod phase;
 pub mod tensor;
+pub mod text;
 pub mod types;
+pub mod verifier;
 
 pub use entities::{NodeId, ValueId};
 pub use graph::{Graph, Node, Value};
