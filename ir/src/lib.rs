@@ -6,6 +6,7 @@
 
 pub mod entities;
 pub mod graph;
+pub mod interp;
 pub mod ops;
 pub mod phase;
 pub mod tensor;
