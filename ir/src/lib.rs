@@ -8,6 +8,7 @@ pub mod entities;
 pub mod graph;
 pub mod infer;
 mod graph_eq;
+pub mod interp;
 pub mod ops;
 pub mod phase;
 pub mod tensor;

@@ -1,0 +1,482 @@
+//! The float reference interpreter: runs a [`Graph`] of f32 tensors with ONNX semantics.
+//!
+//! It is the specification the float pipeline is checked against (onnxruntime agreement
+//! within `1e-4 * max|ref| + 1e-5`), the engine of calibration ([`run_float_observed`]) and
+//! of constant folding ([`eval_node_float`]).
+//!
+//! Execution walks the nodes in topological order, skipping nodes no graph output depends
+//! on. Every intermediate tensor is freed after its last use (use counts), and a tensor whose
+//! last use is an elementwise op is updated in place instead of copied. A single inference is
+//! single-threaded; [`run_float_batch`] runs samples in parallel.
+//!
+//! Kernels live in one file per op family; the only `unsafe` code is the GEMM call in
+//! `sgemm.rs`.
+
+mod conv;
+mod elementwise;
+mod gemm;
+mod pool;
+mod resize;
+mod sgemm;
+mod shape;
+#[cfg(test)]
+mod tests;
+
+use crate::entities::{NodeId, ValueId};
+use crate::graph::Graph;
+use crate::ops::Op;
+use crate::tensor::Tensor;
+use crate::types::{DType, Shape, TensorType};
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// Why the float interpreter could not run a graph or an op.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum InterpError {
+    /// The number of supplied inputs differs from the graph's.
+    #[error("graph has {expected} inputs but {got} were supplied")]
+    InputCount {
+        /// Graph inputs.
+        expected: usize,
+        /// Supplied tensors.
+        got: usize,
+    },
+    /// A supplied input has the wrong element type.
+    #[error("input '{name}' has element type {got}, expected {expected}")]
+    InputDType {
+        /// The input's name.
+        name: String,
+        /// The graph's element type.
+        expected: DType,
+        /// The supplied element type.
+        got: DType,
+    },
+    /// A supplied input has the wrong shape.
+    #[error("input '{name}' has shape {got}, expected {expected}")]
+    InputShape {
+        /// The input's name.
+        name: String,
+        /// The graph's shape.
+        expected: Shape,
+        /// The supplied shape.
+        got: Shape,
+    },
+    /// A supplied tensor's storage does not hold `shape.numel()` elements of its dtype.
+    #[error("input '{name}' is malformed: {message}")]
+    MalformedInput {
+        /// The input's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The float interpreter only computes on f32 tensors.
+    #[error("{op}: element type {dtype} is not supported by the float interpreter")]
+    UnsupportedDType {
+        /// The op's mnemonic.
+        op: &'static str,
+        /// The offending element type.
+        dtype: DType,
+    },
+    /// An op received the wrong number of operands or result types.
+    #[error("{op}: expected {expected}, got {got}")]
+    Arity {
+        /// The op's mnemonic.
+        op: &'static str,
+        /// What was expected, in words.
+        expected: String,
+        /// What was supplied.
+        got: usize,
+    },
+    /// An op's operands, attributes and result types do not fit together.
+    #[error("{op}: {message}")]
+    Invalid {
+        /// The op's mnemonic.
+        op: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// [`Op::Input`] has no value outside of a graph run.
+    #[error("input: a graph input cannot be evaluated on its own")]
+    EvalInput,
+    /// The graph has a cycle through this node.
+    #[error("graph has a cycle through {0}")]
+    Cycle(NodeId),
+    /// An error inside one node of a graph run.
+    #[error("{node} ({op} '{name}'): {source}")]
+    Node {
+        /// The failing node.
+        node: NodeId,
+        /// Its mnemonic.
+        op: &'static str,
+        /// Its name.
+        name: String,
+        /// The underlying error.
+        #[source]
+        source: Box<InterpError>,
+    },
+}
+
+/// The callback of [`run_float_observed`].
+type Observer<'a> = &'a mut dyn FnMut(ValueId, &Tensor);
+
+/// Result alias of the interpreter.
+pub type InterpResult<T> = Result<T, InterpError>;
+
+/// Runs `g` on `inputs` (in `g.inputs` order); returns the values of `g.outputs` in order.
+pub fn run_float(g: &Graph, inputs: &[Tensor]) -> InterpResult<Vec<Tensor>> {
+    run_impl(g, inputs, None)
+}
+
+/// Like [`run_float`], and calls `observe` on every computed value (graph inputs and
+/// constants included) as soon as it exists. Values nothing downstream of the graph
+/// outputs needs are not computed.
+pub fn run_float_observed(
+    g: &Graph,
+    inputs: &[Tensor],
+    observe: &mut dyn FnMut(ValueId, &Tensor),
+) -> InterpResult<Vec<Tensor>> {
+    run_impl(g, inputs, Some(observe))
+}
+
+/// Runs every sample (one input list each) through `g`, samples in parallel.
+pub fn run_float_batch(g: &Graph, samples: &[Vec<Tensor>]) -> InterpResult<Vec<Vec<Tensor>>> {
+    samples.par_iter().map(|s| run_float(g, s)).collect()
+}
+
+/// Evaluates one op on f32 operands; `output_types` are its result types (their shapes are
+/// the results' shapes).
+pub fn eval_node_float(
+    op: &Op,
+    inputs: &[&Tensor],
+    output_types: &[TensorType],
+) -> InterpResult<Vec<Tensor>> {
+    let args: Vec<Cow<'_, Tensor>> = inputs.iter().map(|t| Cow::Borrowed(*t)).collect();
+    eval(op, args, output_types)
+}
+
+/// Checks the supplied inputs against the graph's input types.
+fn check_inputs(g: &Graph, inputs: &[Tensor]) -> InterpResult<()> {
+    if inputs.len() != g.inputs.len() {
+        return Err(InterpError::InputCount {
+            expected: g.inputs.len(),
+            got: inputs.len(),
+        });
+    }
+    for (&v, t) in g.inputs.iter().zip(inputs) {
+        let val = g.value(v);
+        let name = val.name.clone().unwrap_or_else(|| v.to_string());
+        if t.dtype != val.ty.dtype {
+            return Err(InterpError::InputDType {
+                name,
+                expected: val.ty.dtype,
+                got: t.dtype,
+            });
+        }
+        if t.shape != val.ty.shape {
+            return Err(InterpError::InputShape {
+                name,
+                expected: val.ty.shape.clone(),
+                got: t.shape.clone(),
+            });
+        }
+        if !t.data.fits(t.dtype) || t.shape.checked_numel() != Some(t.data.len()) {
+            return Err(InterpError::MalformedInput {
+                name,
+                message: format!(
+                    "storage holds {} elements for shape {} of type {}",
+                    t.data.len(),
+                    t.shape,
+                    t.dtype
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn run_impl(
+    g: &Graph,
+    inputs: &[Tensor],
+    mut observe: Option<Observer<'_>>,
+) -> InterpResult<Vec<Tensor>> {
+    check_inputs(g, inputs)?;
+    let order = g.try_topo_order().map_err(InterpError::Cycle)?;
+
+    // Liveness: a node runs when one of its results is needed.
+    let mut needed_value = vec![false; g.value_bound()];
+    for &o in &g.outputs {
+        needed_value[o.index()] = true;
+    }
+    let mut needed_node = vec![false; g.node_bound()];
+    for &n in order.iter().rev() {
+        let node = g.node(n);
+        if node.outputs.iter().any(|v| needed_value[v.index()]) {
+            needed_node[n.index()] = true;
+            for v in &node.inputs {
+                needed_value[v.index()] = true;
+            }
+        }
+    }
+
+    // Remaining uses of every value; graph outputs hold one use each until the end.
+    let mut uses = vec![0usize; g.value_bound()];
+    for &n in &order {
+        if needed_node[n.index()] {
+            for v in &g.node(n).inputs {
+                uses[v.index()] += 1;
+            }
+        }
+    }
+    for &o in &g.outputs {
+        uses[o.index()] += 1;
+    }
+    let mut input_slot = vec![usize::MAX; g.value_bound()];
+    for (i, v) in g.inputs.iter().enumerate() {
+        input_slot[v.index()] = i;
+    }
+
+    let mut env: Vec<Option<Tensor>> = vec![None; g.value_bound()];
+    for &n in &order {
+        if !needed_node[n.index()] {
+            continue;
+        }
+        let node = g.node(n);
+        let wrap = |e: InterpError| InterpError::Node {
+            node: n,
+            op: node.op.mnemonic(),
+            name: node.name.clone(),
+            source: Box::new(e),
+        };
+        let results = match &node.op {
+            Op::Input => {
+                let v = node.outputs.first().copied();
+                match v.map(|v| input_slot[v.index()]) {
+                    Some(i) if i < inputs.len() => vec![inputs[i].clone()],
+                    _ => {
+                        return Err(wrap(InterpError::Invalid {
+                            op: "input",
+                            message: "input node is not listed in the graph inputs".into(),
+                        }));
+                    }
+                }
+            }
+            op => {
+                // Operands used for the last time here (and only once by this node) are
+                // moved in, so elementwise ops can reuse their buffers.
+                let mut owned: Vec<Option<Tensor>> = Vec::with_capacity(node.inputs.len());
+                for v in &node.inputs {
+                    let once = node.inputs.iter().filter(|w| *w == v).count() == 1;
+                    if once && uses[v.index()] == 1 {
+                        owned.push(env[v.index()].take());
+                    } else {
+                        owned.push(None);
+                    }
+                }
+                let mut args: Vec<Cow<'_, Tensor>> = Vec::with_capacity(node.inputs.len());
+                for (v, o) in node.inputs.iter().zip(owned) {
+                    match o {
+                        Some(t) => args.push(Cow::Owned(t)),
+                        None => match env[v.index()].as_ref() {
+                            Some(t) => args.push(Cow::Borrowed(t)),
+                            None => {
+                                return Err(wrap(InterpError::Invalid {
+                                    op: node.op.mnemonic(),
+                                    message: format!("operand {v} has no value"),
+                                }));
+                            }
+                        },
+                    }
+                }
+                let types: Vec<TensorType> =
+                    node.outputs.iter().map(|&v| g.ty(v).clone()).collect();
+                let res = eval(op, args, &types).map_err(wrap)?;
+                for v in &node.inputs {
+                    let u = &mut uses[v.index()];
+                    *u -= 1;
+                    if *u == 0 {
+                        env[v.index()] = None;
+                    }
+                }
+                res
+            }
+        };
+        if results.len() != node.outputs.len() {
+            return Err(wrap(InterpError::Arity {
+                op: node.op.mnemonic(),
+                expected: format!("{} results", node.outputs.len()),
+                got: results.len(),
+            }));
+        }
+        for (&v, t) in node.outputs.iter().zip(results) {
+            if let Some(obs) = observe.as_mut() {
+                obs(v, &t);
+            }
+            if uses[v.index()] > 0 {
+                env[v.index()] = Some(t);
+            }
+        }
+    }
+    g.outputs
+        .iter()
+        .map(|o| {
+            env[o.index()].clone().ok_or_else(|| InterpError::Invalid {
+                op: "output",
+                message: format!("graph output {o} was not computed"),
+            })
+        })
+        .collect()
+}
+
+/// Evaluates one op. Operands may be owned (last use) so that kernels can work in place.
+fn eval(op: &Op, args: Vec<Cow<'_, Tensor>>, out: &[TensorType]) -> InterpResult<Vec<Tensor>> {
+    let name = op.mnemonic();
+    for a in &args {
+        if a.dtype != DType::F32 || a.as_f32().is_none() {
+            return Err(InterpError::UnsupportedDType {
+                op: name,
+                dtype: a.dtype,
+            });
+        }
+        if a.shape.checked_numel() != Some(a.numel()) {
+            return Err(invalid(
+                name,
+                format!("operand of shape {} holds {} elements", a.shape, a.numel()),
+            ));
+        }
+    }
+    for t in out {
+        if t.dtype != DType::F32 {
+            return Err(InterpError::UnsupportedDType {
+                op: name,
+                dtype: t.dtype,
+            });
+        }
+        if t.shape.checked_numel().is_none() {
+            return Err(invalid(name, format!("result shape {} overflows", t.shape)));
+        }
+    }
+    let results = match op {
+        Op::Input => return Err(InterpError::EvalInput),
+        Op::Const(c) => {
+            arity(name, &args, 0, 0)?;
+            let t = &c.value;
+            if t.dtype != DType::F32 || t.as_f32().is_none() {
+                return Err(InterpError::UnsupportedDType {
+                    op: name,
+                    dtype: t.dtype,
+                });
+            }
+            vec![t.clone()]
+        }
+        Op::Conv(a) => vec![conv::conv(a, &args, one(name, out)?)?],
+        Op::ConvTranspose(a) => vec![conv::conv_transpose(a, &args, one(name, out)?)?],
+        Op::Gemm(a) => vec![gemm::gemm(a, &args, one(name, out)?)?],
+        Op::MatMul => vec![gemm::matmul(&args, one(name, out)?)?],
+        Op::BatchNorm(a) => vec![elementwise::batch_norm(a, args, one(name, out)?)?],
+        Op::Relu
+        | Op::LeakyRelu(_)
+        | Op::Clip(_)
+        | Op::Sigmoid
+        | Op::HardSigmoid(_)
+        | Op::HardSwish
+        | Op::Tanh => vec![elementwise::unary(op, args, one(name, out)?)?],
+        Op::PRelu | Op::Add | Op::Sub | Op::Mul | Op::Div => {
+            vec![elementwise::binary(op, args, one(name, out)?)?]
+        }
+        Op::Softmax(a) => vec![elementwise::softmax(a, args, one(name, out)?)?],
+        Op::MaxPool(a) => vec![pool::max_pool(a, &args, one(name, out)?)?],
+        Op::AveragePool(a) => vec![pool::average_pool(a, &args, one(name, out)?)?],
+        Op::GlobalAveragePool => vec![pool::global_average_pool(&args, one(name, out)?)?],
+        Op::ReduceMean(a) => vec![pool::reduce_mean(a, &args, one(name, out)?)?],
+        Op::Concat(a) => vec![shape::concat(a, &args, one(name, out)?)?],
+        Op::Split(a) => shape::split(a, &args, out)?,
+        Op::Slice(a) => vec![shape::slice(a, &args, one(name, out)?)?],
+        Op::Reshape => vec![shape::reshape(args, one(name, out)?)?],
+        Op::Transpose(a) => vec![shape::transpose(a, &args, one(name, out)?)?],
+        Op::Pad(a) => vec![shape::pad(a, &args, one(name, out)?)?],
+        Op::Resize(a) => vec![resize::resize(a, &args, one(name, out)?)?],
+    };
+    // Kernels build results from the result types; this guards their element counts.
+    ensure(results.len() == out.len(), name, || {
+        format!("produced {} results for {} types", results.len(), out.len())
+    })?;
+    for (r, t) in results.iter().zip(out) {
+        ensure(
+            r.shape == t.shape && r.numel() == t.shape.numel(),
+            name,
+            || format!("produced shape {} for result type {}", r.shape, t.shape),
+        )?;
+    }
+    Ok(results)
+}
+
+/// The single result type of a one-result op.
+fn one<'t>(op: &'static str, out: &'t [TensorType]) -> InterpResult<&'t TensorType> {
+    match out {
+        [t] => Ok(t),
+        _ => Err(InterpError::Arity {
+            op,
+            expected: "1 result type".into(),
+            got: out.len(),
+        }),
+    }
+}
+
+/// Checks that the op got between `min` and `max` operands.
+fn arity<T>(op: &'static str, args: &[T], min: usize, max: usize) -> InterpResult<()> {
+    if args.len() < min || args.len() > max {
+        let expected = if min == max {
+            format!("{min} operands")
+        } else {
+            format!("{min} to {max} operands")
+        };
+        return Err(InterpError::Arity {
+            op,
+            expected,
+            got: args.len(),
+        });
+    }
+    Ok(())
+}
+
+/// An [`InterpError::Invalid`].
+fn invalid(op: &'static str, message: impl Into<String>) -> InterpError {
+    InterpError::Invalid {
+        op,
+        message: message.into(),
+    }
+}
+
+/// Fails with `message` unless `cond`.
+fn ensure(cond: bool, op: &'static str, message: impl FnOnce() -> String) -> InterpResult<()> {
+    if cond {
+        Ok(())
+    } else {
+        Err(invalid(op, message()))
+    }
+}
+
+/// The f32 elements of an operand already checked to be f32 by [`eval`].
+fn f32s(t: &Tensor) -> &[f32] {
+    t.as_f32().unwrap_or(&[])
+}
+
+/// Takes the f32 buffer of an owned operand, or copies a borrowed one.
+fn into_f32_vec(t: Cow<'_, Tensor>) -> Vec<f32> {
+    match t {
+        Cow::Owned(Tensor {
+            data: crate::tensor::TensorData::F32(v),
+            ..
+        }) => v,
+        other => f32s(&other).to_vec(),
+    }
+}
+
+/// A float tensor of the given type's shape.
+fn tensor(ty: &TensorType, data: Vec<f32>) -> Tensor {
+    Tensor {
+        dtype: DType::F32,
+        shape: ty.shape.clone(),
+        data: crate::tensor::TensorData::F32(data),
+    }
+}

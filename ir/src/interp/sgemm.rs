@@ -1,0 +1,111 @@
+//! The one GEMM entry point of the interpreter: a bounds-checked wrapper over
+//! `matrixmultiply::sgemm`, the only `unsafe` code of the crate.
+#![allow(unsafe_code)]
+
+/// A read-only strided matrix view: element `(i, j)` is `data[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub(crate) struct MatRef<'a> {
+    /// Backing storage.
+    pub data: &'a [f32],
+    /// Row stride in elements.
+    pub rs: usize,
+    /// Column stride in elements.
+    pub cs: usize,
+}
+
+impl<'a> MatRef<'a> {
+    /// A row-major matrix with `cols` columns.
+    pub fn row_major(data: &'a [f32], cols: usize) -> MatRef<'a> {
+        MatRef {
+            data,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// The transpose view.
+    pub fn t(self) -> MatRef<'a> {
+        MatRef {
+            data: self.data,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+}
+
+/// Whether a `rows x cols` matrix with strides `rs, cs` stays inside `len` elements.
+fn fits(rows: usize, cols: usize, rs: usize, cs: usize, len: usize) -> bool {
+    if rows == 0 || cols == 0 {
+        return true;
+    }
+    let last = (rows - 1)
+        .checked_mul(rs)
+        .and_then(|r| (cols - 1).checked_mul(cs).and_then(|c| r.checked_add(c)));
+    matches!(last, Some(l) if l < len) && rs <= isize::MAX as usize && cs <= isize::MAX as usize
+}
+
+/// `c[m x n] = alpha * a[m x k] @ b[k x n] + beta * c`, with `c` row-major of row stride
+/// `ldc` (`ldc >= n`). When `beta == 0`, `c` is only written.
+///
+/// Panics if a view does not fit its storage: callers derive every view from shapes they
+/// validated, so a failure here is a bug in the interpreter, not bad input.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    assert!(
+        fits(m, k, a.rs, a.cs, a.data.len()),
+        "sgemm: A out of bounds"
+    );
+    assert!(
+        fits(k, n, b.rs, b.cs, b.data.len()),
+        "sgemm: B out of bounds"
+    );
+    assert!(
+        ldc >= n && fits(m, n, ldc, 1, c.len()),
+        "sgemm: C out of bounds"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        for row in c.chunks_mut(ldc).take(m) {
+            for x in &mut row[..n] {
+                *x = if beta == 0.0 { 0.0 } else { *x * beta };
+            }
+        }
+        return;
+    }
+    // SAFETY: `fits` proved that for all i < m, l < k, j < n the offsets
+    // `i*a.rs + l*a.cs`, `l*b.rs + j*b.cs` and `i*ldc + j` are below the lengths of the
+    // slices `a.data`, `b.data` and `c` (no overflow, strides fit in isize), so every
+    // element sgemm reads or writes lies inside a live slice. `ldc >= n` with column stride
+    // 1 makes the C elements pairwise distinct, as sgemm requires, and `c` is an exclusive
+    // borrow, so it aliases neither `a` nor `b`. sgemm is synchronous and keeps no pointer.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.data.as_ptr(),
+            a.rs as isize,
+            a.cs as isize,
+            b.data.as_ptr(),
+            b.rs as isize,
+            b.cs as isize,
+            beta,
+            c.as_mut_ptr(),
+            ldc as isize,
+            1,
+        );
+    }
+}
