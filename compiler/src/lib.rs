@@ -1,1 +1,4 @@
 //! The qcc compiler library.
+
+pub mod npy;
+pub mod npz;

@@ -31,6 +31,8 @@ use std::path::Path;
 
 use ir::{DType, Shape, Tensor, TensorData};
 
+pub use crate::npz::{read_npz, read_npz_file, write_npz, write_npz_file};
+
 /// The six bytes every `.npy` file starts with.
 pub const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
@@ -77,9 +79,7 @@ pub enum NpyErrorKind {
     #[error("unsupported dtype {0} (supported: <f4 <f8 |u1 |i1 <i2 <i4 <i8 |b1)")]
     UnsupportedDtype(String),
     /// `fortran_order: True`.
-    #[error(
-        "fortran_order arrays are not supported; save a C-order array (np.ascontiguousarray)"
-    )]
+    #[error("fortran_order arrays are not supported; save a C-order array (np.ascontiguousarray)")]
     FortranOrder,
     /// The file ends before the header or the data does.
     #[error("truncated data: expected {expected} bytes, found {found}")]
@@ -158,7 +158,8 @@ pub fn write_npy(t: &Tensor) -> Vec<u8> {
 
 /// Writes a tensor to a `.npy` file.
 pub fn write_npy_file(path: &Path, t: &Tensor) -> Result<(), NpyError> {
-    std::fs::write(path, write_npy(t)).map_err(|e| NpyError::new(path.display().to_string(), e.into()))
+    std::fs::write(path, write_npy(t))
+        .map_err(|e| NpyError::new(path.display().to_string(), e.into()))
 }
 
 /// A parsed `.npy` header.
@@ -261,7 +262,9 @@ pub(crate) fn read_npy_stream(r: &mut impl Read) -> Result<Tensor, NpyErrorKind>
         return Err(NpyErrorKind::SizeMismatch {
             shape: header.shape.clone(),
             expected: header.data_len,
-            found: header.data_len.saturating_add(usize::try_from(trailing).unwrap_or(usize::MAX)),
+            found: header
+                .data_len
+                .saturating_add(usize::try_from(trailing).unwrap_or(usize::MAX)),
         });
     }
     decode(&header, &data)
@@ -371,9 +374,7 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header, NpyErrorKind> {
     }
     let missing = |k: &str| NpyErrorKind::BadHeader(format!("missing key {k:?}"));
     let dtype = match descr.ok_or_else(|| missing("descr"))? {
-        literal::Value::Str(s) => {
-            NpyDtype::parse(&s).ok_or(NpyErrorKind::UnsupportedDtype(s))?
-        }
+        literal::Value::Str(s) => NpyDtype::parse(&s).ok_or(NpyErrorKind::UnsupportedDtype(s))?,
         other => return Err(NpyErrorKind::UnsupportedDtype(other.to_string())),
     };
     match fortran.ok_or_else(|| missing("fortran_order"))? {
@@ -396,7 +397,9 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header, NpyErrorKind> {
             })
             .collect::<Result<Vec<usize>, _>>()?,
         other => {
-            return Err(NpyErrorKind::BadHeader(format!("shape {other} is not a tuple")));
+            return Err(NpyErrorKind::BadHeader(format!(
+                "shape {other} is not a tuple"
+            )));
         }
     };
     let data_len = Shape(shape.clone())
@@ -518,9 +521,15 @@ fn push_header(out: &mut Vec<u8>, header: &str) {
 /// The elements in little-endian order.
 fn push_data(out: &mut Vec<u8>, data: &TensorData) {
     match data {
-        TensorData::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        TensorData::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        TensorData::I16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        TensorData::F32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        TensorData::I32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        TensorData::I16(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         TensorData::I8(v) => out.extend(v.iter().map(|&x| x as u8)),
         TensorData::U8(v) => out.extend_from_slice(v),
     }
