@@ -8,3 +8,5 @@ pub mod npy;
 pub mod samples;
 
 pub use error::CompileError;
+//! The qcc compiler library.
+pub mod npz;
