@@ -5,8 +5,7 @@ pub mod driver;
 pub mod error;
 pub mod import;
 pub mod npy;
+pub mod npz;
 pub mod samples;
 
 pub use error::CompileError;
-//! The qcc compiler library.
-pub mod npz;
