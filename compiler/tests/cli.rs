@@ -1,0 +1,141 @@
+//! The `qcc` binary end to end: outputs, exit codes and diagnostics.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn qcc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qcc"))
+        .args(args)
+        .output()
+        .expect("run qcc")
+}
+
+fn model(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testsuite/models")
+        .join(name)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A user error: exit 1, a diagnostic that fits one screen, never a panic message.
+fn assert_user_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "exit code; stderr:\n{err}");
+    assert!(err.contains(needle), "stderr lacks `{needle}`:\n{err}");
+    assert!(!err.contains("panicked"), "panic message:\n{err}");
+    assert!(err.lines().count() <= 40, "diagnostic longer than a screen:\n{err}");
+}
+
+#[test]
+fn emit_ir_to_stdout_and_file() {
+    let m = model("lenet_digits").join("model.onnx");
+    let o = qcc(&[m.to_str().unwrap(), "--emit", "ir"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.starts_with("graph "), "{text}");
+    assert!(!text.contains("batch_norm"), "fold-batch-norm ran: {text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.qir");
+    let o = qcc(&[m.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(written, text);
+
+    // The .qir output is a valid qcc input and prints back identically.
+    let o = qcc(&[out.to_str().unwrap(), "--emit", "ir"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), text);
+}
+
+#[test]
+fn float_run_matches_onnxruntime() {
+    let dir = model("lenet_digits");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.npz");
+    let o = qcc(&[
+        dir.join("model.onnx").to_str().unwrap(),
+        "--float",
+        "--run",
+        dir.join("input.npy").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let got = compiler::npz::read_npz_file(&out).unwrap();
+    let want = compiler::npz::read_npz_file(&dir.join("expected.npz")).unwrap();
+    assert_eq!(got[0].0, "logits");
+    assert_eq!(got[0].1.shape, want[0].1.shape);
+    let (a, b) = (got[0].1.as_f32().unwrap(), want[0].1.as_f32().unwrap());
+    let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(worst < 1e-3, "max|diff| {worst}");
+}
+
+#[test]
+fn npz_input_keyed_by_name() {
+    let dir = model("lenet_digits");
+    let tmp = tempfile::tempdir().unwrap();
+    let x = compiler::npy::read_npy_file(&dir.join("input.npy")).unwrap();
+    let inp = tmp.path().join("in.npz");
+    compiler::npz::write_npz_file(&inp, &[("input".to_string(), x)]).unwrap();
+    let out = tmp.path().join("out.npz");
+    let m = dir.join("model.onnx");
+    let o = qcc(&[m.to_str().unwrap(), "--float", "--run", inp.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let bad = tmp.path().join("bad.npz");
+    let x = compiler::npy::read_npy_file(&dir.join("input.npy")).unwrap();
+    compiler::npz::write_npz_file(&bad, &[("image".to_string(), x)]).unwrap();
+    let o = qcc(&[m.to_str().unwrap(), "--float", "--run", bad.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_user_error(&o, "no array named `input`");
+}
+
+#[test]
+fn wrong_input_shape_is_a_user_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let x = tmp.path().join("x.npy");
+    std::fs::write(&x, compiler::npy::write_npy(&ir::Tensor::from_f32(vec![2, 3], vec![0.0; 6]))).unwrap();
+    let m = model("lenet_digits").join("model.onnx");
+    let out = tmp.path().join("o.npz");
+    let o = qcc(&[m.to_str().unwrap(), "--float", "--run", x.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_user_error(&o, "expected (S, 1, 16, 16)");
+}
+
+#[test]
+fn usage_errors() {
+    let m = model("lenet_digits").join("model.onnx");
+    let m = m.to_str().unwrap();
+    assert_user_error(&qcc(&["/nonexistent/model.onnx"]), "/nonexistent/model.onnx");
+    assert_user_error(&qcc(&[m, "--input-shape", "input=1,x"]), "bad --input-shape");
+    assert_user_error(&qcc(&[m, "--run", "x.npy", "-o", "y.npz"]), "--run needs --float");
+    assert_user_error(&qcc(&[m, "--float", "--run", "x.npy"]), "needs -o");
+    let o = qcc(&[m, "--print-after", "fold-bn"]);
+    assert_user_error(&o, "unknown pass `fold-bn`");
+    assert!(stderr(&o).contains("fold-batch-norm"), "lists the valid passes");
+    assert_user_error(&qcc(&[m, "--no-such-flag"]), "--no-such-flag");
+}
+
+#[test]
+fn print_after_dumps_the_pass_output() {
+    let m = model("lenet_digits").join("model.onnx");
+    let o = qcc(&[m.to_str().unwrap(), "--print-before", "fold-batch-norm", "--print-after", "fold-batch-norm"]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    let before = err.find("IR before fold-batch-norm").expect("before dump");
+    let after = err.find("IR after fold-batch-norm").expect("after dump");
+    assert!(err[before..after].contains("batch_norm("));
+    assert!(!err[after..].contains("batch_norm("));
+}
+
+#[test]
+fn qir_parse_error_points_at_the_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("bad.qir");
+    std::fs::write(&p, "graph \"g\" phase=float\ninputs(%0)\n%0 \"x\" = input : f32[1,2]\n%1 = frobnicate(%0) : f32[1,2]\noutputs(%1)\n").unwrap();
+    let o = qcc(&[p.to_str().unwrap()]);
+    assert_user_error(&o, "frobnicate");
+    assert!(stderr(&o).contains("bad.qir:4:"), "{}", stderr(&o));
+}
