@@ -120,7 +120,11 @@ impl Printer<'_> {
                 .iter()
                 .map(|&v| {
                     let mut r = self.value_ref(v);
-                    if let Some(name) = g.contains_value(v).then(|| &g.value(v).name).and_then(|n| n.as_ref()) {
+                    if let Some(name) = g
+                        .contains_value(v)
+                        .then(|| &g.value(v).name)
+                        .and_then(|n| n.as_ref())
+                    {
                         r.push(' ');
                         r.push_str(&quote(name));
                     }

@@ -78,7 +78,10 @@ pub(super) fn check(g: &Graph, sink: &mut Sink) {
     }
     for (i, &v) in g.outputs.iter().enumerate() {
         if !g.contains_value(v) {
-            sink.fatal(Loc::Outputs, format!("graph output {i} is not a live value"));
+            sink.fatal(
+                Loc::Outputs,
+                format!("graph output {i} is not a live value"),
+            );
         }
     }
 
