@@ -813,7 +813,7 @@ fn parse_elems<T: std::str::FromStr>(
 
 fn decode_hex(hex: &str, span: &Span, kind: Storage) -> Result<Vec<u8>, ParseError> {
     let digits = &hex[2..];
-    if digits.len() % (2 * kind.size()) != 0 {
+    if !digits.len().is_multiple_of(2 * kind.size()) {
         return Err(err(
             span.clone(),
             format!(

@@ -199,10 +199,10 @@ pub fn verify(g: &Graph) -> Result<(), VerifierErrors> {
             let before = sink.count_at(Loc::Node(n));
             ops::check(g, n, &mut sink);
             types::check_node(g, n, &mut sink);
-            if sink.count_at(Loc::Node(n)) == before {
-                if let Err(message) = check_inferred_types(g, n) {
-                    sink.error(Loc::Node(n), message);
-                }
+            if sink.count_at(Loc::Node(n)) == before
+                && let Err(message) = check_inferred_types(g, n)
+            {
+                sink.error(Loc::Node(n), message);
             }
         }
         phase::check(g, &mut sink);

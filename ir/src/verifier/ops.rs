@@ -333,7 +333,7 @@ impl Checker<'_> {
             self.error("group must be positive");
             return;
         }
-        if c % group != 0 {
+        if !c.is_multiple_of(group) {
             self.error(format!("group {group} does not divide {c} input channels"));
         }
         if w.shape.rank() != x.shape.rank() {
@@ -350,7 +350,7 @@ impl Checker<'_> {
                 self.error(format!("weight has {w0} input channels, expected {c}"));
             }
         } else {
-            if w0 % group != 0 {
+            if !w0.is_multiple_of(group) {
                 self.error(format!(
                     "group {group} does not divide {w0} output channels"
                 ));
@@ -364,13 +364,13 @@ impl Checker<'_> {
     }
 
     fn bias(&mut self, ins: &[&TensorType], out_channels: Option<usize>) {
-        if let (Some(b), Some(m)) = (ins.get(2), out_channels) {
-            if b.shape.dims() != [m] {
-                self.error(format!(
-                    "bias has shape {}, expected [{m}] (one per output channel)",
-                    b.shape
-                ));
-            }
+        if let (Some(b), Some(m)) = (ins.get(2), out_channels)
+            && b.shape.dims() != [m]
+        {
+            self.error(format!(
+                "bias has shape {}, expected [{m}] (one per output channel)",
+                b.shape
+            ));
         }
     }
 }
