@@ -14,7 +14,7 @@
 //! - every result of a node is a live value whose `producer` is that node and whose
 //!   `output_index` is the result's position;
 //! - every live value has a live producer that lists it as a result;
-//! - graph inputs are live, distinct, and produced by [`Op::Input`] nodes; every `input`
+//! - graph inputs are live, distinct, and produced by [`crate::Op::Input`] nodes; every `input`
 //!   node's result is a graph input;
 //! - graph outputs are live;
 //! - the graph has no cycle (every node on a cycle is reported).
