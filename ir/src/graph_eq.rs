@@ -110,8 +110,9 @@ impl PartialEq for Graph {
             Some(&m) => m == vb,
             None => !other.contains_value(vb) && !self.contains_value(va),
         };
-        let same_list =
-            |la: &[ValueId], lb: &[ValueId]| la.len() == lb.len() && la.iter().zip(lb).all(|(&x, &y)| same_value(x, y));
+        let same_list = |la: &[ValueId], lb: &[ValueId]| {
+            la.len() == lb.len() && la.iter().zip(lb).all(|(&x, &y)| same_value(x, y))
+        };
         for (&na, &nb) in a.nodes.iter().zip(&b.nodes) {
             let (xa, xb) = (self.node(na), other.node(nb));
             if xa.name != xb.name

@@ -146,10 +146,7 @@ fn lex_string(src: &str, start: usize, it: &mut Chars<'_>) -> Result<Token, Pars
                     '0' => s.push('\0'),
                     'u' => s.push(lex_unicode_escape(i, it)?),
                     _ => {
-                        return Err(err(
-                            i..j + e.len_utf8(),
-                            format!("unknown escape `\\{e}`"),
-                        ));
+                        return Err(err(i..j + e.len_utf8(), format!("unknown escape `\\{e}`")));
                     }
                 }
             }
@@ -235,7 +232,14 @@ mod tests {
 
     #[test]
     fn quote_round_trips_through_the_lexer() {
-        for s in ["", "plain", "q\"uo\\te", "nl\nand\ttab\0", "\u{1b}[0m", "ünï"] {
+        for s in [
+            "",
+            "plain",
+            "q\"uo\\te",
+            "nl\nand\ttab\0",
+            "\u{1b}[0m",
+            "ünï",
+        ] {
             assert_eq!(kinds(&quote(s)), vec![Tok::Str(s.into())]);
         }
     }

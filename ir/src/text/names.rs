@@ -171,11 +171,23 @@ mod tests {
     #[test]
     fn f32_formatting_is_exact() {
         for bits in [
-            0u32, 0x8000_0000, 0x7f80_0000, 0xff80_0000, 0x7fc0_0000, 0xffc0_0001, 0x0000_0001,
-            0x3f80_0000, 0x3dcc_cccd, 0x7f7f_ffff,
+            0u32,
+            0x8000_0000,
+            0x7f80_0000,
+            0xff80_0000,
+            0x7fc0_0000,
+            0xffc0_0001,
+            0x0000_0001,
+            0x3f80_0000,
+            0x3dcc_cccd,
+            0x7f7f_ffff,
         ] {
             let x = f32::from_bits(bits);
-            assert_eq!(parse_f32(&fmt_f32(x)).map(f32::to_bits), Some(bits), "{x:?}");
+            assert_eq!(
+                parse_f32(&fmt_f32(x)).map(f32::to_bits),
+                Some(bits),
+                "{x:?}"
+            );
         }
         assert_eq!(parse_f32("nan").map(f32::is_nan), Some(true));
         assert_eq!(parse_f32("0x"), None);

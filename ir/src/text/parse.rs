@@ -527,7 +527,10 @@ impl Parser {
             match self.word("`[` or a hex blob")? {
                 (w, span) if w.starts_with("0x") => DenseBody::Hex(w, span),
                 (w, span) => {
-                    return Err(err(span, format!("expected `[` or a hex blob, found `{w}`")));
+                    return Err(err(
+                        span,
+                        format!("expected `[` or a hex blob, found `{w}`"),
+                    ));
                 }
             }
         };
@@ -768,10 +771,7 @@ fn build_op(stmt: &mut NodeStmt) -> Result<Op, ParseError> {
             scales: a.f32s("scales")?,
         }),
         m => {
-            return Err(err(
-                stmt.mnemonic_span.clone(),
-                format!("unknown op `{m}`"),
-            ));
+            return Err(err(stmt.mnemonic_span.clone(), format!("unknown op `{m}`")));
         }
     };
     a.finish()?;
@@ -785,7 +785,10 @@ fn build_op(stmt: &mut NodeStmt) -> Result<Op, ParseError> {
         )),
         (_, Some(d)) => Err(err(
             d.span,
-            format!("only `const` takes a `dense<...>` value, not `{}`", stmt.mnemonic),
+            format!(
+                "only `const` takes a `dense<...>` value, not `{}`",
+                stmt.mnemonic
+            ),
         )),
         (_, None) => Ok(op),
     }
@@ -810,7 +813,7 @@ fn parse_elems<T: std::str::FromStr>(
 
 fn decode_hex(hex: &str, span: &Span, kind: Storage) -> Result<Vec<u8>, ParseError> {
     let digits = &hex[2..];
-    if digits.len() % (2 * kind.size()) != 0 {
+    if !digits.len().is_multiple_of(2 * kind.size()) {
         return Err(err(
             span.clone(),
             format!(
@@ -910,7 +913,10 @@ fn build(file: File) -> Result<Parsed, ParseError> {
         if stmt.types.is_empty() && !stmt.results.is_empty() {
             return Err(err(
                 stmt.types_span.clone(),
-                format!("expected `:` and the types of {} results", stmt.results.len()),
+                format!(
+                    "expected `:` and the types of {} results",
+                    stmt.results.len()
+                ),
             ));
         }
         let op = build_op(&mut stmt)?;
@@ -919,7 +925,10 @@ fn build(file: File) -> Result<Parsed, ParseError> {
         let (id, outs) = g.add_node(op, vec![], types, "");
         for ((name, vname, span), &v) in stmt.results.iter().zip(&outs) {
             if defs.insert(name.clone(), v).is_some() {
-                return Err(err(span.clone(), format!("value `%{name}` is defined twice")));
+                return Err(err(
+                    span.clone(),
+                    format!("value `%{name}` is defined twice"),
+                ));
             }
             g.value_mut(v).name = vname.clone();
         }

@@ -120,7 +120,11 @@ impl Printer<'_> {
                 .iter()
                 .map(|&v| {
                     let mut r = self.value_ref(v);
-                    if let Some(name) = g.contains_value(v).then(|| &g.value(v).name).and_then(|n| n.as_ref()) {
+                    if let Some(name) = g
+                        .contains_value(v)
+                        .then(|| &g.value(v).name)
+                        .and_then(|n| n.as_ref())
+                    {
                         r.push(' ');
                         r.push_str(&quote(name));
                     }
@@ -160,17 +164,17 @@ impl Printer<'_> {
     /// `dense<...>`: the tensor's type is implied by the single result's type when they agree.
     fn dense(&self, t: &Tensor, outputs: &[ValueId]) -> String {
         let mut s = String::from("dense<");
-        if let Some(limit) = self.opts.elide_constants_above {
-            if t.numel() > limit {
-                let _ = write!(
-                    s,
-                    "elided {} x {}, sum={}>",
-                    t.numel(),
-                    t.dtype,
-                    fmt_sum(&t.data)
-                );
-                return s;
-            }
+        if let Some(limit) = self.opts.elide_constants_above
+            && t.numel() > limit
+        {
+            let _ = write!(
+                s,
+                "elided {} x {}, sum={}>",
+                t.numel(),
+                t.dtype,
+                fmt_sum(&t.data)
+            );
+            return s;
         }
         let implied = match outputs {
             [v] if self.g.contains_value(*v) => {

@@ -415,40 +415,96 @@ fn parse_errors_point_at_the_problem() {
     let cases: &[(&str, &str, &str)] = &[
         ("graph \"g\" phase=liquid", "liquid", "unknown phase"),
         ("%0 = input : f32[1]", "%0", "expected `graph`"),
-        ("%0 = frobnicate : f32[1]", "frobnicate", "unknown op `frobnicate`"),
+        (
+            "%0 = frobnicate : f32[1]",
+            "frobnicate",
+            "unknown op `frobnicate`",
+        ),
         ("%0 = relu(%9) : f32[1]", "%9", "undefined value `%9`"),
-        ("%0 = input : f32[1]\n%0 = input : f32[1]", "%0", "defined twice"),
+        (
+            "%0 = input : f32[1]\n%0 = input : f32[1]",
+            "%0",
+            "defined twice",
+        ),
         ("%0 = input : f33[1]", "f33", "unknown element type"),
         ("%0 = input : f32[1,-2]", "-2", "expected a dimension"),
         ("%0 = input : f32[1", "", "expected `,` or `]`"),
-        ("%0 = input : u8[1]<0.1:300000000000>", "300000000000", "zero point"),
+        (
+            "%0 = input : u8[1]<0.1:300000000000>",
+            "300000000000",
+            "zero point",
+        ),
         ("%0 = input : u8[1]<0.1>", ">", "expected `:`"),
         ("%0 = input : u8[1]<x bits, 0.1:0>", "x", "bit width"),
-        ("%0 = softmax(%0) : f32[1]", "softmax", "missing attribute `axis`"),
-        ("%0 = softmax(%0) {axis=1, axis=2} : f32[1]", "axis", "duplicate attribute"),
-        ("%0 = softmax(%0) {axis=-1} : f32[1]", "-1", "non-negative integer"),
-        ("%0 = relu(%0) {alpha=1.0} : f32[1]", "alpha", "unknown attribute `alpha`"),
-        ("%0 = pad(%0) {pads=[0], mode=wrap, value=0.0} : f32[1]", "wrap", "one of"),
-        ("%0 = gemm(%0) {alpha=1, beta=x, trans_a=false, trans_b=false} : f32[1]", "x", "a float"),
+        (
+            "%0 = softmax(%0) : f32[1]",
+            "softmax",
+            "missing attribute `axis`",
+        ),
+        (
+            "%0 = softmax(%0) {axis=1, axis=2} : f32[1]",
+            "axis",
+            "duplicate attribute",
+        ),
+        (
+            "%0 = softmax(%0) {axis=-1} : f32[1]",
+            "-1",
+            "non-negative integer",
+        ),
+        (
+            "%0 = relu(%0) {alpha=1.0} : f32[1]",
+            "alpha",
+            "unknown attribute `alpha`",
+        ),
+        (
+            "%0 = pad(%0) {pads=[0], mode=wrap, value=0.0} : f32[1]",
+            "wrap",
+            "one of",
+        ),
+        (
+            "%0 = gemm(%0) {alpha=1, beta=x, trans_a=false, trans_b=false} : f32[1]",
+            "x",
+            "a float",
+        ),
         ("%0 = const : f32[1]", "const", "needs a `dense"),
-        ("%0 = relu dense<[1]> : f32[1]", "dense<[1]>", "only `const`"),
-        ("%0 = const dense<[1.5]> : i8[1]", "1.5", "not a valid i8 element"),
+        (
+            "%0 = relu dense<[1]> : f32[1]",
+            "dense<[1]>",
+            "only `const`",
+        ),
+        (
+            "%0 = const dense<[1.5]> : i8[1]",
+            "1.5",
+            "not a valid i8 element",
+        ),
         ("%0 = const dense<0x010> : i8[1]", "0x010", "not a multiple"),
         ("%0 = const dense<0x0102> : i16[2]", "", ""),
         ("%0 = const dense<0xzz> : i8[1]", "0xzz", "malformed hex"),
-        ("%0, %1 = const dense<[1]> : f32[1], f32[1]", "dense<[1]>", "explicit"),
+        (
+            "%0, %1 = const dense<[1]> : f32[1], f32[1]",
+            "dense<[1]>",
+            "explicit",
+        ),
         ("%0, %1 = input : f32[1]", "f32[1]", "2 results but 1 types"),
         ("%0 = input", "", "expected `:`"),
         ("inputs(%0)\ninputs(%0)", "inputs(%0)", "duplicate `inputs`"),
         ("outputs(%7)", "%7", "undefined value"),
         ("%0 = input : f32[1] @name", "name", "node name string"),
         ("%0 = input : f32[1] $", "$", "unexpected character"),
-        ("%0 = input : f32[1]\ngraph \"again\" phase=float", "graph", "only one"),
+        (
+            "%0 = input : f32[1]\ngraph \"again\" phase=float",
+            "graph",
+            "only one",
+        ),
         ("\"stray\"", "\"stray\"", "expected a node"),
     ];
     for &(body, at, msg) in cases {
         let raw = body.starts_with("graph") || msg == "expected `graph`";
-        let text = if raw { body.to_string() } else { format!("{h}{body}") };
+        let text = if raw {
+            body.to_string()
+        } else {
+            format!("{h}{body}")
+        };
         match parse(&text) {
             Ok(_) if msg.is_empty() => {}
             Ok(_) => panic!("parsed but expected error {msg:?}: {text}"),
@@ -493,7 +549,10 @@ fn nan_payloads_and_negative_zero_round_trip() {
     );
     g.outputs.push(cl);
     let text = print(&g);
-    assert!(text.contains("0x7fc00001") && text.contains("-0.0"), "{text}");
+    assert!(
+        text.contains("0x7fc00001") && text.contains("-0.0"),
+        "{text}"
+    );
     assert!(parse(&text).unwrap() == g);
 }
 
@@ -579,13 +638,13 @@ fn arb_data(n: usize) -> BoxedStrategy<TensorData> {
 /// Tensors whose storage usually fits the dtype and whose length usually matches the shape.
 fn arb_tensor() -> impl Strategy<Value = Tensor> {
     let shape = prop::collection::vec(0usize..6, 0..3).prop_map(Shape);
-    (
-        prop::sample::select(DType::ALL.to_vec()),
-        shape,
-        0usize..4,
-    )
+    (prop::sample::select(DType::ALL.to_vec()), shape, 0usize..4)
         .prop_flat_map(|(dtype, shape, odd)| {
-            let n = if odd == 0 { shape.numel() + 1 } else { shape.numel() };
+            let n = if odd == 0 {
+                shape.numel() + 1
+            } else {
+                shape.numel()
+            };
             (Just(dtype), Just(shape), arb_data(n))
         })
         .prop_map(|(dtype, shape, data)| Tensor { dtype, shape, data })
@@ -753,10 +812,7 @@ fn arb_node() -> impl Strategy<Value = NodeSpec> {
     (
         arb_op(),
         prop::collection::vec(any::<usize>(), 0..4),
-        prop::collection::vec(
-            (arb_type(), prop::option::weighted(0.3, arb_name())),
-            0..3,
-        ),
+        prop::collection::vec((arb_type(), prop::option::weighted(0.3, arb_name())), 0..3),
         arb_name(),
         any::<bool>(),
     )
@@ -798,7 +854,10 @@ fn arb_graph() -> impl Strategy<Value = Graph> {
                 let operands: Vec<_> = if values.is_empty() {
                     vec![]
                 } else {
-                    spec.picks.iter().map(|&i| values[i % values.len()]).collect()
+                    spec.picks
+                        .iter()
+                        .map(|&i| values[i % values.len()])
+                        .collect()
                 };
                 let (types, names): (Vec<_>, Vec<_>) = spec.results.into_iter().unzip();
                 let (_, outs) = g.add_node(spec.op, operands, types, spec.name);
@@ -843,6 +902,11 @@ proptest! {
     }
 
     #[test]
+    fn verify_never_panics(g in arb_graph()) {
+        let _ = crate::verifier::verify(&g);
+    }
+
+    #[test]
     fn parse_never_panics_on_token_soup(words in prop::collection::vec(prop_oneof![
         Just("graph"), Just("\"g\""), Just("phase=float"), Just("phase"), Just("="),
         Just("%0"), Just("%1"), Just("%x"), Just("input"), Just("const"), Just("relu"),
@@ -856,6 +920,7 @@ proptest! {
     ], 0..40)) {
         let text = words.join(" ");
         if let Ok(g) = parse(&text) {
+            let _ = crate::verifier::verify(&g);
             let printed = print(&g);
             prop_assert!(parse(&printed).unwrap() == g);
         }
@@ -874,6 +939,7 @@ proptest! {
         while !text.is_char_boundary(end) { end -= 1; }
         let mutated = format!("{}{}{}", &text[..start], insert, &text[end..]);
         if let Ok(g) = parse(&mutated) {
+            let _ = crate::verifier::verify(&g);
             prop_assert!(parse(&print(&g)).unwrap() == g);
         }
     }

@@ -14,7 +14,7 @@
 //! - every result of a node is a live value whose `producer` is that node and whose
 //!   `output_index` is the result's position;
 //! - every live value has a live producer that lists it as a result;
-//! - graph inputs are live, distinct, and produced by [`Op::Input`] nodes; every `input`
+//! - graph inputs are live, distinct, and produced by [`crate::Op::Input`] nodes; every `input`
 //!   node's result is a graph input;
 //! - graph outputs are live;
 //! - the graph has no cycle (every node on a cycle is reported).
@@ -199,10 +199,10 @@ pub fn verify(g: &Graph) -> Result<(), VerifierErrors> {
             let before = sink.count_at(Loc::Node(n));
             ops::check(g, n, &mut sink);
             types::check_node(g, n, &mut sink);
-            if sink.count_at(Loc::Node(n)) == before {
-                if let Err(message) = check_inferred_types(g, n) {
-                    sink.error(Loc::Node(n), message);
-                }
+            if sink.count_at(Loc::Node(n)) == before
+                && let Err(message) = check_inferred_types(g, n)
+            {
+                sink.error(Loc::Node(n), message);
             }
         }
         phase::check(g, &mut sink);

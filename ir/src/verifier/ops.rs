@@ -75,12 +75,9 @@ pub(super) fn check(g: &Graph, n: NodeId, sink: &mut Sink) {
         return;
     }
     let ins: Vec<&TensorType> = node.inputs.iter().map(|&v| g.ty(v)).collect();
-    let out = g.ty(node.outputs[0]);
-    let mut c = Checker {
-        sink,
-        n,
-        op: name,
-    };
+    // Every op but a size-less split has a result (arity was checked above).
+    let out = node.outputs.first().map(|&v| g.ty(v));
+    let mut c = Checker { sink, n, op: name };
     match op {
         Op::Input | Op::Const(_) => {}
         Op::Conv(a) => {
@@ -182,7 +179,8 @@ pub(super) fn check(g: &Graph, n: NodeId, sink: &mut Sink) {
             } else if a.axis >= r {
                 c.axis("axis", a.axis, r);
             } else {
-                let total: Option<usize> = a.sizes.iter().try_fold(0usize, |s, &x| s.checked_add(x));
+                let total: Option<usize> =
+                    a.sizes.iter().try_fold(0usize, |s, &x| s.checked_add(x));
                 let dim = ins[0].shape.dims()[a.axis];
                 if total != Some(dim) {
                     c.error(format!(
@@ -200,11 +198,13 @@ pub(super) fn check(g: &Graph, n: NodeId, sink: &mut Sink) {
                 c.error("slice steps must be non-zero");
             }
             if ok_len {
-                let out_dims = out.shape.dims();
+                let out_dims = out.map(|t| t.shape.dims()).unwrap_or(&[]);
                 for (d, (&s, &dim)) in a.starts.iter().zip(dims).enumerate() {
                     let taken = out_dims.get(d).copied().unwrap_or(1);
                     if taken > 0 && s >= dim {
-                        c.error(format!("start {s} of dim {d} is out of range for size {dim}"));
+                        c.error(format!(
+                            "start {s} of dim {d} is out of range for size {dim}"
+                        ));
                     }
                 }
             }
@@ -213,7 +213,9 @@ pub(super) fn check(g: &Graph, n: NodeId, sink: &mut Sink) {
             let r = ins[0].shape.rank();
             let mut seen = vec![false; r];
             let is_perm = a.perm.len() == r
-                && a.perm.iter().all(|&p| p < r && !std::mem::replace(&mut seen[p], true));
+                && a.perm
+                    .iter()
+                    .all(|&p| p < r && !std::mem::replace(&mut seen[p], true));
             if !is_perm {
                 c.error(format!(
                     "perm {:?} is not a permutation of 0..{r}",
@@ -231,10 +233,10 @@ pub(super) fn check(g: &Graph, n: NodeId, sink: &mut Sink) {
             if a.scales.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
                 c.error("resize scales must be positive and finite");
             }
-            if out.shape.rank() != r {
+            if let Some(o) = out.filter(|o| o.shape.rank() != r) {
                 c.error(format!(
                     "result rank {} differs from input rank {r}",
-                    out.shape.rank()
+                    o.shape.rank()
                 ));
             }
         }
@@ -257,7 +259,11 @@ impl Checker<'_> {
         if got != want {
             self.error(format!(
                 "{attr} has {}, expected {want}",
-                plural(got, "entry").replace("entrys", "entries")
+                if got == 1 {
+                    "1 entry".to_string()
+                } else {
+                    format!("{got} entries")
+                }
             ));
         }
         got == want
@@ -327,7 +333,7 @@ impl Checker<'_> {
             self.error("group must be positive");
             return;
         }
-        if c % group != 0 {
+        if !c.is_multiple_of(group) {
             self.error(format!("group {group} does not divide {c} input channels"));
         }
         if w.shape.rank() != x.shape.rank() {
@@ -344,8 +350,10 @@ impl Checker<'_> {
                 self.error(format!("weight has {w0} input channels, expected {c}"));
             }
         } else {
-            if w0 % group != 0 {
-                self.error(format!("group {group} does not divide {w0} output channels"));
+            if !w0.is_multiple_of(group) {
+                self.error(format!(
+                    "group {group} does not divide {w0} output channels"
+                ));
             }
             if w1.checked_mul(group) != Some(c) {
                 self.error(format!(
@@ -356,13 +364,13 @@ impl Checker<'_> {
     }
 
     fn bias(&mut self, ins: &[&TensorType], out_channels: Option<usize>) {
-        if let (Some(b), Some(m)) = (ins.get(2), out_channels) {
-            if b.shape.dims() != [m] {
-                self.error(format!(
-                    "bias has shape {}, expected [{m}] (one per output channel)",
-                    b.shape
-                ));
-            }
+        if let (Some(b), Some(m)) = (ins.get(2), out_channels)
+            && b.shape.dims() != [m]
+        {
+            self.error(format!(
+                "bias has shape {}, expected [{m}] (one per output channel)",
+                b.shape
+            ));
         }
     }
 }

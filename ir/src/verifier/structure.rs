@@ -78,7 +78,10 @@ pub(super) fn check(g: &Graph, sink: &mut Sink) {
     }
     for (i, &v) in g.outputs.iter().enumerate() {
         if !g.contains_value(v) {
-            sink.fatal(Loc::Outputs, format!("graph output {i} is not a live value"));
+            sink.fatal(
+                Loc::Outputs,
+                format!("graph output {i} is not a live value"),
+            );
         }
     }
 
@@ -100,10 +103,10 @@ fn nodes_on_cycles(g: &Graph) -> Vec<NodeId> {
     let mut succs: HashMap<NodeId, Vec<NodeId>> = HashMap::new();
     for &n in rest {
         for v in &g.node(n).inputs {
-            if let Some(&p) = defs.get(v) {
-                if in_rest.contains(&p) {
-                    succs.entry(p).or_default().push(n);
-                }
+            if let Some(&p) = defs.get(v)
+                && in_rest.contains(&p)
+            {
+                succs.entry(p).or_default().push(n);
             }
         }
     }

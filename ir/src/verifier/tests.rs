@@ -25,7 +25,12 @@ fn dead_operand_is_fatal_and_stops_later_stages() {
     let mut g = Graph::new("dead");
     let x = g.add_input("x", TensorType::f32(vec![2]));
     let r = g.add_simple(Op::Relu, vec![x], TensorType::f32(vec![2]), "r");
-    let s = g.add_simple(Op::Softmax(SoftmaxAttrs { axis: 7 }), vec![r], TensorType::f32(vec![2]), "s");
+    let s = g.add_simple(
+        Op::Softmax(SoftmaxAttrs { axis: 7 }),
+        vec![r],
+        TensorType::f32(vec![2]),
+        "s",
+    );
     g.outputs.push(s);
     let rn = g.value(r).producer;
     g.remove_node(rn);
@@ -35,7 +40,11 @@ fn dead_operand_is_fatal_and_stops_later_stages() {
     assert_eq!(msgs, vec!["operand 0 is not a live value"]);
     let e = &errs.0[0];
     assert_eq!(e.node, Some(g.value(s).producer));
-    assert!(e.context.starts_with("%1 = softmax(%dead1)"), "{}", e.context);
+    assert!(
+        e.context.starts_with("%1 = softmax(%dead1)"),
+        "{}",
+        e.context
+    );
 }
 
 #[test]
@@ -61,7 +70,10 @@ fn corrupted_producer_links_are_fatal() {
     g.outputs.push(r);
     g.value_mut(r).output_index = 3;
     let msgs = messages(&g);
-    assert!(msgs.contains(&"result 0 has output_index 3".to_string()), "{msgs:?}");
+    assert!(
+        msgs.contains(&"result 0 has output_index 3".to_string()),
+        "{msgs:?}"
+    );
     let xn = g.value(x).producer;
     g.value_mut(r).output_index = 0;
     g.value_mut(r).producer = xn;

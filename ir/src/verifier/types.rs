@@ -151,16 +151,16 @@ fn const_errors(t: &Tensor, out: Option<&TensorType>) -> Vec<String> {
         None => errs.push(format!("constant shape {} overflows", t.shape)),
     }
     if !t.data.fits(t.dtype) {
-        errs.push(format!(
-            "constant storage cannot hold {} elements",
-            t.dtype
-        ));
+        errs.push(format!("constant storage cannot hold {} elements", t.dtype));
     } else if t.dtype.is_int() {
         let (lo, hi) = match out.and_then(|o| o.quant.as_ref().map(|q| (o.dtype, q.bits))) {
             Some((d, bits)) if d == t.dtype => quant_range(d, bits),
             _ => t.dtype.int_range().unwrap_or((i64::MIN, i64::MAX)),
         };
-        if let Some(x) = (0..t.numel()).map(|i| t.data.get_i64(i)).find(|x| !(lo..=hi).contains(x)) {
+        if let Some(x) = (0..t.numel())
+            .map(|i| t.data.get_i64(i))
+            .find(|x| !(lo..=hi).contains(x))
+        {
             errs.push(format!("constant element {x} out of range [{lo}, {hi}]"));
         }
     }
@@ -187,10 +187,26 @@ mod tests {
 
     #[test]
     fn pow2_detection() {
-        for s in [1.0f32, 0.5, 0.25, 2.0, 1024.0, f32::from_bits(1), f32::from_bits(0x0040_0000)] {
+        for s in [
+            1.0f32,
+            0.5,
+            0.25,
+            2.0,
+            1024.0,
+            f32::from_bits(1),
+            f32::from_bits(0x0040_0000),
+        ] {
             assert!(is_pow2(s), "{s:?}");
         }
-        for s in [0.0f32, -0.5, 0.3, 3.0, f32::INFINITY, f32::NAN, f32::from_bits(3)] {
+        for s in [
+            0.0f32,
+            -0.5,
+            0.3,
+            3.0,
+            f32::INFINITY,
+            f32::NAN,
+            f32::from_bits(3),
+        ] {
             assert!(!is_pow2(s), "{s:?}");
         }
     }
@@ -199,7 +215,10 @@ mod tests {
     fn quant_ranges_follow_bits_and_signedness() {
         assert_eq!(quant_range(DType::I8, 4), (-8, 7));
         assert_eq!(quant_range(DType::U8, 4), (0, 15));
-        assert_eq!(quant_range(DType::I32, 32), (i32::MIN as i64, i32::MAX as i64));
+        assert_eq!(
+            quant_range(DType::I32, 32),
+            (i32::MIN as i64, i32::MAX as i64)
+        );
         assert_eq!(quant_range(DType::U8, 9), (0, 255));
     }
 }
