@@ -77,7 +77,10 @@ pub fn parse_input_shapes(specs: &[String]) -> Result<BTreeMap<String, Vec<usize
 }
 
 /// Loads a model (ONNX or `.qir`) into a verified float graph.
-pub fn load_model(path: &Path, input_shapes: BTreeMap<String, Vec<usize>>) -> Result<Graph, CompileError> {
+pub fn load_model(
+    path: &Path,
+    input_shapes: BTreeMap<String, Vec<usize>>,
+) -> Result<Graph, CompileError> {
     let is_qir = path.extension().is_some_and(|e| e == "qir");
     let g = if is_qir {
         let text = std::fs::read_to_string(path).map_err(|e| CompileError::io(path, e))?;
@@ -141,14 +144,20 @@ fn read_inputs(g: &Graph, path: &Path) -> Result<Vec<ir::Tensor>, CompileError> 
                     .ok_or_else(|| {
                         CompileError::Samples(samples::SampleError::Missing {
                             input: name,
-                            have: arrays.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", "),
+                            have: arrays
+                                .iter()
+                                .map(|(k, _)| k.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
                         })
                     })
             })
             .collect()
     } else {
         if g.inputs.len() != 1 {
-            return Err(CompileError::Samples(samples::SampleError::NeedNpz(g.inputs.len())));
+            return Err(CompileError::Samples(samples::SampleError::NeedNpz(
+                g.inputs.len(),
+            )));
         }
         Ok(vec![npy::read_npy_file(path).map_err(CompileError::Npy)?])
     }

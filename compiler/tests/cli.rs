@@ -26,7 +26,10 @@ fn assert_user_error(o: &Output, needle: &str) {
     assert_eq!(o.status.code(), Some(1), "exit code; stderr:\n{err}");
     assert!(err.contains(needle), "stderr lacks `{needle}`:\n{err}");
     assert!(!err.contains("panicked"), "panic message:\n{err}");
-    assert!(err.lines().count() <= 40, "diagnostic longer than a screen:\n{err}");
+    assert!(
+        err.lines().count() <= 40,
+        "diagnostic longer than a screen:\n{err}"
+    );
 }
 
 #[test]
@@ -70,7 +73,11 @@ fn float_run_matches_onnxruntime() {
     assert_eq!(got[0].0, "logits");
     assert_eq!(got[0].1.shape, want[0].1.shape);
     let (a, b) = (got[0].1.as_f32().unwrap(), want[0].1.as_f32().unwrap());
-    let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
     assert!(worst < 1e-3, "max|diff| {worst}");
 }
 
@@ -83,13 +90,27 @@ fn npz_input_keyed_by_name() {
     compiler::npz::write_npz_file(&inp, &[("input".to_string(), x)]).unwrap();
     let out = tmp.path().join("out.npz");
     let m = dir.join("model.onnx");
-    let o = qcc(&[m.to_str().unwrap(), "--float", "--run", inp.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = qcc(&[
+        m.to_str().unwrap(),
+        "--float",
+        "--run",
+        inp.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
     let bad = tmp.path().join("bad.npz");
     let x = compiler::npy::read_npy_file(&dir.join("input.npy")).unwrap();
     compiler::npz::write_npz_file(&bad, &[("image".to_string(), x)]).unwrap();
-    let o = qcc(&[m.to_str().unwrap(), "--float", "--run", bad.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = qcc(&[
+        m.to_str().unwrap(),
+        "--float",
+        "--run",
+        bad.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_user_error(&o, "no array named `input`");
 }
 
@@ -97,10 +118,21 @@ fn npz_input_keyed_by_name() {
 fn wrong_input_shape_is_a_user_error() {
     let tmp = tempfile::tempdir().unwrap();
     let x = tmp.path().join("x.npy");
-    std::fs::write(&x, compiler::npy::write_npy(&ir::Tensor::from_f32(vec![2, 3], vec![0.0; 6]))).unwrap();
+    std::fs::write(
+        &x,
+        compiler::npy::write_npy(&ir::Tensor::from_f32(vec![2, 3], vec![0.0; 6])),
+    )
+    .unwrap();
     let m = model("lenet_digits").join("model.onnx");
     let out = tmp.path().join("o.npz");
-    let o = qcc(&[m.to_str().unwrap(), "--float", "--run", x.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = qcc(&[
+        m.to_str().unwrap(),
+        "--float",
+        "--run",
+        x.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_user_error(&o, "expected (S, 1, 16, 16)");
 }
 
@@ -108,20 +140,38 @@ fn wrong_input_shape_is_a_user_error() {
 fn usage_errors() {
     let m = model("lenet_digits").join("model.onnx");
     let m = m.to_str().unwrap();
-    assert_user_error(&qcc(&["/nonexistent/model.onnx"]), "/nonexistent/model.onnx");
-    assert_user_error(&qcc(&[m, "--input-shape", "input=1,x"]), "bad --input-shape");
-    assert_user_error(&qcc(&[m, "--run", "x.npy", "-o", "y.npz"]), "--run needs --float");
+    assert_user_error(
+        &qcc(&["/nonexistent/model.onnx"]),
+        "/nonexistent/model.onnx",
+    );
+    assert_user_error(
+        &qcc(&[m, "--input-shape", "input=1,x"]),
+        "bad --input-shape",
+    );
+    assert_user_error(
+        &qcc(&[m, "--run", "x.npy", "-o", "y.npz"]),
+        "--run needs --float",
+    );
     assert_user_error(&qcc(&[m, "--float", "--run", "x.npy"]), "needs -o");
     let o = qcc(&[m, "--print-after", "fold-bn"]);
     assert_user_error(&o, "unknown pass `fold-bn`");
-    assert!(stderr(&o).contains("fold-batch-norm"), "lists the valid passes");
+    assert!(
+        stderr(&o).contains("fold-batch-norm"),
+        "lists the valid passes"
+    );
     assert_user_error(&qcc(&[m, "--no-such-flag"]), "--no-such-flag");
 }
 
 #[test]
 fn print_after_dumps_the_pass_output() {
     let m = model("lenet_digits").join("model.onnx");
-    let o = qcc(&[m.to_str().unwrap(), "--print-before", "fold-batch-norm", "--print-after", "fold-batch-norm"]);
+    let o = qcc(&[
+        m.to_str().unwrap(),
+        "--print-before",
+        "fold-batch-norm",
+        "--print-after",
+        "fold-batch-norm",
+    ]);
     assert_eq!(o.status.code(), Some(0));
     let err = stderr(&o);
     let before = err.find("IR before fold-batch-norm").expect("before dump");

@@ -6,8 +6,8 @@
 
 pub mod entities;
 pub mod graph;
-pub mod infer;
 mod graph_eq;
+pub mod infer;
 pub mod interp;
 pub mod ops;
 pub mod phase;

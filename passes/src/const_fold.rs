@@ -28,7 +28,11 @@ pub fn run(g: &mut Graph, _ctx: &PassCtx) -> Result<PassStats, PassError> {
         let results = ir::interp::eval_node_float(&node.op, &inputs, &types).map_err(|e| {
             PassError::Failed {
                 node: Some(n),
-                message: format!("cannot fold `{}` node `{}`: {e}", node.op.mnemonic(), node.name),
+                message: format!(
+                    "cannot fold `{}` node `{}`: {e}",
+                    node.op.mnemonic(),
+                    node.name
+                ),
             }
         })?;
         let name = node.name.clone();

@@ -19,7 +19,10 @@ fn check_model(name: &str) {
 
     let text = ir::text::print(&g);
     let back = ir::text::parse(&text).unwrap_or_else(|e| panic!("{name}: reparse: {e}"));
-    assert!(back == g, "{name}: parse(print(g)) != g for the imported graph");
+    assert!(
+        back == g,
+        "{name}: parse(print(g)) != g for the imported graph"
+    );
     let elided = ir::text::print_with(
         &g,
         &ir::text::PrintOptions {
@@ -52,8 +55,15 @@ fn check_model(name: &str) {
         let (a, b) = (t.as_f32().expect("f32"), w.as_f32().expect("f32"));
         let max_ref = b.iter().fold(0f32, |m, x| m.max(x.abs()));
         let tol = 1e-4 * max_ref + 1e-5;
-        let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-        assert!(worst <= tol, "{name}: output {k}: max|diff| {worst} > tol {tol}");
+        let worst = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst <= tol,
+            "{name}: output {k}: max|diff| {worst} > tol {tol}"
+        );
     }
 }
 

@@ -17,7 +17,8 @@ fn root() -> PathBuf {
 
 fn read_pb(path: &Path) -> proto::TensorProto {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    proto::TensorProto::decode(bytes.as_slice()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    proto::TensorProto::decode(bytes.as_slice())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Runs one case; `Err` says what went wrong.
@@ -54,15 +55,24 @@ fn run_case(dir: &Path) -> Result<(), String> {
             let want = tensor_from_proto(&read_pb(&set.join(format!("output_{k}.pb"))), None)
                 .map_err(|e| e.render_plain())?;
             if got.shape != want.shape {
-                return Err(format!("output {k}: shape {} != expected {}", got.shape, want.shape));
+                return Err(format!(
+                    "output {k}: shape {} != expected {}",
+                    got.shape, want.shape
+                ));
             }
             let (g, w) = (got.as_f32().unwrap_or(&[]), want.as_f32().unwrap_or(&[]));
             let max_ref = w.iter().fold(0f32, |m, x| m.max(x.abs()));
             let tol = 1e-4 * max_ref + 1e-5;
             for (i, (a, b)) in g.iter().zip(w).enumerate() {
-                let bad = if b.is_nan() { !a.is_nan() } else { (a - b).abs() > tol };
+                let bad = if b.is_nan() {
+                    !a.is_nan()
+                } else {
+                    (a - b).abs() > tol
+                };
                 if bad {
-                    return Err(format!("output {k}[{i}]: got {a}, expected {b} (tol {tol})"));
+                    return Err(format!(
+                        "output {k}[{i}]: got {a}, expected {b} (tol {tol})"
+                    ));
                 }
             }
         }
@@ -101,10 +111,21 @@ fn onnx_node_tests() {
         let e = e.expect("dir entry");
         if e.path().is_dir() {
             let name = e.file_name().to_string_lossy().to_string();
-            assert!(listed.contains(&name), "case {name} has files but no allowlist line");
+            assert!(
+                listed.contains(&name),
+                "case {name} has files but no allowlist line"
+            );
         }
     }
-    eprintln!("onnx node tests: {passed} passed, {excluded} excluded, {} failed", failures.len());
-    assert!(failures.is_empty(), "{} failing cases:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "onnx node tests: {passed} passed, {excluded} excluded, {} failed",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(passed >= 200, "only {passed} cases ran");
 }

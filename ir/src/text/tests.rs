@@ -234,7 +234,7 @@ pub(crate) fn all_ops_graph() -> Graph {
     );
     let gap = g.add_simple(Op::GlobalAveragePool, vec![cc], f(vec![1, 2, 1, 1]), "");
     let flat = g.add_simple(Op::Reshape, vec![gap], f(vec![1, 2]), "");
-    let flat2 = g.add_simple(Op::Reshape, vec![rm], f(vec![1, 2]), "");
+    let flat2 = g.add_simple(Op::Reshape, vec![rm], f(vec![2, 1]), "");
     let mm = g.add_simple(Op::MatMul, vec![flat, flat2], f(vec![1, 1]), "");
     let gw = cst(&mut g, Tensor::from_f32(vec![3, 1], vec![1.0, 2.0, 3.0]));
     let gm = g.add_simple(

@@ -213,12 +213,35 @@ pub fn verify(g: &Graph) -> Result<(), VerifierErrors> {
     Err(finish(g, sink))
 }
 
-/// HOOK(infer): output-type consistency, the single call site for
-/// `ir::infer::infer_output_types` (being written in parallel in `infer.rs`). Once it lands,
-/// this compares the node's result types with the inferred ones and reports
-/// `result k has type T, inferred U`. Until then it accepts every node. It is only called for
-/// nodes that passed the arity, attribute and type checks.
-fn check_inferred_types(_g: &Graph, _n: NodeId) -> Result<(), String> {
+/// Output-type consistency: the node's result types have the shapes and element types that
+/// [`crate::infer::infer_output_types`] derives from its operand types (quantization
+/// parameters are chosen by passes, not derived, so they are not compared). Ops whose result
+/// shape is stated rather than derived (Reshape, Resize, Input, Const) are skipped here. Only
+/// called for nodes that passed the arity, attribute and type checks.
+fn check_inferred_types(g: &Graph, n: NodeId) -> Result<(), String> {
+    let node = g.node(n);
+    let inputs: Vec<&crate::TensorType> = node.inputs.iter().map(|&v| g.ty(v)).collect();
+    let Some(inferred) =
+        crate::infer::infer_output_types(&node.op, &inputs).map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    if inferred.len() != node.outputs.len() {
+        return Err(format!(
+            "{} results, inferred {}",
+            node.outputs.len(),
+            inferred.len()
+        ));
+    }
+    for (k, (&v, want)) in node.outputs.iter().zip(&inferred).enumerate() {
+        let got = g.ty(v);
+        if got.dtype != want.dtype || got.shape != want.shape {
+            return Err(format!(
+                "result {k} has type {}{}, inferred {}{}",
+                got.dtype, got.shape, want.dtype, want.shape
+            ));
+        }
+    }
     Ok(())
 }
 
