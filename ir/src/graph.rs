@@ -257,7 +257,10 @@ impl Graph {
 
     /// Removes `node` and its result values. Its results must have no users left.
     pub fn remove_node(&mut self, node: NodeId) {
-        let n = self.dag.remove_node(node.0).expect("removing a removed node");
+        let n = self
+            .dag
+            .remove_node(node.0)
+            .expect("removing a removed node");
         for v in n.outputs {
             self.values[v.index()] = None;
         }
