@@ -1,1 +1,3 @@
 //! Passes.
+
+pub mod calibrate;
