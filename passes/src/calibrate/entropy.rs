@@ -45,6 +45,14 @@ pub fn entropy(h: &Histogram, scheme: Scheme) -> Result<ClipRange, CalibError> {
     // Smallest i whose window covers all data; larger windows change nothing.
     let i_max = (n - first.min(n)).max(last + 1 - n.min(last + 1)).max(1);
 
+    // prefix[k] = sum of counts[..k]: outlier and group sums in O(1).
+    let mut prefix = Vec::with_capacity(2 * n + 1);
+    prefix.push(0.0f64);
+    for &c in counts {
+        prefix.push(prefix[prefix.len() - 1] + c);
+    }
+    let sum = |a: usize, b: usize| prefix[b] - prefix[a];
+
     let mut best: Option<(f64, usize)> = None;
     let mut p = Vec::with_capacity(2 * n);
     let mut q = Vec::with_capacity(2 * n);
@@ -67,10 +75,8 @@ pub fn entropy(h: &Histogram, scheme: Scheme) -> Result<ClipRange, CalibError> {
         // 2. reference distribution with outliers folded in.
         p.clear();
         p.extend_from_slice(&counts[start..stop]);
-        let left: f64 = counts[..start].iter().sum();
-        let right: f64 = counts[stop..].iter().sum();
-        p[0] += left;
-        *p.last_mut().expect("window is not empty") += right;
+        p[0] += sum(0, start);
+        *p.last_mut().expect("window is not empty") += sum(stop, 2 * n);
         // 3. quantized distribution, expanded over P's support.
         q.clear();
         q.resize(stop - start, 0.0);
@@ -78,10 +84,10 @@ pub fn entropy(h: &Histogram, scheme: Scheme) -> Result<ClipRange, CalibError> {
             for g in 0..levels {
                 let lo = a + g * (b - a) / levels;
                 let hi = a + (g + 1) * (b - a) / levels;
-                let sum: f64 = counts[lo..hi].iter().sum();
+                let group = sum(lo, hi);
                 let support = (lo..hi).filter(|&k| p[k - start] > 0.0).count();
                 if support > 0 {
-                    let each = sum / support as f64;
+                    let each = group / support as f64;
                     for k in lo..hi {
                         if p[k - start] > 0.0 {
                             q[k - start] = each;
