@@ -4,6 +4,7 @@
 //! quantization parameters ([`TensorType`]); graphs carry their pipeline [`Phase`].
 #![warn(missing_docs)]
 
+pub mod arith;
 pub mod entities;
 pub mod graph;
 mod graph_eq;

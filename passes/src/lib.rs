@@ -137,3 +137,5 @@ pub mod pipelines {
     /// Clean-up of an imported float graph, before calibration.
     pub const FLOAT_CLEANUP: &[&str] = &["const-fold", "fold-batch-norm", "dead-code"];
 }
+//! Passes.
+pub mod calibrate;

@@ -1,0 +1,44 @@
+//! The one definition of qcc's quantized arithmetic.
+//!
+//! Every executor of a quantized program (the reference interpreter, the Rust emitter, the C
+//! emitters for `generic-c` and `hvx-like`, and the Hexagon build) must agree bit for bit with
+//! the functions in this module. They are pure, allocate nothing and never panic.
+//!
+//! | rule | function |
+//! |---|---|
+//! | `q = clamp(round_half_even(x * (1/s)) + zp, qmin, qmax)` | [`quantize`] (with [`reciprocal`]) |
+//! | `x = (q - zp) * s` | [`dequantize`] |
+//! | `bias_q = round(b / (s_x * s_w))` | [`bias_q`] |
+//! | `M = M0 * 2^-31 * 2^-n` | [`quantize_multiplier`], [`QuantizedMultiplier`] |
+//! | saturating rounding doubling high multiply | [`sqrdmulh`] |
+//! | rounding right shift, per target [`RoundingMode`] | [`rounding_shift_right`] |
+//! | `y = clamp(zp + round_shift(sqrdmulh(acc, M0), n), lo, hi)` | [`requantize`] |
+//! | average pooling without division | [`fixed_reciprocal`], [`average`] |
+//! | choosing scales and zero points | [`choose_qparams_asymmetric`], [`choose_qparams_symmetric`], [`pow2_scale`] |
+//!
+//! Float rounding is done without libm ([`round_half_even_f32`]) so that freestanding C code
+//! reproduces it exactly. Integer rounding is a property of the target ([`RoundingMode`]):
+//! `hvx-like` rounds right shifts half up (HVX `:rnd`), `generic-c` may select gemmlowp's half
+//! away from zero.
+
+mod average;
+mod error;
+mod fixed;
+mod multiplier;
+mod qparams;
+mod quantize;
+mod requantize;
+mod round;
+
+pub use average::{AVERAGE_PRESHIFT, AVERAGE_SUM_LIMIT, average, fixed_reciprocal};
+pub use error::ArithError;
+pub use fixed::sqrdmulh;
+pub use multiplier::{MAX_LEFT_SHIFT, QuantizedMultiplier, quantize_multiplier};
+pub use qparams::{
+    choose_qparams_asymmetric, choose_qparams_symmetric, pow2_scale, symmetric_range,
+};
+pub use quantize::{bias_q, dequantize, quantize, reciprocal};
+pub use requantize::requantize;
+pub use round::{
+    RoundingMode, round_half_even_f32, rounding_shift_right, rounding_shift_right_i64,
+};
