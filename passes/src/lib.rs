@@ -7,6 +7,7 @@
 //! are explicit ordered slices of names ([`pipelines`]).
 #![warn(missing_docs)]
 
+pub mod calibrate;
 pub mod const_fold;
 pub mod dead_code;
 pub mod fold_batch_norm;
@@ -137,5 +138,3 @@ pub mod pipelines {
     /// Clean-up of an imported float graph, before calibration.
     pub const FLOAT_CLEANUP: &[&str] = &["const-fold", "fold-batch-norm", "dead-code"];
 }
-//! Passes.
-pub mod calibrate;
