@@ -16,7 +16,9 @@ fn weights(shape: Vec<usize>, fan_in: usize, seed: &mut u64) -> Tensor {
     let s = (2.0 / fan_in as f32).sqrt();
     let v = (0..n)
         .map(|_| {
-            *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (((*seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5) * 2.0 * s
         })
         .collect();
@@ -35,7 +37,8 @@ impl B {
 
     fn konst(&mut self, t: Tensor) -> ValueId {
         let ty = TensorType::f32(t.shape.clone());
-        self.g.add_simple(Op::Const(ConstAttrs { value: t }), vec![], ty, "")
+        self.g
+            .add_simple(Op::Const(ConstAttrs { value: t }), vec![], ty, "")
     }
 
     /// Conv with bias; `act`: 0 none, 1 relu, 2 relu6.
@@ -62,7 +65,12 @@ impl B {
         let ty = TensorType::f32(vec![1, m, oh, ow]);
         match act {
             1 => self.g.add_simple(Op::Relu, vec![y], ty, "relu"),
-            2 => self.g.add_simple(Op::Clip(ClipAttrs { min: 0.0, max: 6.0 }), vec![y], ty, "relu6"),
+            2 => self.g.add_simple(
+                Op::Clip(ClipAttrs { min: 0.0, max: 6.0 }),
+                vec![y],
+                ty,
+                "relu6",
+            ),
             _ => y,
         }
     }
@@ -70,18 +78,34 @@ impl B {
     fn add(&mut self, a: ValueId, b: ValueId, relu: bool) -> ValueId {
         let ty = self.g.ty(a).clone();
         let y = self.g.add_simple(Op::Add, vec![a, b], ty.clone(), "add");
-        if relu { self.g.add_simple(Op::Relu, vec![y], ty, "relu") } else { y }
+        if relu {
+            self.g.add_simple(Op::Relu, vec![y], ty, "relu")
+        } else {
+            y
+        }
     }
 
     fn head(&mut self, x: ValueId) -> ValueId {
         let c = self.shape(x)[1];
-        let p = self.g.add_simple(Op::GlobalAveragePool, vec![x], TensorType::f32(vec![1, c, 1, 1]), "gap");
-        let f = self.g.add_simple(Op::Reshape, vec![p], TensorType::f32(vec![1, c]), "flatten");
+        let p = self.g.add_simple(
+            Op::GlobalAveragePool,
+            vec![x],
+            TensorType::f32(vec![1, c, 1, 1]),
+            "gap",
+        );
+        let f = self
+            .g
+            .add_simple(Op::Reshape, vec![p], TensorType::f32(vec![1, c]), "flatten");
         let wt = weights(vec![1000, c], c, &mut self.seed);
         let bt = weights(vec![1000], 1, &mut self.seed);
         let (wv, bv) = (self.konst(wt), self.konst(bt));
         self.g.add_simple(
-            Op::Gemm(GemmAttrs { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: true }),
+            Op::Gemm(GemmAttrs {
+                alpha: 1.0,
+                beta: 1.0,
+                trans_a: false,
+                trans_b: true,
+            }),
             vec![f, wv, bv],
             TensorType::f32(vec![1, 1000]),
             "fc",
@@ -90,7 +114,10 @@ impl B {
 }
 
 fn resnet18() -> Graph {
-    let mut b = B { g: Graph::new("resnet18"), seed: 1 };
+    let mut b = B {
+        g: Graph::new("resnet18"),
+        seed: 1,
+    };
     let x = b.g.add_input("x", TensorType::f32(vec![1, 3, 224, 224]));
     let mut y = b.conv(x, 64, 7, 2, 1, 1);
     y = b.g.add_simple(
@@ -120,12 +147,23 @@ fn resnet18() -> Graph {
 }
 
 fn mobilenet_v2() -> Graph {
-    let mut b = B { g: Graph::new("mobilenet_v2"), seed: 2 };
+    let mut b = B {
+        g: Graph::new("mobilenet_v2"),
+        seed: 2,
+    };
     let x = b.g.add_input("x", TensorType::f32(vec![1, 3, 224, 224]));
     let mut y = b.conv(x, 32, 3, 2, 1, 2);
     let mut c = 32;
     // (expansion, channels, repeats, stride)
-    for &(t, oc, n, s) in &[(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)] {
+    for &(t, oc, n, s) in &[
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ] {
         for i in 0..n {
             let stride = if i == 0 { s } else { 1 };
             let hidden = c * t;
@@ -135,14 +173,27 @@ fn mobilenet_v2() -> Graph {
             }
             h = b.conv(h, hidden, 3, stride, hidden, 2);
             h = b.conv(h, oc, 1, 1, 1, 0);
-            y = if stride == 1 && c == oc { b.add(h, y, false) } else { h };
+            y = if stride == 1 && c == oc {
+                b.add(h, y, false)
+            } else {
+                h
+            };
             c = oc;
         }
     }
     y = b.conv(y, 1280, 1, 1, 1, 2);
     let out = b.head(y);
     b.g.outputs = vec![out];
-    let _ = AvgPoolAttrs { pool: PoolAttrs { kernel: vec![], strides: vec![], pads: vec![], dilations: vec![], ceil_mode: false }, count_include_pad: false };
+    let _ = AvgPoolAttrs {
+        pool: PoolAttrs {
+            kernel: vec![],
+            strides: vec![],
+            pads: vec![],
+            dilations: vec![],
+            ceil_mode: false,
+        },
+        count_include_pad: false,
+    };
     b.g
 }
 
@@ -153,7 +204,11 @@ fn profile(g: &Graph, input: &Tensor) {
     let mut acc: BTreeMap<String, f64> = BTreeMap::new();
     for n in g.topo_order() {
         let node = g.node(n);
-        let ins: Vec<&Tensor> = node.inputs.iter().map(|v| vals[v.index()].as_ref().unwrap()).collect();
+        let ins: Vec<&Tensor> = node
+            .inputs
+            .iter()
+            .map(|v| vals[v.index()].as_ref().unwrap())
+            .collect();
         let tys: Vec<TensorType> = node.outputs.iter().map(|&v| g.ty(v).clone()).collect();
         let t = Instant::now();
         let outs = match &node.op {
@@ -164,7 +219,13 @@ fn profile(g: &Graph, input: &Tensor) {
         let key = match &node.op {
             Op::Conv(a) => {
                 let w = g.ty(node.inputs[1]).shape.dims().to_vec();
-                if w[1] == 1 { "conv depthwise".into() } else if w[2] == 1 && a.strides == [1, 1] { "conv 1x1".into() } else { format!("conv {}x{}", w[2], w[3]) }
+                if w[1] == 1 {
+                    "conv depthwise".into()
+                } else if w[2] == 1 && a.strides == [1, 1] {
+                    "conv 1x1".into()
+                } else {
+                    format!("conv {}x{}", w[2], w[3])
+                }
             }
             op => op.mnemonic().to_string(),
         };
@@ -179,9 +240,16 @@ fn profile(g: &Graph, input: &Tensor) {
 }
 
 fn main() {
-    let iters: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let iters: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let input = weights(vec![1, 3, 224, 224], 2, &mut 7);
+    let only = std::env::var("MODEL").ok();
     for g in [resnet18(), mobilenet_v2()] {
+        if only.as_ref().is_some_and(|m| *m != g.name) {
+            continue;
+        }
         let out = run_float(&g, std::slice::from_ref(&input)).expect("run");
         let mut times = Vec::new();
         for _ in 0..iters {

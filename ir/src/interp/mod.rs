@@ -325,10 +325,13 @@ fn run_impl(
     g.outputs
         .iter()
         .map(|o| {
-            env[o.index()].as_ref().map(|t| t.clone().into_owned()).ok_or_else(|| InterpError::Invalid {
-                op: "output",
-                message: format!("graph output {o} was not computed"),
-            })
+            env[o.index()]
+                .as_ref()
+                .map(|t| t.clone().into_owned())
+                .ok_or_else(|| InterpError::Invalid {
+                    op: "output",
+                    message: format!("graph output {o} was not computed"),
+                })
         })
         .collect()
 }
