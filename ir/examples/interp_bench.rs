@@ -1,12 +1,13 @@
 //! Times the float interpreter on ResNet-18- and MobileNetV2-shaped graphs (random weights,
 //! batch norm folded into conv biases, 1x3x224x224 input), single-threaded.
 //!
-//! `cargo run -p ir --release --example interp_bench [iterations]`
+//! `cargo run -p ir --release --example interp_bench [iterations]`; `MODEL=resnet18` or
+//! `MODEL=mobilenet_v2` runs one model, `PROFILE=1` adds a per-op-kind time table (one cold
+//! run, so allocation costs included).
 
 use ir::interp::run_float;
 use ir::{
-    AvgPoolAttrs, ClipAttrs, ConstAttrs, ConvAttrs, GemmAttrs, Graph, Op, PoolAttrs, Tensor,
-    TensorType, ValueId,
+    ClipAttrs, ConstAttrs, ConvAttrs, GemmAttrs, Graph, Op, PoolAttrs, Tensor, TensorType, ValueId,
 };
 use std::time::Instant;
 
