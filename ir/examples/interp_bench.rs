@@ -185,16 +185,6 @@ fn mobilenet_v2() -> Graph {
     y = b.conv(y, 1280, 1, 1, 1, 2);
     let out = b.head(y);
     b.g.outputs = vec![out];
-    let _ = AvgPoolAttrs {
-        pool: PoolAttrs {
-            kernel: vec![],
-            strides: vec![],
-            pads: vec![],
-            dilations: vec![],
-            ceil_mode: false,
-        },
-        count_include_pad: false,
-    };
     b.g
 }
 
