@@ -235,7 +235,8 @@ fn run_impl(
         input_slot[v.index()] = i;
     }
 
-    let mut env: Vec<Option<Tensor>> = vec![None; g.value_bound()];
+    // Constants stay borrowed from the graph; computed values are owned.
+    let mut env: Vec<Option<Cow<'_, Tensor>>> = vec![None; g.value_bound()];
     for &n in &order {
         if !needed_node[n.index()] {
             continue;
@@ -247,11 +248,11 @@ fn run_impl(
             name: node.name.clone(),
             source: Box::new(e),
         };
-        let results = match &node.op {
+        let results: Vec<Cow<'_, Tensor>> = match &node.op {
             Op::Input => {
                 let v = node.outputs.first().copied();
                 match v.map(|v| input_slot[v.index()]) {
-                    Some(i) if i < inputs.len() => vec![inputs[i].clone()],
+                    Some(i) if i < inputs.len() => vec![Cow::Borrowed(&inputs[i])],
                     _ => {
                         return Err(wrap(InterpError::Invalid {
                             op: "input",
@@ -260,32 +261,37 @@ fn run_impl(
                     }
                 }
             }
+            Op::Const(c) => {
+                // Checked like every operand (f32, consistent storage) by `eval`'s rules.
+                check_f32("const", &c.value).map_err(wrap)?;
+                vec![Cow::Borrowed(&c.value)]
+            }
             op => {
                 // Operands used for the last time here (and only once by this node) are
                 // moved in, so elementwise ops can reuse their buffers.
-                let mut owned: Vec<Option<Tensor>> = Vec::with_capacity(node.inputs.len());
+                let mut taken: Vec<Option<Cow<'_, Tensor>>> = Vec::with_capacity(node.inputs.len());
                 for v in &node.inputs {
                     let once = node.inputs.iter().filter(|w| *w == v).count() == 1;
-                    if once && uses[v.index()] == 1 {
-                        owned.push(env[v.index()].take());
+                    taken.push(if once && uses[v.index()] == 1 {
+                        env[v.index()].take()
                     } else {
-                        owned.push(None);
-                    }
+                        None
+                    });
                 }
                 let mut args: Vec<Cow<'_, Tensor>> = Vec::with_capacity(node.inputs.len());
-                for (v, o) in node.inputs.iter().zip(owned) {
-                    match o {
-                        Some(t) => args.push(Cow::Owned(t)),
-                        None => match env[v.index()].as_ref() {
-                            Some(t) => args.push(Cow::Borrowed(t)),
-                            None => {
-                                return Err(wrap(InterpError::Invalid {
-                                    op: node.op.mnemonic(),
-                                    message: format!("operand {v} has no value"),
-                                }));
-                            }
-                        },
-                    }
+                for (v, t) in node.inputs.iter().zip(taken) {
+                    let arg = match (t, &env[v.index()]) {
+                        (Some(t), _) => t,
+                        (None, Some(Cow::Borrowed(r))) => Cow::Borrowed(*r),
+                        (None, Some(Cow::Owned(t))) => Cow::Borrowed(t),
+                        (None, None) => {
+                            return Err(wrap(InterpError::Invalid {
+                                op: node.op.mnemonic(),
+                                message: format!("operand {v} has no value"),
+                            }));
+                        }
+                    };
+                    args.push(arg);
                 }
                 let types: Vec<TensorType> =
                     node.outputs.iter().map(|&v| g.ty(v).clone()).collect();
@@ -297,7 +303,7 @@ fn run_impl(
                         env[v.index()] = None;
                     }
                 }
-                res
+                res.into_iter().map(Cow::Owned).collect()
             }
         };
         if results.len() != node.outputs.len() {
@@ -319,10 +325,13 @@ fn run_impl(
     g.outputs
         .iter()
         .map(|o| {
-            env[o.index()].clone().ok_or_else(|| InterpError::Invalid {
-                op: "output",
-                message: format!("graph output {o} was not computed"),
-            })
+            env[o.index()]
+                .as_ref()
+                .map(|t| t.clone().into_owned())
+                .ok_or_else(|| InterpError::Invalid {
+                    op: "output",
+                    message: format!("graph output {o} was not computed"),
+                })
         })
         .collect()
 }
@@ -331,18 +340,7 @@ fn run_impl(
 fn eval(op: &Op, args: Vec<Cow<'_, Tensor>>, out: &[TensorType]) -> InterpResult<Vec<Tensor>> {
     let name = op.mnemonic();
     for a in &args {
-        if a.dtype != DType::F32 || a.as_f32().is_none() {
-            return Err(InterpError::UnsupportedDType {
-                op: name,
-                dtype: a.dtype,
-            });
-        }
-        if a.shape.checked_numel() != Some(a.numel()) {
-            return Err(invalid(
-                name,
-                format!("operand of shape {} holds {} elements", a.shape, a.numel()),
-            ));
-        }
+        check_f32(name, a)?;
     }
     for t in out {
         if t.dtype != DType::F32 {
@@ -359,14 +357,8 @@ fn eval(op: &Op, args: Vec<Cow<'_, Tensor>>, out: &[TensorType]) -> InterpResult
         Op::Input => return Err(InterpError::EvalInput),
         Op::Const(c) => {
             arity(name, &args, 0, 0)?;
-            let t = &c.value;
-            if t.dtype != DType::F32 || t.as_f32().is_none() {
-                return Err(InterpError::UnsupportedDType {
-                    op: name,
-                    dtype: t.dtype,
-                });
-            }
-            vec![t.clone()]
+            check_f32(name, &c.value)?;
+            vec![c.value.clone()]
         }
         Op::Conv(a) => vec![conv::conv(a, &args, one(name, out)?)?],
         Op::ConvTranspose(a) => vec![conv::conv_transpose(a, &args, one(name, out)?)?],
@@ -408,6 +400,20 @@ fn eval(op: &Op, args: Vec<Cow<'_, Tensor>>, out: &[TensorType]) -> InterpResult
         )?;
     }
     Ok(results)
+}
+
+/// Checks that `t` is an f32 tensor whose storage matches its shape.
+fn check_f32(op: &'static str, t: &Tensor) -> InterpResult<()> {
+    if t.dtype != DType::F32 || t.as_f32().is_none() {
+        return Err(InterpError::UnsupportedDType { op, dtype: t.dtype });
+    }
+    if t.shape.checked_numel() != Some(t.numel()) {
+        return Err(invalid(
+            op,
+            format!("operand of shape {} holds {} elements", t.shape, t.numel()),
+        ));
+    }
+    Ok(())
 }
 
 /// The single result type of a one-result op.

@@ -108,30 +108,57 @@ fn naive_conv_transpose(g: &G, x: &[f32], w: &[f32], oh: usize, ow: usize) -> Ve
     y
 }
 
+/// Runs the interpreter's convolution on geometry `g` (when the window fits) and compares
+/// with [`naive_conv`].
+fn check_conv(g: &G) {
+    let eh = (g.kh - 1) * g.d.0 + 1;
+    let ew = (g.kw - 1) * g.d.1 + 1;
+    if g.h + g.pads[0] + g.pads[2] < eh || g.w + g.pads[1] + g.pads[3] < ew {
+        return;
+    }
+    let oh = (g.h + g.pads[0] + g.pads[2] - eh) / g.s.0 + 1;
+    let ow = (g.w + g.pads[1] + g.pads[3] - ew) / g.s.1 + 1;
+    let (c, m) = (g.cg * g.group, g.mg * g.group);
+    let x = seq(&[g.n, c, g.h, g.w], 0);
+    let w = seq(&[m, g.cg, g.kh, g.kw], 1);
+    let b = seq(&[m], 2);
+    let op = Op::Conv(ConvAttrs {
+        strides: vec![g.s.0, g.s.1],
+        pads: g.pads.to_vec(),
+        dilations: vec![g.d.0, g.d.1],
+        group: g.group,
+    });
+    let ty = TensorType::f32(vec![g.n, m, oh, ow]);
+    let got = eval_node_float(&op, &[&x, &w, &b], std::slice::from_ref(&ty)).unwrap();
+    let want = naive_conv(
+        g,
+        x.as_f32().unwrap(),
+        w.as_f32().unwrap(),
+        b.as_f32().unwrap(),
+        oh,
+        ow,
+    );
+    assert_close(got[0].as_f32().unwrap(), &want);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
     fn conv_matches_naive(g in geom()) {
-        let eh = (g.kh - 1) * g.d.0 + 1;
-        let ew = (g.kw - 1) * g.d.1 + 1;
-        prop_assume!(g.h + g.pads[0] + g.pads[2] >= eh && g.w + g.pads[1] + g.pads[3] >= ew);
-        let oh = (g.h + g.pads[0] + g.pads[2] - eh) / g.s.0 + 1;
-        let ow = (g.w + g.pads[1] + g.pads[3] - ew) / g.s.1 + 1;
-        let (c, m) = (g.cg * g.group, g.mg * g.group);
-        let x = seq(&[g.n, c, g.h, g.w], 0);
-        let w = seq(&[m, g.cg, g.kh, g.kw], 1);
-        let b = seq(&[m], 2);
-        let op = Op::Conv(ConvAttrs {
-            strides: vec![g.s.0, g.s.1],
-            pads: g.pads.to_vec(),
-            dilations: vec![g.d.0, g.d.1],
-            group: g.group,
-        });
-        let ty = TensorType::f32(vec![g.n, m, oh, ow]);
-        let got = eval_node_float(&op, &[&x, &w, &b], std::slice::from_ref(&ty)).unwrap();
-        let want = naive_conv(&g, x.as_f32().unwrap(), w.as_f32().unwrap(), b.as_f32().unwrap(), oh, ow);
-        assert_close(got[0].as_f32().unwrap(), &want);
+        check_conv(&g);
+    }
+
+    #[test]
+    fn depthwise_conv_matches_naive(g in geom(), kw3 in proptest::bool::ANY, wide in 0usize..12) {
+        // One input channel per group, often a 3-wide filter and wide rows (fused pass).
+        let mut g = g;
+        g.cg = 1;
+        g.w += wide;
+        if kw3 {
+            g.kw = 3;
+        }
+        check_conv(&g);
     }
 
     #[test]
