@@ -225,7 +225,12 @@ impl Cx<'_> {
             node: self.idx,
             source,
         })?;
-        Ok(Val::Ir(self.imp.g.add_simple(op, inputs, ty, self.name.clone())))
+        Ok(Val::Ir(self.imp.g.add_simple(
+            op,
+            inputs,
+            ty,
+            self.name.clone(),
+        )))
     }
 
     /// A reshape of `v` to `dims` (no node when the shape is unchanged).
@@ -255,7 +260,10 @@ impl Cx<'_> {
             return Ok(None);
         };
         if !a.ref_attr_name.is_empty() {
-            return Err(self.attr_err(name, "refers to a function attribute, which qcc does not support"));
+            return Err(self.attr_err(
+                name,
+                "refers to a function attribute, which qcc does not support",
+            ));
         }
         let got = AttributeType::try_from(a.r#type).unwrap_or(AttributeType::Undefined);
         // Very old exporters leave the type unset; accept the field that is filled in.
@@ -289,7 +297,9 @@ impl Cx<'_> {
     }
 
     pub fn ints(&self, name: &str) -> R<Option<Vec<i64>>> {
-        Ok(self.typed(name, AttributeType::Ints)?.map(|a| a.ints.clone()))
+        Ok(self
+            .typed(name, AttributeType::Ints)?
+            .map(|a| a.ints.clone()))
     }
 
     pub fn float_or(&self, name: &str, default: f32) -> R<f32> {
@@ -305,13 +315,16 @@ impl Cx<'_> {
     }
 
     pub fn string_or(&self, name: &str, default: &str) -> R<String> {
-        Ok(self
-            .typed(name, AttributeType::String)?
-            .map_or_else(|| default.to_string(), |a| String::from_utf8_lossy(&a.s).into_owned()))
+        Ok(self.typed(name, AttributeType::String)?.map_or_else(
+            || default.to_string(),
+            |a| String::from_utf8_lossy(&a.s).into_owned(),
+        ))
     }
 
     pub fn tensor(&self, name: &str) -> R<Option<&TensorProto>> {
-        Ok(self.typed(name, AttributeType::Tensor)?.and_then(|a| a.t.as_ref()))
+        Ok(self
+            .typed(name, AttributeType::Tensor)?
+            .and_then(|a| a.t.as_ref()))
     }
 
     /// A non-negative size list attribute, `default` when absent.
@@ -321,7 +334,8 @@ impl Cx<'_> {
             Some(v) => v
                 .iter()
                 .map(|&x| {
-                    usize::try_from(x).map_err(|_| self.attr_err(name, format!("has negative entry {x}")))
+                    usize::try_from(x)
+                        .map_err(|_| self.attr_err(name, format!("has negative entry {x}")))
                 })
                 .collect(),
         }

@@ -7,7 +7,9 @@
 
 use super::ctx::{Cx, R, Val};
 use super::fold::list_attr_or_input;
-use super::shapes::{flatten_dims, norm_axes, norm_axis, reshape_dims, slice_plan, squeeze_dims, unsqueeze_dims};
+use super::shapes::{
+    flatten_dims, norm_axes, norm_axis, reshape_dims, slice_plan, squeeze_dims, unsqueeze_dims,
+};
 use ir::{
     ConcatAttrs, CoordMode, NearestMode, Op, PadAttrs, PadMode, ResizeAttrs, ResizeMode,
     SliceAttrs, SplitAttrs, TensorType, TransposeAttrs,
@@ -70,7 +72,9 @@ pub(crate) fn transpose(cx: &mut Cx) -> R<Vec<Val>> {
         None => (0..r).rev().collect(),
     };
     let x = cx.ir(0)?;
-    Ok(vec![cx.add1(Op::Transpose(TransposeAttrs { perm }), vec![x])?])
+    Ok(vec![
+        cx.add1(Op::Transpose(TransposeAttrs { perm }), vec![x])?,
+    ])
 }
 
 pub(crate) fn concat(cx: &mut Cx) -> R<Vec<Val>> {
@@ -79,7 +83,9 @@ pub(crate) fn concat(cx: &mut Cx) -> R<Vec<Val>> {
         return Err(cx.invalid("Concat needs at least one input"));
     }
     let r = cx.dims(0)?.len();
-    let axis = cx.int("axis")?.ok_or_else(|| cx.attr_err("axis", "is required"))?;
+    let axis = cx
+        .int("axis")?
+        .ok_or_else(|| cx.attr_err("axis", "is required"))?;
     let axis = cx.axis("axis", axis, r)?;
     let ins = (0..n).map(|i| cx.ir(i)).collect::<R<Vec<_>>>()?;
     Ok(vec![cx.add1(Op::Concat(ConcatAttrs { axis }), ins)?])
@@ -95,7 +101,9 @@ pub(crate) fn split(cx: &mut Cx) -> R<Vec<Val>> {
     let sizes: Vec<usize> = match given {
         Some(s) if !s.is_empty() => s
             .iter()
-            .map(|&v| usize::try_from(v).map_err(|_| cx.attr_err("split", format!("negative size {v}"))))
+            .map(|&v| {
+                usize::try_from(v).map_err(|_| cx.attr_err("split", format!("negative size {v}")))
+            })
             .collect::<R<_>>()?,
         _ => {
             let parts = match cx.int("num_outputs")? {
@@ -111,17 +119,24 @@ pub(crate) fn split(cx: &mut Cx) -> R<Vec<Val>> {
             if cx.opset >= 18 && cx.int("num_outputs")?.is_some() {
                 // The last chunk is smaller when the size does not divide evenly.
                 let chunk = d.div_ceil(parts);
-                (0..parts).map(|i| chunk.min(d.saturating_sub(i * chunk))).collect()
+                (0..parts)
+                    .map(|i| chunk.min(d.saturating_sub(i * chunk)))
+                    .collect()
             } else {
-                if d % parts != 0 {
-                    return Err(cx.invalid(format!("axis size {d} does not split evenly into {parts} outputs")));
+                if !d.is_multiple_of(parts) {
+                    return Err(cx.invalid(format!(
+                        "axis size {d} does not split evenly into {parts} outputs"
+                    )));
                 }
                 vec![d / parts; parts]
             }
         }
     };
     if sizes.len() != n_out {
-        return Err(cx.invalid(format!("Split gives {} parts but the node has {n_out} outputs", sizes.len())));
+        return Err(cx.invalid(format!(
+            "Split gives {} parts but the node has {n_out} outputs",
+            sizes.len()
+        )));
     }
     let x = cx.ir(0)?;
     let outs = cx.add(Op::Split(SplitAttrs { axis, sizes }), vec![x])?;
@@ -141,13 +156,16 @@ pub(crate) fn slice(cx: &mut Cx) -> R<Vec<Val>> {
     } else {
         cx.expect_inputs(1, 1)?;
         (
-            cx.ints("starts")?.ok_or_else(|| cx.attr_err("starts", "is required"))?,
-            cx.ints("ends")?.ok_or_else(|| cx.attr_err("ends", "is required"))?,
+            cx.ints("starts")?
+                .ok_or_else(|| cx.attr_err("starts", "is required"))?,
+            cx.ints("ends")?
+                .ok_or_else(|| cx.attr_err("ends", "is required"))?,
             cx.ints("axes")?,
             None,
         )
     };
-    let p = slice_plan(&dims, &starts, &ends, axes.as_deref(), steps.as_deref()).map_err(|m| cx.invalid(m))?;
+    let p = slice_plan(&dims, &starts, &ends, axes.as_deref(), steps.as_deref())
+        .map_err(|m| cx.invalid(m))?;
     let x = cx.ir(0)?;
     if p.sizes == dims && p.steps.iter().all(|&s| s == 1) {
         return Ok(vec![Val::Ir(x)]);
@@ -156,7 +174,10 @@ pub(crate) fn slice(cx: &mut Cx) -> R<Vec<Val>> {
         shape: ir::Shape(p.sizes),
         ..cx.imp.g.ty(x).clone()
     };
-    let op = Op::Slice(SliceAttrs { starts: p.starts, steps: p.steps });
+    let op = Op::Slice(SliceAttrs {
+        starts: p.starts,
+        steps: p.steps,
+    });
     Ok(vec![cx.add_stated(op, vec![x], ty)?])
 }
 
@@ -167,11 +188,17 @@ pub(crate) fn pad(cx: &mut Cx) -> R<Vec<Val>> {
         "constant" => PadMode::Constant,
         "reflect" => PadMode::Reflect,
         "edge" => PadMode::Edge,
-        other => return Err(cx.unsupported(format!("Pad mode `{other}` is not supported (constant, reflect, edge are)"))),
+        other => {
+            return Err(cx.unsupported(format!(
+                "Pad mode `{other}` is not supported (constant, reflect, edge are)"
+            )));
+        }
     };
     let (given, value, axes) = if cx.opset < 11 {
         cx.expect_inputs(1, 1)?;
-        let p = cx.ints("pads")?.ok_or_else(|| cx.attr_err("pads", "is required"))?;
+        let p = cx
+            .ints("pads")?
+            .ok_or_else(|| cx.attr_err("pads", "is required"))?;
         (p, cx.float_or("value", 0.0)?, None)
     } else {
         cx.expect_inputs(2, 4)?;
@@ -189,7 +216,11 @@ pub(crate) fn pad(cx: &mut Cx) -> R<Vec<Val>> {
     };
     let axes: Vec<usize> = axes.unwrap_or_else(|| (0..r).collect());
     if given.len() != 2 * axes.len() {
-        return Err(cx.invalid(format!("pads has {} entries, expected {}", given.len(), 2 * axes.len())));
+        return Err(cx.invalid(format!(
+            "pads has {} entries, expected {}",
+            given.len(),
+            2 * axes.len()
+        )));
     }
     let mut pads = vec![0i64; 2 * r];
     for (k, &a) in axes.iter().enumerate() {
@@ -200,7 +231,9 @@ pub(crate) fn pad(cx: &mut Cx) -> R<Vec<Val>> {
     if pads.iter().all(|&p| p == 0) {
         return Ok(vec![Val::Ir(x)]);
     }
-    Ok(vec![cx.add1(Op::Pad(PadAttrs { pads, mode, value }), vec![x])?])
+    Ok(vec![
+        cx.add1(Op::Pad(PadAttrs { pads, mode, value }), vec![x])?,
+    ])
 }
 
 /// Resize (10+) and Upsample (7-9).
@@ -225,18 +258,26 @@ pub(crate) fn resize(cx: &mut Cx) -> R<Vec<Val>> {
     let mut sizes_given: Option<Vec<usize>> = None;
     if upsample && cx.opset < 9 {
         cx.expect_inputs(1, 1)?;
-        scales_given = Some(cx.floats("scales")?.ok_or_else(|| cx.attr_err("scales", "is required"))?);
+        scales_given = Some(
+            cx.floats("scales")?
+                .ok_or_else(|| cx.attr_err("scales", "is required"))?,
+        );
     } else if legacy {
         cx.expect_inputs(2, 2)?;
         scales_given = Some(cx.konst(1, "scales")?.to_f32());
     } else {
         cx.expect_inputs(1, 4)?;
-        scales_given = cx.opt_konst(2, "scales")?.map(|c| c.to_f32()).filter(|s| !s.is_empty());
+        scales_given = cx
+            .opt_konst(2, "scales")?
+            .map(|c| c.to_f32())
+            .filter(|s| !s.is_empty());
         sizes_given = match cx.opt_konst(3, "sizes")? {
             Some(c) if c.len() > 0 => Some(
                 c.to_i64()
                     .iter()
-                    .map(|&v| usize::try_from(v).map_err(|_| cx.invalid(format!("negative size {v}"))))
+                    .map(|&v| {
+                        usize::try_from(v).map_err(|_| cx.invalid(format!("negative size {v}")))
+                    })
                     .collect::<R<_>>()?,
             ),
             _ => None,
@@ -245,7 +286,10 @@ pub(crate) fn resize(cx: &mut Cx) -> R<Vec<Val>> {
     let (coord, nearest) = if legacy {
         (CoordMode::Asymmetric, NearestMode::Floor)
     } else {
-        let coord = match cx.string_or("coordinate_transformation_mode", "half_pixel")?.as_str() {
+        let coord = match cx
+            .string_or("coordinate_transformation_mode", "half_pixel")?
+            .as_str()
+        {
             "half_pixel" => CoordMode::HalfPixel,
             "pytorch_half_pixel" => CoordMode::PytorchHalfPixel,
             "align_corners" => CoordMode::AlignCorners,
@@ -271,7 +315,9 @@ pub(crate) fn resize(cx: &mut Cx) -> R<Vec<Val>> {
             return Err(cx.unsupported("Resize with exclude_outside is not supported"));
         }
         if cx.string_or("keep_aspect_ratio_policy", "stretch")? != "stretch" {
-            return Err(cx.unsupported("Resize keep_aspect_ratio_policy other than `stretch` is not supported"));
+            return Err(cx.unsupported(
+                "Resize keep_aspect_ratio_policy other than `stretch` is not supported",
+            ));
         }
         (coord, nearest)
     };
@@ -286,7 +332,11 @@ pub(crate) fn resize(cx: &mut Cx) -> R<Vec<Val>> {
         (Some(_), Some(_)) => return Err(cx.invalid("Resize takes scales or sizes, not both")),
         (Some(s), None) => {
             if s.len() != axes.len() {
-                return Err(cx.invalid(format!("scales has {} entries for {} axes", s.len(), axes.len())));
+                return Err(cx.invalid(format!(
+                    "scales has {} entries for {} axes",
+                    s.len(),
+                    axes.len()
+                )));
             }
             for (k, &a) in axes.iter().enumerate() {
                 if !(s[k].is_finite() && s[k] > 0.0) {
@@ -302,16 +352,28 @@ pub(crate) fn resize(cx: &mut Cx) -> R<Vec<Val>> {
         }
         (None, Some(z)) => {
             if z.len() != axes.len() {
-                return Err(cx.invalid(format!("sizes has {} entries for {} axes", z.len(), axes.len())));
+                return Err(cx.invalid(format!(
+                    "sizes has {} entries for {} axes",
+                    z.len(),
+                    axes.len()
+                )));
             }
             for (k, &a) in axes.iter().enumerate() {
                 out[a] = z[k];
-                scales[a] = if dims[a] == 0 { 1.0 } else { z[k] as f32 / dims[a] as f32 };
+                scales[a] = if dims[a] == 0 {
+                    1.0
+                } else {
+                    z[k] as f32 / dims[a] as f32
+                };
             }
         }
         (None, None) => return Err(cx.invalid("Resize needs scales or sizes")),
     }
-    if out.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).is_none_or(|n| n > super::tensor::MAX_ELEMENTS) {
+    if out
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .is_none_or(|n| n > super::tensor::MAX_ELEMENTS)
+    {
         return Err(cx.invalid(format!("the output shape {out:?} is too large")));
     }
     let x = cx.ir(0)?;
@@ -319,7 +381,12 @@ pub(crate) fn resize(cx: &mut Cx) -> R<Vec<Val>> {
         shape: ir::Shape(out),
         ..cx.imp.g.ty(x).clone()
     };
-    let op = Op::Resize(ResizeAttrs { mode, coord, nearest, scales });
+    let op = Op::Resize(ResizeAttrs {
+        mode,
+        coord,
+        nearest,
+        scales,
+    });
     Ok(vec![cx.add_stated(op, vec![x], ty)?])
 }
 
@@ -327,7 +394,12 @@ pub(crate) fn resize(cx: &mut Cx) -> R<Vec<Val>> {
 pub(crate) fn expand(cx: &mut Cx) -> R<Vec<Val>> {
     cx.expect_inputs(2, 2)?;
     let dims = cx.dims(0)?;
-    let target: Vec<usize> = cx.konst(1, "shape")?.to_i64().iter().map(|&d| d.max(0) as usize).collect();
+    let target: Vec<usize> = cx
+        .konst(1, "shape")?
+        .to_i64()
+        .iter()
+        .map(|&d| d.max(0) as usize)
+        .collect();
     let out = ir::infer::broadcast_shapes(&ir::Shape(dims.clone()), &ir::Shape(target))
         .map_err(|e| cx.invalid(e.to_string()))?;
     if out.0 != dims {
