@@ -441,6 +441,7 @@ fn convert(cx: &mut Cx) -> R<Vec<Val>> {
         "Pad" => ops_shape::pad(cx),
         "Resize" | "Upsample" => ops_shape::resize(cx),
         "Expand" => ops_shape::expand(cx),
+        "Gather" => ops_shape::gather(cx),
         t if fold::FOLD_ONLY.contains(&t) => Err(cx.unsupported(format!(
             "{t} on a tensor computed at run time is not supported (qcc evaluates it only on import-time constants)"
         ))),

@@ -284,6 +284,8 @@ pub(crate) fn clip(cx: &mut Cx) -> R<Vec<Val>> {
             bound(cx, 2, "max", f32::INFINITY)?,
         )
     };
+    // ONNX computes min(max(x, min), max): with min > max every element becomes max.
+    let min = if min > max { max } else { min };
     let x = cx.ir(0)?;
     Ok(vec![cx.add1(Op::Clip(ClipAttrs { min, max }), vec![x])?])
 }

@@ -15,14 +15,80 @@ use ir::{
     SliceAttrs, SplitAttrs, TensorType, TransposeAttrs,
 };
 
-/// Identity and Dropout (inference): the output is the input; Dropout's mask is absent.
+/// Identity and Dropout (inference): the output is the input; Dropout's mask is all true.
 pub(crate) fn pass_through(cx: &mut Cx) -> R<Vec<Val>> {
     let v = cx.val(0)?;
     let mut outs = vec![v];
-    for _ in 1..cx.node.output.len() {
-        outs.push(Val::Absent("Dropout's mask output".into()));
+    if cx.node.output.len() > 1 {
+        let dims = cx.dims(0)?;
+        let n = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        outs.push(match n.filter(|&n| n <= super::fold::FOLD_CAP) {
+            Some(n) => Val::Const(std::rc::Rc::new(super::tensor::CVal::bool(
+                dims,
+                vec![true; n],
+            ))),
+            None => Val::Absent("Dropout's mask output (too large to materialize)".into()),
+        });
     }
     Ok(outs)
+}
+
+/// Gather with constant indices on a runtime tensor: one Slice per index along the axis,
+/// a Concat when there are several, and a Reshape to the Gather's shape.
+pub(crate) fn gather(cx: &mut Cx) -> R<Vec<Val>> {
+    cx.expect_inputs(2, 2)?;
+    let dims = cx.dims(0)?;
+    let axis = cx.axis("axis", cx.int_or("axis", 0)?, dims.len())?;
+    let idx = cx.konst(1, "indices")?;
+    let size = dims[axis] as i64;
+    let picks: Vec<usize> = idx
+        .to_i64()
+        .iter()
+        .map(|&i| {
+            let j = if i < 0 { i + size } else { i };
+            if (0..size).contains(&j) {
+                Ok(j as usize)
+            } else {
+                Err(cx.invalid(format!("index {i} is out of range for size {size}")))
+            }
+        })
+        .collect::<R<_>>()?;
+    if picks.is_empty() || picks.len() > 4096 {
+        return Err(cx.unsupported(format!(
+            "Gather of {} indices on a runtime tensor is not supported",
+            picks.len()
+        )));
+    }
+    let x = cx.ir(0)?;
+    let base = cx.imp.g.ty(x).clone();
+    let mut parts = Vec::with_capacity(picks.len());
+    for &p in &picks {
+        let mut starts = vec![0; dims.len()];
+        starts[axis] = p;
+        let mut shape = dims.clone();
+        shape[axis] = 1;
+        let ty = TensorType {
+            shape: ir::Shape(shape),
+            ..base.clone()
+        };
+        let op = Op::Slice(SliceAttrs {
+            starts,
+            steps: vec![1; dims.len()],
+        });
+        match cx.add_stated(op, vec![x], ty)? {
+            Val::Ir(v) => parts.push(v),
+            _ => return Err(cx.invalid("slice")),
+        }
+    }
+    let joined = if parts.len() == 1 {
+        parts[0]
+    } else {
+        cx.add(Op::Concat(ConcatAttrs { axis }), parts)?[0]
+    };
+    let mut out = dims[..axis].to_vec();
+    out.extend(&idx.shape);
+    out.extend(&dims[axis + 1..]);
+    Ok(vec![Val::Ir(cx.reshape(joined, out)?)])
 }
 
 /// Reshape, Flatten, Squeeze, Unsqueeze on a runtime tensor.
@@ -321,9 +387,15 @@ pub(crate) fn resize(cx: &mut Cx) -> R<Vec<Val>> {
         }
         (coord, nearest)
     };
-    // Resize 18+ may name a subset of axes.
+    // Resize 18+ may name a subset of axes, in any order (scales/sizes follow that order).
     let axes: Vec<usize> = match cx.ints("axes")? {
-        Some(a) => norm_axes(&a, r).map_err(|m| cx.attr_err("axes", m))?,
+        Some(a) => {
+            norm_axes(&a, r).map_err(|m| cx.attr_err("axes", m))?;
+            a.iter()
+                .map(|&x| norm_axis(x, r))
+                .collect::<Result<_, _>>()
+                .map_err(|m| cx.attr_err("axes", m))?
+        }
         None => (0..r).collect(),
     };
     let mut scales = vec![1.0f32; r];
@@ -402,8 +474,15 @@ pub(crate) fn expand(cx: &mut Cx) -> R<Vec<Val>> {
         .collect();
     let out = ir::infer::broadcast_shapes(&ir::Shape(dims.clone()), &ir::Shape(target))
         .map_err(|e| cx.invalid(e.to_string()))?;
-    if out.0 != dims {
-        return Err(cx.unsupported("Expand that broadcasts a runtime tensor is not supported"));
+    let x = cx.ir(0)?;
+    if out.0 == dims {
+        return Ok(vec![Val::Ir(x)]);
     }
-    Ok(vec![Val::Ir(cx.ir(0)?)])
+    // Broadcasting is an Add of zeros of the output shape.
+    let n = out.checked_numel().filter(|&n| n <= super::fold::FOLD_CAP);
+    let n = n.ok_or_else(|| cx.unsupported(format!("Expand to {out} is too large")))?;
+    let zeros = super::tensor::CVal::f32(out.0.clone(), vec![0.0; n]);
+    let key = format!("{}/zeros", cx.name);
+    let z = cx.materialize(&key, &zeros)?;
+    Ok(vec![cx.add1(Op::Add, vec![x, z])?])
 }

@@ -792,3 +792,76 @@ fn constant_nodes_and_weight_transpose_fold() {
     );
     assert_eq!(ops(&ok(&m)), [Op::Add]);
 }
+
+#[test]
+fn runtime_gather_becomes_slices() {
+    let g = one_node(
+        13,
+        &[2, 5, 3],
+        vec![ti64("i", &[], vec![-1])],
+        node("Gather", &["x", "i"], &["y"], vec![a_int("axis", 1)]),
+    );
+    assert_eq!(
+        ops(&g),
+        [
+            Op::Slice(SliceAttrs {
+                starts: vec![0, 4, 0],
+                steps: vec![1, 1, 1]
+            }),
+            Op::Reshape
+        ]
+    );
+    assert_eq!(out_dims(&g, 0), [2, 3]);
+    let g = one_node(
+        13,
+        &[2, 5],
+        vec![ti64("i", &[2], vec![3, 0])],
+        node("Gather", &["x", "i"], &["y"], vec![a_int("axis", 1)]),
+    );
+    let got = ops(&g);
+    assert_eq!(got.len(), 3, "{got:?}"); // two slices and a concat; the reshape is a no-op
+    assert!(matches!(got[2], Op::Concat(ConcatAttrs { axis: 1 })));
+    assert_eq!(out_dims(&g, 0), [2, 2]);
+}
+
+#[test]
+fn runtime_expand_adds_zeros_and_dropout_mask_is_constant() {
+    let g = one_node(
+        13,
+        &[3, 1],
+        vec![ti64("s", &[3], vec![2, 1, 4])],
+        node("Expand", &["x", "s"], &["y"], vec![]),
+    );
+    assert_eq!((ops(&g), out_dims(&g, 0)), (vec![Op::Add], vec![2, 3, 4]));
+    let m = model(
+        13,
+        vec![input("x", &[2, 2])],
+        &["y", "mask"],
+        vec![],
+        vec![node("Dropout", &["x"], &["y", "mask"], vec![])],
+    );
+    let g = ok(&m);
+    let mask = g.const_value(g.outputs[1]).expect("mask is a constant");
+    assert_eq!(mask.data, TensorData::U8(vec![1; 4]));
+}
+
+#[test]
+fn resize_axes_keep_their_order_and_clip_bounds_normalize() {
+    let inits = vec![ti64("sz", &[2], vec![7, 8])];
+    let n = node(
+        "Resize",
+        &["x", "", "", "sz"],
+        &["y"],
+        vec![a_ints("axes", &[3, 2])],
+    );
+    let g = one_node(19, &[1, 1, 2, 2], inits, n);
+    assert_eq!(out_dims(&g, 0), [1, 1, 8, 7]);
+    let inits = vec![tf32("lo", &[], vec![2.0]), tf32("hi", &[], vec![1.0])];
+    let g = one_node(
+        13,
+        &[3],
+        inits,
+        node("Clip", &["x", "lo", "hi"], &["y"], vec![]),
+    );
+    assert_eq!(ops(&g), [Op::Clip(ClipAttrs { min: 1.0, max: 1.0 })]);
+}
