@@ -210,6 +210,7 @@ impl Cx<'_> {
             .ok_or_else(|| ErrorKind::Internal {
                 message: format!("{} has no inferred output type", op.mnemonic()),
             })?;
+        self.check_size(&out)?;
         Ok(self.imp.g.add_node(op, inputs, out, self.name.clone()).1)
     }
 
@@ -225,12 +226,30 @@ impl Cx<'_> {
             node: self.idx,
             source,
         })?;
+        self.check_size(std::slice::from_ref(&ty))?;
         Ok(Val::Ir(self.imp.g.add_simple(
             op,
             inputs,
             ty,
             self.name.clone(),
         )))
+    }
+
+    /// Rejects result types with more than [`super::tensor::MAX_ELEMENTS`] elements.
+    fn check_size(&self, types: &[TensorType]) -> R<()> {
+        for t in types {
+            if t.shape
+                .checked_numel()
+                .is_none_or(|n| n > super::tensor::MAX_ELEMENTS)
+            {
+                return Err(self.invalid(format!(
+                    "the result shape {} has more than {} elements",
+                    t.shape,
+                    super::tensor::MAX_ELEMENTS
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// A reshape of `v` to `dims` (no node when the shape is unchanged).

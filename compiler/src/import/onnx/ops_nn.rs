@@ -43,8 +43,9 @@ fn resolve_pads(cx: &Cx, input: &[usize], extent: &[usize], strides: &[usize]) -
             let mut pads = vec![0; 2 * k];
             for i in 0..k {
                 let out = input[i].div_ceil(strides[i]);
-                let total =
-                    ((out.saturating_sub(1)) * strides[i] + extent[i]).saturating_sub(input[i]);
+                let total = (out.saturating_sub(1) * strides[i])
+                    .saturating_add(extent[i])
+                    .saturating_sub(input[i]);
                 let small = total / 2;
                 let (b, e) = if auto == "SAME_UPPER" {
                     (small, total - small)
@@ -98,7 +99,11 @@ pub(crate) fn conv(cx: &mut Cx) -> R<Vec<Val>> {
     check_kernel_shape(cx, &w)?;
     let (strides, dilations) = strides_dilations(cx, k)?;
     let extent: Vec<usize> = (0..k)
-        .map(|i| (w[2 + i].max(1) - 1) * dilations[i] + 1)
+        .map(|i| {
+            (w[2 + i].max(1) - 1)
+                .saturating_mul(dilations[i])
+                .saturating_add(1)
+        })
         .collect();
     let pads = resolve_pads(cx, &x[2..], &extent, &strides)?;
     let group = usize::try_from(cx.int_or("group", 1)?)
@@ -137,7 +142,11 @@ pub(crate) fn conv_transpose(cx: &mut Cx) -> R<Vec<Val>> {
         return Err(cx.attr_err("output_padding", format!("must have {k} entries")));
     }
     let extent: Vec<usize> = (0..k)
-        .map(|i| (w[2 + i].max(1) - 1) * dilations[i] + 1)
+        .map(|i| {
+            (w[2 + i].max(1) - 1)
+                .saturating_mul(dilations[i])
+                .saturating_add(1)
+        })
         .collect();
     let auto = cx.string_or("auto_pad", "NOTSET")?;
     let output_shape = match cx.ints("output_shape")? {
@@ -149,21 +158,26 @@ pub(crate) fn conv_transpose(cx: &mut Cx) -> R<Vec<Val>> {
             }
             Some(s.iter().map(|&v| v as usize).collect::<Vec<usize>>())
         }
-        None if auto == "SAME_UPPER" || auto == "SAME_LOWER" => {
-            Some((0..k).map(|i| x[2 + i] * strides[i]).collect())
-        }
+        None if auto == "SAME_UPPER" || auto == "SAME_LOWER" => Some(
+            (0..k)
+                .map(|i| x[2 + i].saturating_mul(strides[i]))
+                .collect(),
+        ),
         None => None,
     };
     let pads = match output_shape {
         Some(target) => {
             let mut pads = vec![0; 2 * k];
             for i in 0..k {
-                let full =
-                    (strides[i] * (x[2 + i].max(1) - 1) + output_padding[i] + extent[i]) as i64;
-                let total = full - target[i] as i64;
+                let full = strides[i]
+                    .saturating_mul(x[2 + i].max(1) - 1)
+                    .saturating_add(output_padding[i])
+                    .saturating_add(extent[i])
+                    .min(i64::MAX as usize) as i64;
+                let total = full - target[i].min(i64::MAX as usize) as i64;
                 if total < 0 {
                     // A larger requested output is zero padding at the end.
-                    output_padding[i] += (-total) as usize;
+                    output_padding[i] = output_padding[i].saturating_add((-total) as usize);
                     continue;
                 }
                 let total = total as usize;
@@ -372,7 +386,13 @@ pub(crate) fn pool(cx: &mut Cx) -> R<Vec<Val>> {
         ks
     };
     let (strides, dilations) = strides_dilations(cx, k)?;
-    let extent: Vec<usize> = (0..k).map(|i| (kernel[i] - 1) * dilations[i] + 1).collect();
+    let extent: Vec<usize> = (0..k)
+        .map(|i| {
+            (kernel[i] - 1)
+                .saturating_mul(dilations[i])
+                .saturating_add(1)
+        })
+        .collect();
     let pads = resolve_pads(cx, &x[2..], &extent, &strides)?;
     let ceil_mode = cx.int_or("ceil_mode", 0)? != 0;
     let attrs = PoolAttrs {

@@ -516,3 +516,76 @@ fn training_output_used_downstream_is_unsupported() {
     );
     fails(&m, &["training-only output"]);
 }
+
+#[test]
+fn huge_attributes_do_not_overflow() {
+    let big = 1i64 << 62;
+    let w = || vec![tf32_seq("w", &[1, 1, 3, 3])];
+    let m = model(
+        13,
+        vec![input("x", &[1, 1, 4, 4])],
+        &["y"],
+        w(),
+        vec![node(
+            "Conv",
+            &["x", "w"],
+            &["y"],
+            vec![a_ints("pads", &[big, big, big, big])],
+        )],
+    );
+    fails(&m, &["Conv"]);
+    // Huge strides or dilations with SAME padding are odd but valid; they must not overflow.
+    for attrs in [
+        vec![
+            a_ints("dilations", &[big, big]),
+            a_str("auto_pad", "SAME_LOWER"),
+        ],
+        vec![
+            a_ints("strides", &[big, big]),
+            a_str("auto_pad", "SAME_UPPER"),
+        ],
+    ] {
+        let m = model(
+            13,
+            vec![input("x", &[1, 1, 4, 4])],
+            &["y"],
+            w(),
+            vec![node("Conv", &["x", "w"], &["y"], attrs)],
+        );
+        if let Err(e) = import(&m) {
+            assert!(e.is_user_error());
+        }
+    }
+    for attrs in [
+        vec![a_ints("strides", &[big, big])],
+        vec![a_ints("output_padding", &[big, big])],
+        vec![a_ints("output_shape", &[big, big])],
+        vec![a_ints("pads", &[big, big, big, big])],
+    ] {
+        let m = model(
+            13,
+            vec![input("x", &[1, 1, 4, 4])],
+            &["y"],
+            w(),
+            vec![node("ConvTranspose", &["x", "w"], &["y"], attrs)],
+        );
+        fails(&m, &["ConvTranspose"]);
+    }
+    let sizes = ti64("sz", &[4], vec![1, 1, 1 << 20, 1 << 20]);
+    let m = model(
+        13,
+        vec![input("x", &[1, 1, 2, 2])],
+        &["y"],
+        vec![sizes],
+        vec![node("Resize", &["x", "", "", "sz"], &["y"], vec![])],
+    );
+    fails(&m, &["too large"]);
+    let m = model(
+        13,
+        vec![input("x", &[4])],
+        &["y"],
+        vec![ti64("s", &[1], vec![big])],
+        vec![node("ConstantOfShape", &["s"], &["y"], vec![])],
+    );
+    fails(&m, &["larger than"]);
+}
