@@ -206,6 +206,7 @@ impl Cx<'_> {
             .map_err(|source| ErrorKind::Shape {
                 node: self.idx,
                 source,
+                operands: operand_list(&types),
             })?
             .ok_or_else(|| ErrorKind::Internal {
                 message: format!("{} has no inferred output type", op.mnemonic()),
@@ -225,6 +226,7 @@ impl Cx<'_> {
         check_given_output_types(&op, &refs, &[&ty]).map_err(|source| ErrorKind::Shape {
             node: self.idx,
             source,
+            operands: operand_list(&types),
         })?;
         self.check_size(std::slice::from_ref(&ty))?;
         Ok(Val::Ir(self.imp.g.add_simple(
@@ -364,4 +366,12 @@ impl Cx<'_> {
     pub fn axis(&self, attr: &str, axis: i64, rank: usize) -> R<usize> {
         super::shapes::norm_axis(axis, rank).map_err(|m| self.attr_err(attr, m))
     }
+}
+
+fn operand_list(types: &[TensorType]) -> String {
+    let parts: Vec<String> = types
+        .iter()
+        .map(|t| format!("{}{}", t.dtype, t.shape))
+        .collect();
+    parts.join(", ")
 }

@@ -175,8 +175,7 @@ pub(crate) fn constant(cx: &Cx) -> R<Vec<Val>> {
             }
             other => other,
         })?
-    } else if let Some(a) = cx.attr("value_float") {
-        let _ = a;
+    } else if cx.attr("value_float").is_some() {
         CVal::f32(vec![], vec![cx.float_or("value_float", 0.0)?])
     } else if let Some(v) = cx.floats("value_floats")? {
         CVal::f32(vec![v.len()], v)
@@ -522,7 +521,7 @@ pub(crate) fn eval(cx: &Cx) -> R<Vec<Val>> {
             }
         }
         "Not" | "Floor" | "Ceil" | "Neg" | "Abs" | "Sqrt" | "Reciprocal" | "Round" | "Relu"
-        | "Sigmoid" | "Tanh" => unary(cx, op, arg(0)?)?,
+        | "Sigmoid" | "Tanh" => unary(op, arg(0)?)?,
         _ => binary(cx, op, arg(0)?, arg(1)?)?,
     };
     Ok(vec![Val::Const(Rc::new(out))])
@@ -554,7 +553,7 @@ fn cast(d: &CVal, to: i32) -> Option<CVal> {
     })
 }
 
-fn unary(cx: &Cx, op: &str, a: &CVal) -> R<CVal> {
+fn unary(op: &str, a: &CVal) -> R<CVal> {
     if op == "Not" {
         let v = a.to_i64().iter().map(|&x| x == 0).collect();
         return Ok(CVal::bool(a.shape.clone(), v));
@@ -584,7 +583,6 @@ fn unary(cx: &Cx, op: &str, a: &CVal) -> R<CVal> {
         "Sigmoid" => 1.0 / (1.0 + (-x).exp()),
         _ => x.tanh(),
     };
-    let _ = cx;
     Ok(CVal::f32(
         a.shape.clone(),
         a.to_f32().into_iter().map(f).collect(),

@@ -236,13 +236,11 @@ pub(crate) fn batch_norm(cx: &mut Cx) -> R<Vec<Val>> {
             "BatchNormalization in training mode is not supported (export the model in eval mode)",
         ));
     }
-    let x = cx.dims(0)?;
     if cx.int_or("spatial", 1)? == 0 && cx.dims(1)?.len() != 1 {
         return Err(cx.unsupported(
             "BatchNormalization with spatial=0 and per-activation parameters is not supported",
         ));
     }
-    let _ = x;
     let epsilon = cx.float_or("epsilon", 1e-5)?;
     let ins = (0..5).map(|i| cx.ir(i)).collect::<R<Vec<_>>>()?;
     let y = cx.add1(Op::BatchNorm(BatchNormAttrs { epsilon }), ins)?;
@@ -350,11 +348,7 @@ pub(crate) fn softmax(cx: &mut Cx) -> R<Vec<Val>> {
         let axis = cx.axis("axis", axis_attr, r)?;
         return Ok(vec![cx.add1(Op::Softmax(SoftmaxAttrs { axis }), vec![x])?]);
     }
-    let axis = if axis_attr == r as i64 {
-        r
-    } else {
-        cx.axis("axis", axis_attr, r)?
-    };
+    let axis = cx.axis("axis", axis_attr, r)?;
     if axis + 1 == r {
         return Ok(vec![cx.add1(Op::Softmax(SoftmaxAttrs { axis }), vec![x])?]);
     }

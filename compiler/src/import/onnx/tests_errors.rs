@@ -589,3 +589,39 @@ fn huge_attributes_do_not_overflow() {
     );
     fails(&m, &["larger than"]);
 }
+
+#[test]
+fn rendered_diagnostics_snapshots() {
+    let m = model(
+        13,
+        vec![input("x", &[1, 3, 8, 8])],
+        &["y"],
+        vec![tf32_seq("w", &[4, 3, 3, 3])],
+        vec![
+            node(
+                "Conv",
+                &["x", "w"],
+                &["c"],
+                vec![a_ints("pads", &[1, 1, 1, 1])],
+            ),
+            node("Add", &["c", "bias"], &["y"], vec![]),
+        ],
+    );
+    insta::assert_snapshot!("undefined_input", import(&m).unwrap_err().render_plain());
+    let m = model(
+        13,
+        vec![input("x", &[1, 3, 8, 8])],
+        &["y"],
+        vec![tf32_seq("w", &[4, 2, 3, 3])],
+        vec![node(
+            "Conv",
+            &["x", "w"],
+            &["y"],
+            vec![a_ints("strides", &[2, 2])],
+        )],
+    );
+    insta::assert_snapshot!(
+        "conv_channel_mismatch",
+        import(&m).unwrap_err().render_plain()
+    );
+}
