@@ -15,8 +15,10 @@ use super::shapes::{
 use super::tensor::{CData, CVal, decode};
 use std::rc::Rc;
 
-/// The most elements a folded constant may have.
-pub(crate) const FOLD_CAP: usize = 1 << 26;
+/// The most elements a folded constant may have: 2^27 (512 MiB of f32) fits the largest
+/// weights of classic CNNs made by ConstantOfShape (VGG's fc6 has 102.8M) while keeping a
+/// tiny hostile model from allocating more than about 1 GiB.
+pub(crate) const FOLD_CAP: usize = 1 << 27;
 
 /// Ops evaluated when all inputs are constants.
 pub(crate) const FOLDABLE: &[&str] = &[
@@ -412,7 +414,11 @@ pub(crate) fn eval(cx: &Cx) -> R<Vec<Val>> {
             if value.len() != 1 {
                 return Err(cx.attr_err("value", "must hold one element"));
             }
-            let data = take(&value.data, &vec![0; n]);
+            let data = match &value.data {
+                CData::F32(v) => CData::F32(vec![v[0]; n]),
+                CData::I64(v) => CData::I64(vec![v[0]; n]),
+                CData::Bool(v) => CData::Bool(vec![v[0]; n]),
+            };
             CVal {
                 shape,
                 data,

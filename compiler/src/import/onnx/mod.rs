@@ -424,6 +424,7 @@ fn convert(cx: &mut Cx) -> R<Vec<Val>> {
         "ConvTranspose" => ops_nn::conv_transpose(cx),
         "Gemm" => ops_nn::gemm(cx),
         "MatMul" => ops_nn::matmul(cx),
+        "Sum" => ops_nn::sum(cx),
         "BatchNormalization" => ops_nn::batch_norm(cx),
         "Relu" | "Sigmoid" | "Tanh" | "HardSwish" | "LeakyRelu" | "HardSigmoid" => ops_nn::unary(cx),
         "Clip" => ops_nn::clip(cx),

@@ -328,6 +328,20 @@ pub(crate) fn binary(cx: &mut Cx) -> R<Vec<Val>> {
     Ok(vec![cx.add1(op, vec![a, b])?])
 }
 
+/// Variadic Sum as a chain of Adds (one input is the input itself).
+pub(crate) fn sum(cx: &mut Cx) -> R<Vec<Val>> {
+    let n = cx.num_inputs();
+    if n == 0 || (0..n).any(|i| !cx.has_input(i)) {
+        return Err(cx.invalid("Sum needs at least one input"));
+    }
+    let mut acc = cx.ir(0)?;
+    for i in 1..n {
+        let b = cx.ir(i)?;
+        acc = cx.add(Op::Add, vec![acc, b])?[0];
+    }
+    Ok(vec![Val::Ir(acc)])
+}
+
 pub(crate) fn matmul(cx: &mut Cx) -> R<Vec<Val>> {
     cx.expect_inputs(2, 2)?;
     let a = cx.ir(0)?;

@@ -865,3 +865,19 @@ fn resize_axes_keep_their_order_and_clip_bounds_normalize() {
     );
     assert_eq!(ops(&g), [Op::Clip(ClipAttrs { min: 1.0, max: 1.0 })]);
 }
+
+#[test]
+fn variadic_sum_is_a_chain_of_adds() {
+    let m = model(
+        9,
+        vec![input("a", &[2, 3]), input("b", &[3]), input("c", &[2, 1])],
+        &["y"],
+        vec![],
+        vec![node("Sum", &["a", "b", "c"], &["y"], vec![])],
+    );
+    let g = ok(&m);
+    assert_eq!(
+        (ops(&g), out_dims(&g, 0)),
+        (vec![Op::Add, Op::Add], vec![2, 3])
+    );
+}
