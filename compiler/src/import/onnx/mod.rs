@@ -29,6 +29,8 @@ mod tests;
 mod tests_errors;
 #[cfg(test)]
 mod tests_ops;
+#[cfg(test)]
+mod tests_shape_ops;
 
 pub use error::{ErrorKind, ImportError, OPSET_RANGE};
 pub use tensor::MAX_ELEMENTS;

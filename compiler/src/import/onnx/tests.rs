@@ -201,6 +201,16 @@ pub(super) fn out_dims(g: &Graph, i: usize) -> Vec<usize> {
     g.ty(g.outputs[i]).shape.0.clone()
 }
 
+/// A one-node model with input `x` and output `y`, imported.
+pub(super) fn one_node(
+    opset: i64,
+    x: &[i64],
+    inits: Vec<super::proto::TensorProto>,
+    n: super::proto::NodeProto,
+) -> Graph {
+    ok(&model(opset, vec![input("x", x)], &["y"], inits, vec![n]))
+}
+
 #[test]
 fn conv_relu_model_imports_with_names_and_types() {
     let m = model(
