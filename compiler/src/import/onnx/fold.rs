@@ -367,6 +367,9 @@ pub(crate) fn eval(cx: &Cx) -> R<Vec<Val>> {
         }
         "Range" => {
             let (s, l, dl) = (arg(0)?, arg(1)?, arg(2)?);
+            if s.len() != 1 || l.len() != 1 || dl.len() != 1 {
+                return Err(bad("Range takes scalar start, limit and delta".into()));
+            }
             if s.is_float() || l.is_float() || dl.is_float() {
                 let (s, l, dl) = (s.to_f32()[0], l.to_f32()[0], dl.to_f32()[0]);
                 let cnt = ((l - s) / dl).ceil().max(0.0);
@@ -643,7 +646,15 @@ fn binary(cx: &Cx, op: &str, a: &CVal, b: &CVal) -> R<CVal> {
                     return Err(cx.invalid("integer division by zero in a constant"));
                 }
                 "Div" => p.wrapping_div(q),
-                "Mod" => p.rem_euclid(q) + if q < 0 && p.rem_euclid(q) != 0 { q } else { 0 },
+                "Mod" => {
+                    // Python-style: the result takes the divisor's sign.
+                    let r = p.wrapping_rem_euclid(q);
+                    if q < 0 && r != 0 {
+                        r.wrapping_add(q)
+                    } else {
+                        r
+                    }
+                }
                 "Pow" => p.checked_pow(u32::try_from(q).unwrap_or(0)).unwrap_or(0),
                 "Min" => p.min(q),
                 _ => p.max(q),

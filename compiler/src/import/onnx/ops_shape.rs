@@ -179,8 +179,10 @@ pub(crate) fn split(cx: &mut Cx) -> R<Vec<Val>> {
                     .ok_or_else(|| cx.attr_err("num_outputs", "must be positive"))?,
                 _ => n_out,
             };
-            if parts == 0 {
-                return Err(cx.invalid("Split has no outputs"));
+            if parts == 0 || parts != n_out {
+                return Err(cx.invalid(format!(
+                    "Split gives {parts} parts but the node has {n_out} outputs"
+                )));
             }
             if cx.opset >= 18 && cx.int("num_outputs")?.is_some() {
                 // The last chunk is smaller when the size does not divide evenly.

@@ -181,21 +181,17 @@ pub(crate) fn slice_plan(
         if e < 0 {
             e = e.saturating_add(d);
         }
+        // i128 so that extreme steps (i64::MIN, i64::MAX) cannot overflow.
         let (s, n) = if step > 0 {
             let s = s.clamp(0, d);
             let e = e.clamp(0, d);
-            (s, if e > s { (e - s + step - 1) / step } else { 0 })
+            let n = (e as i128 - s as i128).max(0) as u128;
+            (s, n.div_ceil(step as u128) as i64)
         } else {
             let s = s.clamp(0, (d - 1).max(0));
             let e = e.clamp(-1, d - 1);
-            (
-                s,
-                if s > e {
-                    (s - e + (-step) - 1) / (-step)
-                } else {
-                    0
-                },
-            )
+            let n = (s as i128 - e as i128).max(0) as u128;
+            (s, n.div_ceil(step.unsigned_abs() as u128) as i64)
         };
         plan.starts[a] = if n == 0 || d == 0 { 0 } else { s as usize };
         plan.steps[a] = step;
@@ -269,6 +265,10 @@ mod tests {
         assert_eq!(p.starts, [0, 1]);
         let p = slice_plan(&[4], &[3], &[1], None, None).unwrap();
         assert_eq!(p.sizes, [0]);
+        let p = slice_plan(&[5], &[0], &[5], None, Some(&[i64::MAX])).unwrap();
+        assert_eq!(p.sizes, [1]);
+        let p = slice_plan(&[5], &[-1], &[i64::MIN], None, Some(&[i64::MIN])).unwrap();
+        assert_eq!((p.starts[0], p.sizes[0]), (4, 1));
     }
 
     #[test]

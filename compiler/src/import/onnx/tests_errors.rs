@@ -625,3 +625,51 @@ fn rendered_diagnostics_snapshots() {
         import(&m).unwrap_err().render_plain()
     );
 }
+
+#[test]
+fn constant_evaluator_rejects_bad_operands_without_panicking() {
+    let fold_model = |nodes: Vec<super::proto::NodeProto>, inits: Vec<TensorProto>| {
+        model(13, vec![input("x", &[2])], &["y"], inits, nodes)
+    };
+    // Range with an empty start.
+    let m = fold_model(
+        vec![
+            node("Range", &["e", "e", "e"], &["r"], vec![]),
+            node("Reshape", &["x", "r"], &["y"], vec![]),
+        ],
+        vec![ti64("e", &[0], vec![])],
+    );
+    fails(&m, &["scalar start"]);
+    // Integer division by zero.
+    let m = fold_model(
+        vec![
+            node("Div", &["a", "z"], &["r"], vec![]),
+            node("Reshape", &["x", "r"], &["y"], vec![]),
+        ],
+        vec![ti64("a", &[1], vec![2]), ti64("z", &[1], vec![0])],
+    );
+    fails(&m, &["division by zero"]);
+    // Out-of-range Gather index.
+    let m = fold_model(
+        vec![
+            node("Gather", &["a", "i"], &["r"], vec![]),
+            node("Reshape", &["x", "r"], &["y"], vec![]),
+        ],
+        vec![ti64("a", &[1], vec![2]), ti64("i", &[], vec![5])],
+    );
+    fails(&m, &["index 5 is out of range"]);
+    // i64::MIN % -1 must not overflow: it folds to 0, and 0 + 2 reshapes x to [2].
+    let m = fold_model(
+        vec![
+            node("Mod", &["a", "m"], &["r0"], vec![]),
+            node("Add", &["r0", "two"], &["r"], vec![]),
+            node("Reshape", &["x", "r"], &["y"], vec![]),
+        ],
+        vec![
+            ti64("a", &[1], vec![i64::MIN]),
+            ti64("m", &[1], vec![-1]),
+            ti64("two", &[1], vec![2]),
+        ],
+    );
+    assert_eq!(out_dims(&ok(&m), 0), [2]);
+}
