@@ -673,3 +673,73 @@ fn constant_evaluator_rejects_bad_operands_without_panicking() {
     );
     assert_eq!(out_dims(&ok(&m), 0), [2]);
 }
+
+/// Byte-flipped and truncated variants of a valid model: each either imports or fails with a
+/// user error; none panics.
+#[test]
+fn mutated_models_never_panic() {
+    let m = model(
+        11,
+        vec![input("x", &[1, 2, 6, 6])],
+        &["y"],
+        vec![
+            tf32_seq("w", &[4, 2, 3, 3]),
+            ti64("zero", &[], vec![0]),
+            ti64("m1", &[1], vec![-1]),
+            tf32("s", &[4], vec![1.0, 1.0, 2.0, 2.0]),
+        ],
+        vec![
+            node(
+                "Conv",
+                &["x", "w"],
+                &["c"],
+                vec![a_ints("pads", &[1, 1, 1, 1]), a_ints("strides", &[2, 2])],
+            ),
+            node(
+                "Resize",
+                &["c", "", "s"],
+                &["r"],
+                vec![a_str("mode", "linear")],
+            ),
+            node(
+                "MaxPool",
+                &["r"],
+                &["p"],
+                vec![a_ints("kernel_shape", &[2, 2]), a_int("ceil_mode", 1)],
+            ),
+            node("Shape", &["p"], &["shp"], vec![]),
+            node("Gather", &["shp", "zero"], &["n"], vec![]),
+            node("Unsqueeze", &["n"], &["n1"], vec![a_ints("axes", &[0])]),
+            node("Concat", &["n1", "m1"], &["t"], vec![a_int("axis", 0)]),
+            node("Reshape", &["p", "t"], &["f"], vec![]),
+            node("Softmax", &["f"], &["y"], vec![]),
+        ],
+    );
+    let bytes = m.encode_to_vec();
+    if let Err(e) = import_model_bytes(&bytes, &ImportOptions::default()) {
+        panic!("{}", e.render_plain());
+    }
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let t = Instant::now();
+    for _ in 0..3000 {
+        let mut b = bytes.clone();
+        for _ in 0..1 + next() % 4 {
+            let i = (next() as usize) % b.len();
+            b[i] ^= 1 << (next() % 8);
+        }
+        if next() % 8 == 0 {
+            b.truncate((next() as usize) % b.len());
+        }
+        if let Err(e) = import_model_bytes(&b, &ImportOptions::default()) {
+            assert!(e.is_user_error(), "{}", e.render_plain());
+            let _ = e.render_plain();
+        }
+    }
+    assert!(t.elapsed().as_secs_f32() < 20.0);
+}
