@@ -188,7 +188,7 @@ pub fn infer_output_types(
             let mut out = vec![x[0], m];
             for i in 0..k {
                 let eff = dilated(name, w[2 + i], a.dilations[i])?;
-                let padded = x[2 + i] + a.pads[i] + a.pads[k + i];
+                let padded = sum(name, "pads", &[x[2 + i], a.pads[i], a.pads[k + i]])?;
                 if padded < eff {
                     return Err(mismatch(
                         name,
@@ -241,7 +241,9 @@ pub fn infer_output_types(
                     ),
                 ));
             }
-            let m = w[1] * a.group;
+            let m = w[1]
+                .checked_mul(a.group)
+                .ok_or_else(|| attr_err(name, "group", "too large".into()))?;
             check_bias(name, inputs, m)?;
             let mut out = vec![x[0], m];
             for i in 0..k {
@@ -249,8 +251,15 @@ pub fn infer_output_types(
                 if x[2 + i] == 0 {
                     return Err(mismatch(name, format!("spatial dim {i} is empty")));
                 }
-                let full = a.strides[i] * (x[2 + i] - 1) + a.output_padding[i] + eff;
-                let crop = a.pads[i] + a.pads[k + i];
+                let stretched = a.strides[i]
+                    .checked_mul(x[2 + i] - 1)
+                    .ok_or_else(|| attr_err(name, "strides", "too large".into()))?;
+                let full = sum(
+                    name,
+                    "output_padding",
+                    &[stretched, a.output_padding[i], eff],
+                )?;
+                let crop = sum(name, "pads", &[a.pads[i], a.pads[k + i]])?;
                 if full <= crop {
                     return Err(mismatch(
                         name,
@@ -884,6 +893,13 @@ fn check_axis(
         ));
     }
     Ok(())
+}
+
+fn sum(name: &'static str, attr: &'static str, terms: &[usize]) -> Result<usize, InferError> {
+    terms
+        .iter()
+        .try_fold(0usize, |a, &t| a.checked_add(t))
+        .ok_or_else(|| attr_err(name, attr, "too large".into()))
 }
 
 fn dim_from_right(d: &[usize], i: usize) -> usize {

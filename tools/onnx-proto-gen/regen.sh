@@ -26,3 +26,5 @@ version="$("$python" -c 'import onnx; print(onnx.__version__)')"
 
 cargo run --quiet --manifest-path "$here/Cargo.toml" -- \
   "$here/onnx.proto3" "$root/compiler/src/import/onnx/proto.rs"
+# The workspace's `cargo fmt --all` formats the checked-in file, so format it here too.
+rustfmt --edition 2024 "$root/compiler/src/import/onnx/proto.rs"

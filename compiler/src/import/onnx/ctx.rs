@@ -206,10 +206,12 @@ impl Cx<'_> {
             .map_err(|source| ErrorKind::Shape {
                 node: self.idx,
                 source,
+                operands: operand_list(&types),
             })?
             .ok_or_else(|| ErrorKind::Internal {
                 message: format!("{} has no inferred output type", op.mnemonic()),
             })?;
+        self.check_size(&out)?;
         Ok(self.imp.g.add_node(op, inputs, out, self.name.clone()).1)
     }
 
@@ -224,8 +226,32 @@ impl Cx<'_> {
         check_given_output_types(&op, &refs, &[&ty]).map_err(|source| ErrorKind::Shape {
             node: self.idx,
             source,
+            operands: operand_list(&types),
         })?;
-        Ok(Val::Ir(self.imp.g.add_simple(op, inputs, ty, self.name.clone())))
+        self.check_size(std::slice::from_ref(&ty))?;
+        Ok(Val::Ir(self.imp.g.add_simple(
+            op,
+            inputs,
+            ty,
+            self.name.clone(),
+        )))
+    }
+
+    /// Rejects result types with more than [`super::tensor::MAX_ELEMENTS`] elements.
+    fn check_size(&self, types: &[TensorType]) -> R<()> {
+        for t in types {
+            if t.shape
+                .checked_numel()
+                .is_none_or(|n| n > super::tensor::MAX_ELEMENTS)
+            {
+                return Err(self.invalid(format!(
+                    "the result shape {} has more than {} elements",
+                    t.shape,
+                    super::tensor::MAX_ELEMENTS
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// A reshape of `v` to `dims` (no node when the shape is unchanged).
@@ -255,7 +281,10 @@ impl Cx<'_> {
             return Ok(None);
         };
         if !a.ref_attr_name.is_empty() {
-            return Err(self.attr_err(name, "refers to a function attribute, which qcc does not support"));
+            return Err(self.attr_err(
+                name,
+                "refers to a function attribute, which qcc does not support",
+            ));
         }
         let got = AttributeType::try_from(a.r#type).unwrap_or(AttributeType::Undefined);
         // Very old exporters leave the type unset; accept the field that is filled in.
@@ -289,7 +318,9 @@ impl Cx<'_> {
     }
 
     pub fn ints(&self, name: &str) -> R<Option<Vec<i64>>> {
-        Ok(self.typed(name, AttributeType::Ints)?.map(|a| a.ints.clone()))
+        Ok(self
+            .typed(name, AttributeType::Ints)?
+            .map(|a| a.ints.clone()))
     }
 
     pub fn float_or(&self, name: &str, default: f32) -> R<f32> {
@@ -305,13 +336,16 @@ impl Cx<'_> {
     }
 
     pub fn string_or(&self, name: &str, default: &str) -> R<String> {
-        Ok(self
-            .typed(name, AttributeType::String)?
-            .map_or_else(|| default.to_string(), |a| String::from_utf8_lossy(&a.s).into_owned()))
+        Ok(self.typed(name, AttributeType::String)?.map_or_else(
+            || default.to_string(),
+            |a| String::from_utf8_lossy(&a.s).into_owned(),
+        ))
     }
 
     pub fn tensor(&self, name: &str) -> R<Option<&TensorProto>> {
-        Ok(self.typed(name, AttributeType::Tensor)?.and_then(|a| a.t.as_ref()))
+        Ok(self
+            .typed(name, AttributeType::Tensor)?
+            .and_then(|a| a.t.as_ref()))
     }
 
     /// A non-negative size list attribute, `default` when absent.
@@ -321,7 +355,8 @@ impl Cx<'_> {
             Some(v) => v
                 .iter()
                 .map(|&x| {
-                    usize::try_from(x).map_err(|_| self.attr_err(name, format!("has negative entry {x}")))
+                    usize::try_from(x)
+                        .map_err(|_| self.attr_err(name, format!("has negative entry {x}")))
                 })
                 .collect(),
         }
@@ -331,4 +366,12 @@ impl Cx<'_> {
     pub fn axis(&self, attr: &str, axis: i64, rank: usize) -> R<usize> {
         super::shapes::norm_axis(axis, rank).map_err(|m| self.attr_err(attr, m))
     }
+}
+
+fn operand_list(types: &[TensorType]) -> String {
+    let parts: Vec<String> = types
+        .iter()
+        .map(|t| format!("{}{}", t.dtype, t.shape))
+        .collect();
+    parts.join(", ")
 }

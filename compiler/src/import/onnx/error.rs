@@ -112,6 +112,8 @@ pub enum ErrorKind {
         node: usize,
         /// The inference error.
         source: InferError,
+        /// The operand types of the IR node being created, e.g. `f32[1,3,8,8], f32[4,2,3,3]`.
+        operands: String,
     },
     /// A tensor (initializer, Constant value, attribute tensor) is malformed.
     #[error("tensor `{name}`: {message}")]
@@ -294,9 +296,14 @@ impl ImportError {
             None => ("model".to_string(), ""),
         };
         let files = SimpleFile::new(name, text);
+        let mut notes = Vec::new();
+        if let ErrorKind::Shape { operands, .. } = &self.kind {
+            notes.push(format!("operand types: {operands}"));
+        }
+        notes.push(format!("help: {}", self.kind.help()));
         let mut diag = Diagnostic::error()
             .with_message(self.headline())
-            .with_notes(vec![format!("help: {}", self.kind.help())]);
+            .with_notes(notes);
         if let Some(l) = &self.listing
             && let Some(span) = l.span_for(&self.kind)
         {

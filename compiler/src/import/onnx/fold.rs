@@ -15,24 +15,83 @@ use super::shapes::{
 use super::tensor::{CData, CVal, decode};
 use std::rc::Rc;
 
-/// The most elements a folded constant may have.
-pub(crate) const FOLD_CAP: usize = 1 << 26;
+/// The most elements a folded constant may have: 2^27 (512 MiB of f32) fits the largest
+/// weights of classic CNNs made by ConstantOfShape (VGG's fc6 has 102.8M) while keeping a
+/// tiny hostile model from allocating more than about 1 GiB.
+pub(crate) const FOLD_CAP: usize = 1 << 27;
 
 /// Ops evaluated when all inputs are constants.
 pub(crate) const FOLDABLE: &[&str] = &[
-    "Identity", "Gather", "Slice", "Concat", "Cast", "Range", "ConstantOfShape", "Expand",
-    "Squeeze", "Unsqueeze", "Reshape", "Flatten", "Transpose", "Add", "Sub", "Mul", "Div",
-    "Pow", "Min", "Max", "Mod", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
-    "And", "Or", "Not", "Where", "Floor", "Ceil", "Neg", "Abs", "Sqrt", "Reciprocal", "Round",
-    "Relu", "Sigmoid", "Tanh",
+    "Identity",
+    "Gather",
+    "Slice",
+    "Concat",
+    "Cast",
+    "Range",
+    "ConstantOfShape",
+    "Expand",
+    "Squeeze",
+    "Unsqueeze",
+    "Reshape",
+    "Flatten",
+    "Transpose",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Pow",
+    "Min",
+    "Max",
+    "Mod",
+    "Equal",
+    "Less",
+    "Greater",
+    "LessOrEqual",
+    "GreaterOrEqual",
+    "And",
+    "Or",
+    "Not",
+    "Where",
+    "Floor",
+    "Ceil",
+    "Neg",
+    "Abs",
+    "Sqrt",
+    "Reciprocal",
+    "Round",
+    "Relu",
+    "Sigmoid",
+    "Tanh",
 ];
 
 /// Ops that only exist as import-time computations (an error when an input is a runtime
 /// tensor).
 pub(crate) const FOLD_ONLY: &[&str] = &[
-    "Gather", "Cast", "Range", "ConstantOfShape", "Expand", "Pow", "Min", "Max", "Mod",
-    "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Not", "Where",
-    "Floor", "Ceil", "Neg", "Abs", "Sqrt", "Reciprocal", "Round",
+    "Gather",
+    "Cast",
+    "Range",
+    "ConstantOfShape",
+    "Expand",
+    "Pow",
+    "Min",
+    "Max",
+    "Mod",
+    "Equal",
+    "Less",
+    "Greater",
+    "LessOrEqual",
+    "GreaterOrEqual",
+    "And",
+    "Or",
+    "Not",
+    "Where",
+    "Floor",
+    "Ceil",
+    "Neg",
+    "Abs",
+    "Sqrt",
+    "Reciprocal",
+    "Round",
 ];
 
 /// An axes-like list that moved from an attribute to an input at opset `since`.
@@ -118,8 +177,7 @@ pub(crate) fn constant(cx: &Cx) -> R<Vec<Val>> {
             }
             other => other,
         })?
-    } else if let Some(a) = cx.attr("value_float") {
-        let _ = a;
+    } else if cx.attr("value_float").is_some() {
         CVal::f32(vec![], vec![cx.float_or("value_float", 0.0)?])
     } else if let Some(v) = cx.floats("value_floats")? {
         CVal::f32(vec![v.len()], v)
@@ -128,7 +186,11 @@ pub(crate) fn constant(cx: &Cx) -> R<Vec<Val>> {
     } else if let Some(v) = cx.ints("value_ints")? {
         CVal::i64(vec![v.len()], v)
     } else {
-        let which = cx.node.attribute.first().map_or("none", |a| a.name.as_str());
+        let which = cx
+            .node
+            .attribute
+            .first()
+            .map_or("none", |a| a.name.as_str());
         return Err(cx.unsupported(format!(
             "Constant with attribute `{which}` is not supported (value, value_float(s), value_int(s) are)"
         )));
@@ -150,7 +212,11 @@ pub(crate) fn shape_of(cx: &Cx) -> R<Vec<Val>> {
     let clamp = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) } as usize;
     let start = clamp(cx.int_or("start", 0)?);
     let end = clamp(cx.int_or("end", r)?);
-    let sel: Vec<i64> = if start < end { dims[start..end].to_vec() } else { vec![] };
+    let sel: Vec<i64> = if start < end {
+        dims[start..end].to_vec()
+    } else {
+        vec![]
+    };
     Ok(vec![Val::Const(Rc::new(CVal::i64(vec![sel.len()], sel)))])
 }
 
@@ -216,8 +282,10 @@ pub(crate) fn eval(cx: &Cx) -> R<Vec<Val>> {
                 )
             } else {
                 (
-                    cx.ints("starts")?.ok_or_else(|| cx.attr_err("starts", "is required"))?,
-                    cx.ints("ends")?.ok_or_else(|| cx.attr_err("ends", "is required"))?,
+                    cx.ints("starts")?
+                        .ok_or_else(|| cx.attr_err("starts", "is required"))?,
+                    cx.ints("ends")?
+                        .ok_or_else(|| cx.attr_err("ends", "is required"))?,
                     cx.ints("axes")?,
                     None,
                 )
@@ -239,14 +307,22 @@ pub(crate) fn eval(cx: &Cx) -> R<Vec<Val>> {
         }
         "Concat" => {
             let parts: Vec<&CVal> = (0..n).map(arg).collect::<R<_>>()?;
-            let first = parts.first().ok_or_else(|| bad("Concat needs inputs".into()))?;
-            let axis_attr = cx.int("axis")?.ok_or_else(|| cx.attr_err("axis", "is required"))?;
+            let first = parts
+                .first()
+                .ok_or_else(|| bad("Concat needs inputs".into()))?;
+            let axis_attr = cx
+                .int("axis")?
+                .ok_or_else(|| cx.attr_err("axis", "is required"))?;
             let axis = cx.axis("axis", axis_attr, first.shape.len())?;
             let mut shape = first.shape.clone();
             shape[axis] = 0;
             for p in &parts {
                 let ok = p.shape.len() == first.shape.len()
-                    && p.shape.iter().zip(&first.shape).enumerate().all(|(j, (a, b))| j == axis || a == b);
+                    && p.shape
+                        .iter()
+                        .zip(&first.shape)
+                        .enumerate()
+                        .all(|(j, (a, b))| j == axis || a == b);
                 if !ok {
                     return Err(bad(format!(
                         "cannot concatenate shapes {:?} and {:?} on axis {axis}",
@@ -274,23 +350,35 @@ pub(crate) fn eval(cx: &Cx) -> R<Vec<Val>> {
             if any_float {
                 CVal::f32(shape, f)
             } else {
-                CVal { shape, data: CData::I64(i), elem: first.elem }
+                CVal {
+                    shape,
+                    data: CData::I64(i),
+                    elem: first.elem,
+                }
             }
         }
         "Cast" => {
             let d = arg(0)?;
-            let to = cx.int("to")?.ok_or_else(|| cx.attr_err("to", "is required"))?;
-            cast(d, to as i32).ok_or_else(|| cx.attr_err("to", format!("cast to type {to} is not supported")))?
+            let to = cx
+                .int("to")?
+                .ok_or_else(|| cx.attr_err("to", "is required"))?;
+            cast(d, to as i32)
+                .ok_or_else(|| cx.attr_err("to", format!("cast to type {to} is not supported")))?
         }
         "Range" => {
             let (s, l, dl) = (arg(0)?, arg(1)?, arg(2)?);
+            if s.len() != 1 || l.len() != 1 || dl.len() != 1 {
+                return Err(bad("Range takes scalar start, limit and delta".into()));
+            }
             if s.is_float() || l.is_float() || dl.is_float() {
                 let (s, l, dl) = (s.to_f32()[0], l.to_f32()[0], dl.to_f32()[0]);
                 let cnt = ((l - s) / dl).ceil().max(0.0);
                 if dl == 0.0 || !cnt.is_finite() || cnt as usize > FOLD_CAP {
                     return Err(bad("bad Range arguments".into()));
                 }
-                let v = (0..cnt as usize).map(|i| s + i as f32 * dl).collect::<Vec<_>>();
+                let v = (0..cnt as usize)
+                    .map(|i| s + i as f32 * dl)
+                    .collect::<Vec<_>>();
                 CVal::f32(vec![v.len()], v)
             } else {
                 let (s, l, dl) = (s.to_i64()[0], l.to_i64()[0], dl.to_i64()[0]);
@@ -299,12 +387,20 @@ pub(crate) fn eval(cx: &Cx) -> R<Vec<Val>> {
                 }
                 let span = (l as i128 - s as i128).max(0) as u128;
                 let span_neg = (s as i128 - l as i128).max(0) as u128;
-                let cnt = if dl > 0 { span.div_ceil(dl as u128) } else { span_neg.div_ceil((-dl) as u128) };
+                let cnt = if dl > 0 {
+                    span.div_ceil(dl as u128)
+                } else {
+                    span_neg.div_ceil((-dl) as u128)
+                };
                 if cnt > FOLD_CAP as u128 {
                     return Err(bad("Range is too long".into()));
                 }
                 let v = (0..cnt as i64).map(|i| s + i * dl).collect::<Vec<_>>();
-                CVal { shape: vec![v.len()], data: CData::I64(v), elem: arg(0)?.elem }
+                CVal {
+                    shape: vec![v.len()],
+                    data: CData::I64(v),
+                    elem: arg(0)?.elem,
+                }
             }
         }
         "ConstantOfShape" => {
@@ -321,17 +417,34 @@ pub(crate) fn eval(cx: &Cx) -> R<Vec<Val>> {
             if value.len() != 1 {
                 return Err(cx.attr_err("value", "must hold one element"));
             }
-            let data = take(&value.data, &vec![0; n]);
-            CVal { shape, data, elem: value.elem }
+            let data = match &value.data {
+                CData::F32(v) => CData::F32(vec![v[0]; n]),
+                CData::I64(v) => CData::I64(vec![v[0]; n]),
+                CData::Bool(v) => CData::Bool(vec![v[0]; n]),
+            };
+            CVal {
+                shape,
+                data,
+                elem: value.elem,
+            }
         }
         "Expand" => {
             let d = arg(0)?;
-            let target: Vec<usize> = arg(1)?.to_i64().iter().map(|&x| x.max(0) as usize).collect();
-            let shape = ir::infer::broadcast_shapes(&ir::Shape(d.shape.clone()), &ir::Shape(target))
-                .map_err(|e| bad(e.to_string()))?
-                .0;
+            let target: Vec<usize> = arg(1)?
+                .to_i64()
+                .iter()
+                .map(|&x| x.max(0) as usize)
+                .collect();
+            let shape =
+                ir::infer::broadcast_shapes(&ir::Shape(d.shape.clone()), &ir::Shape(target))
+                    .map_err(|e| bad(e.to_string()))?
+                    .0;
             cap(cx, &shape)?;
-            CVal { data: take(&d.data, &bcast_index(&d.shape, &shape)), shape, elem: d.elem }
+            CVal {
+                data: take(&d.data, &bcast_index(&d.shape, &shape)),
+                shape,
+                elem: d.elem,
+            }
         }
         "Squeeze" => {
             let d = arg(0)?;
@@ -352,22 +465,37 @@ pub(crate) fn eval(cx: &Cx) -> R<Vec<Val>> {
         }
         "Flatten" => {
             let d = arg(0)?;
-            with_shape(d, flatten_dims(&d.shape, cx.int_or("axis", 1)?).map_err(bad)?)
+            with_shape(
+                d,
+                flatten_dims(&d.shape, cx.int_or("axis", 1)?).map_err(bad)?,
+            )
         }
         "Transpose" => {
             let d = arg(0)?;
             let r = d.shape.len();
             let perm = match cx.ints("perm")? {
-                Some(p) => p.iter().map(|&a| norm_axis(a, r)).collect::<Result<Vec<_>, _>>().map_err(bad)?,
+                Some(p) => p
+                    .iter()
+                    .map(|&a| norm_axis(a, r))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(bad)?,
                 None => (0..r).rev().collect(),
             };
-            if norm_axes(&perm.iter().map(|&p| p as i64).collect::<Vec<_>>(), r).map_or(true, |v| v.len() != r) {
+            if norm_axes(&perm.iter().map(|&p| p as i64).collect::<Vec<_>>(), r)
+                .map_or(true, |v| v.len() != r)
+            {
                 return Err(cx.attr_err("perm", format!("{perm:?} is not a permutation")));
             }
             let shape: Vec<usize> = perm.iter().map(|&p| d.shape[p]).collect();
             let st = strides(&d.shape);
-            let src = walk(&shape, |ix| ix.iter().enumerate().map(|(k, &i)| i * st[perm[k]]).sum());
-            CVal { shape, data: take(&d.data, &src), elem: d.elem }
+            let src = walk(&shape, |ix| {
+                ix.iter().enumerate().map(|(k, &i)| i * st[perm[k]]).sum()
+            });
+            CVal {
+                shape,
+                data: take(&d.data, &src),
+                elem: d.elem,
+            }
         }
         "Where" => {
             let (c, x, y) = (arg(0)?, arg(1)?, arg(2)?);
@@ -377,20 +505,32 @@ pub(crate) fn eval(cx: &Cx) -> R<Vec<Val>> {
                 .map_err(|e| bad(e.to_string()))?
                 .0;
             cap(cx, &shape)?;
-            let (ic, ix, iy) = (bcast_index(&c.shape, &shape), bcast_index(&x.shape, &shape), bcast_index(&y.shape, &shape));
+            let (ic, ix, iy) = (
+                bcast_index(&c.shape, &shape),
+                bcast_index(&x.shape, &shape),
+                bcast_index(&y.shape, &shape),
+            );
             let cv = c.to_i64();
             if x.is_float() || y.is_float() {
                 let (xv, yv) = (x.to_f32(), y.to_f32());
-                let v = (0..ic.len()).map(|k| if cv[ic[k]] != 0 { xv[ix[k]] } else { yv[iy[k]] }).collect();
+                let v = (0..ic.len())
+                    .map(|k| if cv[ic[k]] != 0 { xv[ix[k]] } else { yv[iy[k]] })
+                    .collect();
                 CVal::f32(shape, v)
             } else {
                 let (xv, yv) = (x.to_i64(), y.to_i64());
-                let v = (0..ic.len()).map(|k| if cv[ic[k]] != 0 { xv[ix[k]] } else { yv[iy[k]] }).collect();
-                CVal { shape, data: CData::I64(v), elem: x.elem }
+                let v = (0..ic.len())
+                    .map(|k| if cv[ic[k]] != 0 { xv[ix[k]] } else { yv[iy[k]] })
+                    .collect();
+                CVal {
+                    shape,
+                    data: CData::I64(v),
+                    elem: x.elem,
+                }
             }
         }
         "Not" | "Floor" | "Ceil" | "Neg" | "Abs" | "Sqrt" | "Reciprocal" | "Round" | "Relu"
-        | "Sigmoid" | "Tanh" => unary(cx, op, arg(0)?)?,
+        | "Sigmoid" | "Tanh" => unary(op, arg(0)?)?,
         _ => binary(cx, op, arg(0)?, arg(1)?)?,
     };
     Ok(vec![Val::Const(Rc::new(out))])
@@ -415,10 +555,14 @@ fn cast(d: &CVal, to: i32) -> Option<CVal> {
         DataType::Uint8 => CData::I64(d.to_i64().iter().map(|&x| x as u8 as i64).collect()),
         _ => return None,
     };
-    Some(CVal { shape: d.shape.clone(), data, elem: to })
+    Some(CVal {
+        shape: d.shape.clone(),
+        data,
+        elem: to,
+    })
 }
 
-fn unary(cx: &Cx, op: &str, a: &CVal) -> R<CVal> {
+fn unary(op: &str, a: &CVal) -> R<CVal> {
     if op == "Not" {
         let v = a.to_i64().iter().map(|&x| x == 0).collect();
         return Ok(CVal::bool(a.shape.clone(), v));
@@ -430,7 +574,11 @@ fn unary(cx: &Cx, op: &str, a: &CVal) -> R<CVal> {
             "Relu" => x.max(0),
             _ => x,
         };
-        return Ok(CVal { shape: a.shape.clone(), data: CData::I64(v.iter().map(|&x| f(x)).collect()), elem: a.elem });
+        return Ok(CVal {
+            shape: a.shape.clone(),
+            data: CData::I64(v.iter().map(|&x| f(x)).collect()),
+            elem: a.elem,
+        });
     }
     let f = |x: f32| match op {
         "Floor" => x.floor(),
@@ -444,17 +592,23 @@ fn unary(cx: &Cx, op: &str, a: &CVal) -> R<CVal> {
         "Sigmoid" => 1.0 / (1.0 + (-x).exp()),
         _ => x.tanh(),
     };
-    let _ = cx;
-    Ok(CVal::f32(a.shape.clone(), a.to_f32().into_iter().map(f).collect()))
+    Ok(CVal::f32(
+        a.shape.clone(),
+        a.to_f32().into_iter().map(f).collect(),
+    ))
 }
 
 fn binary(cx: &Cx, op: &str, a: &CVal, b: &CVal) -> R<CVal> {
-    let shape = ir::infer::broadcast_shapes(&ir::Shape(a.shape.clone()), &ir::Shape(b.shape.clone()))
-        .map_err(|e| cx.invalid(e.to_string()))?
-        .0;
+    let shape =
+        ir::infer::broadcast_shapes(&ir::Shape(a.shape.clone()), &ir::Shape(b.shape.clone()))
+            .map_err(|e| cx.invalid(e.to_string()))?
+            .0;
     cap(cx, &shape)?;
     let (ia, ib) = (bcast_index(&a.shape, &shape), bcast_index(&b.shape, &shape));
-    let cmp = matches!(op, "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or");
+    let cmp = matches!(
+        op,
+        "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or"
+    );
     if cmp {
         let (x, y) = (a.to_f32(), b.to_f32());
         let (xi, yi) = (a.to_i64(), b.to_i64());
@@ -488,15 +642,29 @@ fn binary(cx: &Cx, op: &str, a: &CVal, b: &CVal) -> R<CVal> {
                 "Add" => p.wrapping_add(q),
                 "Sub" => p.wrapping_sub(q),
                 "Mul" => p.wrapping_mul(q),
-                "Div" | "Mod" if q == 0 => return Err(cx.invalid("integer division by zero in a constant")),
+                "Div" | "Mod" if q == 0 => {
+                    return Err(cx.invalid("integer division by zero in a constant"));
+                }
                 "Div" => p.wrapping_div(q),
-                "Mod" => p.rem_euclid(q) + if q < 0 && p.rem_euclid(q) != 0 { q } else { 0 },
+                "Mod" => {
+                    // Python-style: the result takes the divisor's sign.
+                    let r = p.wrapping_rem_euclid(q);
+                    if q < 0 && r != 0 {
+                        r.wrapping_add(q)
+                    } else {
+                        r
+                    }
+                }
                 "Pow" => p.checked_pow(u32::try_from(q).unwrap_or(0)).unwrap_or(0),
                 "Min" => p.min(q),
                 _ => p.max(q),
             });
         }
-        return Ok(CVal { shape, data: CData::I64(v), elem: a.elem });
+        return Ok(CVal {
+            shape,
+            data: CData::I64(v),
+            elem: a.elem,
+        });
     }
     let (x, y) = (a.to_f32(), b.to_f32());
     let v = (0..ia.len())

@@ -87,8 +87,8 @@ impl Listing {
                 let _ = write!(l.text, " {{{}}}", attrs.join(", "));
             }
             l.nodes.push(NodeInfo {
-                name,
-                op_type: n.op_type.clone(),
+                name: short(&name),
+                op_type: short(&n.op_type),
                 span: start..l.text.len(),
             });
             l.text.push('\n');

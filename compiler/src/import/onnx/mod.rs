@@ -29,6 +29,8 @@ mod tests;
 mod tests_errors;
 #[cfg(test)]
 mod tests_ops;
+#[cfg(test)]
+mod tests_shape_ops;
 
 pub use error::{ErrorKind, ImportError, OPSET_RANGE};
 pub use tensor::MAX_ELEMENTS;
@@ -71,9 +73,10 @@ pub fn import_model_file(path: &Path, opts: &ImportOptions) -> Result<ir::Graph,
                 .unwrap_or_else(|| PathBuf::from(".")),
         );
     }
-    let name = path
-        .file_name()
-        .map_or_else(|| "model.onnx".to_string(), |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || "model.onnx".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     import_named(&bytes, &opts, &name)
 }
 
@@ -93,7 +96,17 @@ pub fn tensor_from_proto(
     })
 }
 
-fn import_named(bytes: &[u8], opts: &ImportOptions, file_name: &str) -> Result<ir::Graph, ImportError> {
+fn import_named(
+    bytes: &[u8],
+    opts: &ImportOptions,
+    file_name: &str,
+) -> Result<ir::Graph, ImportError> {
+    if bytes.is_empty() {
+        return Err(ErrorKind::Decode {
+            message: "the file is empty".into(),
+        }
+        .into());
+    }
     let model = ModelProto::decode(bytes).map_err(|e| ErrorKind::Decode {
         message: e.to_string(),
     })?;
@@ -121,7 +134,11 @@ fn default_opset(model: &ModelProto) -> Result<i64, ErrorKind> {
 }
 
 fn import_graph(graph: &GraphProto, opset: i64, opts: &ImportOptions) -> R<ir::Graph> {
-    let name = if graph.name.is_empty() { "model".to_string() } else { graph.name.clone() };
+    let name = if graph.name.is_empty() {
+        "model".to_string()
+    } else {
+        graph.name.clone()
+    };
     let mut imp = Importer {
         g: ir::Graph::new(name),
         env: HashMap::new(),
@@ -141,7 +158,11 @@ fn import_graph(graph: &GraphProto, opset: i64, opts: &ImportOptions) -> R<ir::G
 
     // Runtime inputs.
     let input_names: HashSet<&str> = graph.input.iter().map(|i| i.name.as_str()).collect();
-    if let Some(unknown) = opts.input_shapes.keys().find(|k| !input_names.contains(k.as_str())) {
+    if let Some(unknown) = opts
+        .input_shapes
+        .keys()
+        .find(|k| !input_names.contains(k.as_str()))
+    {
         return Err(ErrorKind::InputShape {
             input: unknown.clone(),
             message: "the model has no graph input of this name".into(),
@@ -201,15 +222,23 @@ fn import_graph(graph: &GraphProto, opset: i64, opts: &ImportOptions) -> R<ir::G
             Some(Val::Absent(why)) => {
                 return Err(ErrorKind::Unsupported {
                     node: producer_of.get(o.name.as_str()).copied().unwrap_or(0),
-                    message: format!("graph output `{}` is {why}, which qcc does not compute", o.name),
+                    message: format!(
+                        "graph output `{}` is {why}, which qcc does not compute",
+                        o.name
+                    ),
                 });
             }
-            None => return Err(ErrorKind::DanglingOutput { name: o.name.clone() }),
+            None => {
+                return Err(ErrorKind::DanglingOutput {
+                    name: o.name.clone(),
+                });
+            }
         };
         let v = if imp.g.value(v).name.is_some() || imp.g.outputs.contains(&v) {
             // Already an input or another output: a same-shape Reshape carries the new name.
             let ty = imp.g.ty(v).clone();
-            imp.g.add_simple(ir::Op::Reshape, vec![v], ty, o.name.clone())
+            imp.g
+                .add_simple(ir::Op::Reshape, vec![v], ty, o.name.clone())
         } else {
             v
         };
@@ -269,7 +298,8 @@ fn input_type(vi: &proto::ValueInfoProto, opts: &ImportOptions) -> R<ir::TensorT
         }
         pin.clone()
     } else {
-        let md = model_dims.ok_or_else(|| bad("has no shape in the model; pass --input-shape".into()))?;
+        let md = model_dims
+            .ok_or_else(|| bad("has no shape in the model; pass --input-shape".into()))?;
         let s = tt.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
         let mut out = Vec::with_capacity(md.len());
         for (i, d) in md.iter().enumerate() {
@@ -306,7 +336,9 @@ fn input_type(vi: &proto::ValueInfoProto, opts: &ImportOptions) -> R<ir::TensorT
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .is_none_or(|n| n > MAX_ELEMENTS)
     {
-        return Err(bad(format!("shape {dims:?} has more than {MAX_ELEMENTS} elements")));
+        return Err(bad(format!(
+            "shape {dims:?} has more than {MAX_ELEMENTS} elements"
+        )));
     }
     Ok(ir::TensorType::f32(dims))
 }
@@ -341,7 +373,9 @@ fn topo_order(graph: &GraphProto, env: &HashMap<String, Val>) -> R<Vec<usize>> {
     }
     for o in &graph.output {
         if !producer.contains_key(o.name.as_str()) && !env.contains_key(&o.name) {
-            return Err(ErrorKind::DanglingOutput { name: o.name.clone() });
+            return Err(ErrorKind::DanglingOutput {
+                name: o.name.clone(),
+            });
         }
     }
     let mut ready: BTreeSet<usize> = (0..graph.node.len()).filter(|&i| indeg[i] == 0).collect();
@@ -356,7 +390,20 @@ fn topo_order(graph: &GraphProto, env: &HashMap<String, Val>) -> R<Vec<usize>> {
         }
     }
     if order.len() != graph.node.len() {
-        let node = (0..graph.node.len()).find(|&i| indeg[i] > 0).unwrap_or(0);
+        // Walk from a stuck node to stuck producers until a node repeats: it is on a cycle.
+        let mut node = (0..graph.node.len()).find(|&i| indeg[i] > 0).unwrap_or(0);
+        let mut seen = vec![false; graph.node.len()];
+        while !std::mem::replace(&mut seen[node], true) {
+            let next = graph.node[node]
+                .input
+                .iter()
+                .filter_map(|i| producer.get(i.as_str()).copied())
+                .find(|&p| indeg[p] > 0);
+            match next {
+                Some(p) => node = p,
+                None => break,
+            }
+        }
         return Err(ErrorKind::Cycle { node });
     }
     Ok(order)
@@ -379,6 +426,7 @@ fn convert(cx: &mut Cx) -> R<Vec<Val>> {
         "ConvTranspose" => ops_nn::conv_transpose(cx),
         "Gemm" => ops_nn::gemm(cx),
         "MatMul" => ops_nn::matmul(cx),
+        "Sum" => ops_nn::sum(cx),
         "BatchNormalization" => ops_nn::batch_norm(cx),
         "Relu" | "Sigmoid" | "Tanh" | "HardSwish" | "LeakyRelu" | "HardSigmoid" => ops_nn::unary(cx),
         "Clip" => ops_nn::clip(cx),
@@ -396,6 +444,7 @@ fn convert(cx: &mut Cx) -> R<Vec<Val>> {
         "Pad" => ops_shape::pad(cx),
         "Resize" | "Upsample" => ops_shape::resize(cx),
         "Expand" => ops_shape::expand(cx),
+        "Gather" => ops_shape::gather(cx),
         t if fold::FOLD_ONLY.contains(&t) => Err(cx.unsupported(format!(
             "{t} on a tensor computed at run time is not supported (qcc evaluates it only on import-time constants)"
         ))),

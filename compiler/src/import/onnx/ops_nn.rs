@@ -31,7 +31,10 @@ fn resolve_pads(cx: &Cx, input: &[usize], extent: &[usize], strides: &[usize]) -
         "NOTSET" | "" => {
             let pads = cx.sizes("pads", vec![0; 2 * k])?;
             if pads.len() != 2 * k {
-                return Err(cx.attr_err("pads", format!("has {} entries, expected {}", pads.len(), 2 * k)));
+                return Err(cx.attr_err(
+                    "pads",
+                    format!("has {} entries, expected {}", pads.len(), 2 * k),
+                ));
             }
             Ok(pads)
         }
@@ -40,9 +43,15 @@ fn resolve_pads(cx: &Cx, input: &[usize], extent: &[usize], strides: &[usize]) -
             let mut pads = vec![0; 2 * k];
             for i in 0..k {
                 let out = input[i].div_ceil(strides[i]);
-                let total = ((out.saturating_sub(1)) * strides[i] + extent[i]).saturating_sub(input[i]);
+                let total = (out.saturating_sub(1) * strides[i])
+                    .saturating_add(extent[i])
+                    .saturating_sub(input[i]);
                 let small = total / 2;
-                let (b, e) = if auto == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
+                let (b, e) = if auto == "SAME_UPPER" {
+                    (small, total - small)
+                } else {
+                    (total - small, small)
+                };
                 pads[i] = b;
                 pads[k + i] = e;
             }
@@ -81,18 +90,34 @@ pub(crate) fn conv(cx: &mut Cx) -> R<Vec<Val>> {
     let w = cx.dims(1)?;
     let k = spatial(cx, &x)?;
     if w.len() != x.len() {
-        return Err(cx.invalid(format!("weight has rank {} but the input has rank {}", w.len(), x.len())));
+        return Err(cx.invalid(format!(
+            "weight has rank {} but the input has rank {}",
+            w.len(),
+            x.len()
+        )));
     }
     check_kernel_shape(cx, &w)?;
     let (strides, dilations) = strides_dilations(cx, k)?;
-    let extent: Vec<usize> = (0..k).map(|i| (w[2 + i].max(1) - 1) * dilations[i] + 1).collect();
+    let extent: Vec<usize> = (0..k)
+        .map(|i| {
+            (w[2 + i].max(1) - 1)
+                .saturating_mul(dilations[i])
+                .saturating_add(1)
+        })
+        .collect();
     let pads = resolve_pads(cx, &x[2..], &extent, &strides)?;
-    let group = usize::try_from(cx.int_or("group", 1)?).map_err(|_| cx.attr_err("group", "must be positive"))?;
+    let group = usize::try_from(cx.int_or("group", 1)?)
+        .map_err(|_| cx.attr_err("group", "must be positive"))?;
     let mut ins = vec![cx.ir(0)?, cx.ir(1)?];
     if cx.has_input(2) {
         ins.push(cx.ir(2)?);
     }
-    let op = Op::Conv(ConvAttrs { strides, pads, dilations, group });
+    let op = Op::Conv(ConvAttrs {
+        strides,
+        pads,
+        dilations,
+        group,
+    });
     Ok(vec![cx.add1(op, ins)?])
 }
 
@@ -102,16 +127,27 @@ pub(crate) fn conv_transpose(cx: &mut Cx) -> R<Vec<Val>> {
     let w = cx.dims(1)?;
     let k = spatial(cx, &x)?;
     if w.len() != x.len() {
-        return Err(cx.invalid(format!("weight has rank {} but the input has rank {}", w.len(), x.len())));
+        return Err(cx.invalid(format!(
+            "weight has rank {} but the input has rank {}",
+            w.len(),
+            x.len()
+        )));
     }
     check_kernel_shape(cx, &w)?;
     let (strides, dilations) = strides_dilations(cx, k)?;
-    let group = usize::try_from(cx.int_or("group", 1)?).map_err(|_| cx.attr_err("group", "must be positive"))?;
+    let group = usize::try_from(cx.int_or("group", 1)?)
+        .map_err(|_| cx.attr_err("group", "must be positive"))?;
     let mut output_padding = cx.sizes("output_padding", vec![0; k])?;
     if output_padding.len() != k {
         return Err(cx.attr_err("output_padding", format!("must have {k} entries")));
     }
-    let extent: Vec<usize> = (0..k).map(|i| (w[2 + i].max(1) - 1) * dilations[i] + 1).collect();
+    let extent: Vec<usize> = (0..k)
+        .map(|i| {
+            (w[2 + i].max(1) - 1)
+                .saturating_mul(dilations[i])
+                .saturating_add(1)
+        })
+        .collect();
     let auto = cx.string_or("auto_pad", "NOTSET")?;
     let output_shape = match cx.ints("output_shape")? {
         Some(s) => {
@@ -122,20 +158,26 @@ pub(crate) fn conv_transpose(cx: &mut Cx) -> R<Vec<Val>> {
             }
             Some(s.iter().map(|&v| v as usize).collect::<Vec<usize>>())
         }
-        None if auto == "SAME_UPPER" || auto == "SAME_LOWER" => {
-            Some((0..k).map(|i| x[2 + i] * strides[i]).collect())
-        }
+        None if auto == "SAME_UPPER" || auto == "SAME_LOWER" => Some(
+            (0..k)
+                .map(|i| x[2 + i].saturating_mul(strides[i]))
+                .collect(),
+        ),
         None => None,
     };
     let pads = match output_shape {
         Some(target) => {
             let mut pads = vec![0; 2 * k];
             for i in 0..k {
-                let full = (strides[i] * (x[2 + i].max(1) - 1) + output_padding[i] + extent[i]) as i64;
-                let total = full - target[i] as i64;
+                let full = strides[i]
+                    .saturating_mul(x[2 + i].max(1) - 1)
+                    .saturating_add(output_padding[i])
+                    .saturating_add(extent[i])
+                    .min(i64::MAX as usize) as i64;
+                let total = full - target[i].min(i64::MAX as usize) as i64;
                 if total < 0 {
                     // A larger requested output is zero padding at the end.
-                    output_padding[i] += (-total) as usize;
+                    output_padding[i] = output_padding[i].saturating_add((-total) as usize);
                     continue;
                 }
                 let total = total as usize;
@@ -162,7 +204,13 @@ pub(crate) fn conv_transpose(cx: &mut Cx) -> R<Vec<Val>> {
     if cx.has_input(2) {
         ins.push(cx.ir(2)?);
     }
-    let op = Op::ConvTranspose(ConvTransposeAttrs { strides, pads, dilations, group, output_padding });
+    let op = Op::ConvTranspose(ConvTransposeAttrs {
+        strides,
+        pads,
+        dilations,
+        group,
+        output_padding,
+    });
     Ok(vec![cx.add1(op, ins)?])
 }
 
@@ -184,20 +232,24 @@ pub(crate) fn gemm(cx: &mut Cx) -> R<Vec<Val>> {
 pub(crate) fn batch_norm(cx: &mut Cx) -> R<Vec<Val>> {
     cx.expect_inputs(5, 5)?;
     if cx.int_or("training_mode", 0)? != 0 {
-        return Err(cx.unsupported("BatchNormalization in training mode is not supported (export the model in eval mode)"));
+        return Err(cx.unsupported(
+            "BatchNormalization in training mode is not supported (export the model in eval mode)",
+        ));
     }
-    let x = cx.dims(0)?;
     if cx.int_or("spatial", 1)? == 0 && cx.dims(1)?.len() != 1 {
-        return Err(cx.unsupported("BatchNormalization with spatial=0 and per-activation parameters is not supported"));
+        return Err(cx.unsupported(
+            "BatchNormalization with spatial=0 and per-activation parameters is not supported",
+        ));
     }
-    let _ = x;
     let epsilon = cx.float_or("epsilon", 1e-5)?;
     let ins = (0..5).map(|i| cx.ir(i)).collect::<R<Vec<_>>>()?;
     let y = cx.add1(Op::BatchNorm(BatchNormAttrs { epsilon }), ins)?;
     // Training outputs (running mean/var, saved stats) have no inference meaning.
     let mut outs = vec![y];
     for _ in 1..cx.node.output.len() {
-        outs.push(Val::Absent("a training-only output of BatchNormalization".into()));
+        outs.push(Val::Absent(
+            "a training-only output of BatchNormalization".into(),
+        ));
     }
     Ok(outs)
 }
@@ -210,7 +262,9 @@ pub(crate) fn unary(cx: &mut Cx) -> R<Vec<Val>> {
         "Sigmoid" => Op::Sigmoid,
         "Tanh" => Op::Tanh,
         "HardSwish" => Op::HardSwish,
-        "LeakyRelu" => Op::LeakyRelu(LeakyReluAttrs { alpha: cx.float_or("alpha", 0.01)? }),
+        "LeakyRelu" => Op::LeakyRelu(LeakyReluAttrs {
+            alpha: cx.float_or("alpha", 0.01)?,
+        }),
         "HardSigmoid" => Op::HardSigmoid(HardSigmoidAttrs {
             alpha: cx.float_or("alpha", 0.2)?,
             beta: cx.float_or("beta", 0.5)?,
@@ -224,7 +278,10 @@ pub(crate) fn unary(cx: &mut Cx) -> R<Vec<Val>> {
 pub(crate) fn clip(cx: &mut Cx) -> R<Vec<Val>> {
     let (min, max) = if cx.opset < 11 {
         cx.expect_inputs(1, 1)?;
-        (cx.float_or("min", f32::NEG_INFINITY)?, cx.float_or("max", f32::INFINITY)?)
+        (
+            cx.float_or("min", f32::NEG_INFINITY)?,
+            cx.float_or("max", f32::INFINITY)?,
+        )
     } else {
         cx.expect_inputs(1, 3)?;
         let bound = |cx: &Cx, i: usize, what: &str, d: f32| -> R<f32> {
@@ -234,8 +291,13 @@ pub(crate) fn clip(cx: &mut Cx) -> R<Vec<Val>> {
                 Some(_) => Err(cx.invalid(format!("the {what} bound must be a scalar"))),
             }
         };
-        (bound(cx, 1, "min", f32::NEG_INFINITY)?, bound(cx, 2, "max", f32::INFINITY)?)
+        (
+            bound(cx, 1, "min", f32::NEG_INFINITY)?,
+            bound(cx, 2, "max", f32::INFINITY)?,
+        )
     };
+    // ONNX computes min(max(x, min), max): with min > max every element becomes max.
+    let min = if min > max { max } else { min };
     let x = cx.ir(0)?;
     Ok(vec![cx.add1(Op::Clip(ClipAttrs { min, max }), vec![x])?])
 }
@@ -257,11 +319,27 @@ pub(crate) fn binary(cx: &mut Cx) -> R<Vec<Val>> {
         other => return Err(cx.invalid(format!("`{other}` is not a binary op"))),
     };
     if cx.int("broadcast")?.is_some() || cx.int("axis")?.is_some() {
-        return Err(cx.unsupported("legacy broadcast/axis attributes (opset < 7) are not supported"));
+        return Err(
+            cx.unsupported("legacy broadcast/axis attributes (opset < 7) are not supported")
+        );
     }
     let a = cx.ir(0)?;
     let b = cx.ir(1)?;
     Ok(vec![cx.add1(op, vec![a, b])?])
+}
+
+/// Variadic Sum as a chain of Adds (one input is the input itself).
+pub(crate) fn sum(cx: &mut Cx) -> R<Vec<Val>> {
+    let n = cx.num_inputs();
+    if n == 0 || (0..n).any(|i| !cx.has_input(i)) {
+        return Err(cx.invalid("Sum needs at least one input"));
+    }
+    let mut acc = cx.ir(0)?;
+    for i in 1..n {
+        let b = cx.ir(i)?;
+        acc = cx.add(Op::Add, vec![acc, b])?[0];
+    }
+    Ok(vec![Val::Ir(acc)])
 }
 
 pub(crate) fn matmul(cx: &mut Cx) -> R<Vec<Val>> {
@@ -284,7 +362,7 @@ pub(crate) fn softmax(cx: &mut Cx) -> R<Vec<Val>> {
         let axis = cx.axis("axis", axis_attr, r)?;
         return Ok(vec![cx.add1(Op::Softmax(SoftmaxAttrs { axis }), vec![x])?]);
     }
-    let axis = if axis_attr == r as i64 { r } else { cx.axis("axis", axis_attr, r)? };
+    let axis = cx.axis("axis", axis_attr, r)?;
     if axis + 1 == r {
         return Ok(vec![cx.add1(Op::Softmax(SoftmaxAttrs { axis }), vec![x])?]);
     }
@@ -308,15 +386,30 @@ pub(crate) fn pool(cx: &mut Cx) -> R<Vec<Val>> {
     } else {
         let ks = cx.sizes("kernel_shape", vec![])?;
         if ks.len() != k || ks.contains(&0) {
-            return Err(cx.attr_err("kernel_shape", format!("must have {k} positive entries, got {ks:?}")));
+            return Err(cx.attr_err(
+                "kernel_shape",
+                format!("must have {k} positive entries, got {ks:?}"),
+            ));
         }
         ks
     };
     let (strides, dilations) = strides_dilations(cx, k)?;
-    let extent: Vec<usize> = (0..k).map(|i| (kernel[i] - 1) * dilations[i] + 1).collect();
+    let extent: Vec<usize> = (0..k)
+        .map(|i| {
+            (kernel[i] - 1)
+                .saturating_mul(dilations[i])
+                .saturating_add(1)
+        })
+        .collect();
     let pads = resolve_pads(cx, &x[2..], &extent, &strides)?;
     let ceil_mode = cx.int_or("ceil_mode", 0)? != 0;
-    let attrs = PoolAttrs { kernel, strides, pads, dilations, ceil_mode };
+    let attrs = PoolAttrs {
+        kernel,
+        strides,
+        pads,
+        dilations,
+        ceil_mode,
+    };
     let op = if op_type == "AveragePool" {
         Op::AveragePool(AvgPoolAttrs {
             pool: attrs,
@@ -346,5 +439,8 @@ pub(crate) fn reduce_mean(cx: &mut Cx) -> R<Vec<Val>> {
         _ if cx.int_or("noop_with_empty_axes", 0)? != 0 => return Ok(vec![Val::Ir(x)]),
         _ => (0..r).collect(),
     };
-    Ok(vec![cx.add1(Op::ReduceMean(ReduceAttrs { axes, keepdims }), vec![x])?])
+    Ok(vec![cx.add1(
+        Op::ReduceMean(ReduceAttrs { axes, keepdims }),
+        vec![x],
+    )?])
 }

@@ -41,11 +41,12 @@ pub(crate) fn reshape_dims(
                 }
                 out.push(1);
             }
-            0 if !allowzero => out.push(
-                *input
-                    .get(i)
-                    .ok_or_else(|| format!("shape entry {i} is 0 but the input has rank {}", input.len()))?,
-            ),
+            0 if !allowzero => out.push(*input.get(i).ok_or_else(|| {
+                format!(
+                    "shape entry {i} is 0 but the input has rank {}",
+                    input.len()
+                )
+            })?),
             t if t >= 0 => out.push(t as usize),
             t => return Err(format!("shape entry {t} is negative")),
         }
@@ -55,7 +56,7 @@ pub(crate) fn reshape_dims(
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or("shape overflows")?;
     if let Some(i) = infer_at {
-        if known == 0 || numel % known != 0 {
+        if known == 0 || !numel.is_multiple_of(known) {
             return Err(format!(
                 "cannot infer -1: {numel} elements do not divide into {known}"
             ));
@@ -76,7 +77,10 @@ pub(crate) fn flatten_dims(input: &[usize], axis: i64) -> Result<Vec<usize>, Str
         return Err(format!("axis {axis} is out of range for rank {r}"));
     }
     let a = if axis < 0 { axis + r } else { axis } as usize;
-    Ok(vec![input[..a].iter().product(), input[a..].iter().product()])
+    Ok(vec![
+        input[..a].iter().product(),
+        input[a..].iter().product(),
+    ])
 }
 
 /// ONNX Squeeze: the listed axes (which must be 1), or every 1 when `axes` is `None`.
@@ -146,12 +150,20 @@ pub(crate) fn slice_plan(
     let default_axes: Vec<i64> = (0..starts.len() as i64).collect();
     let axes = axes.unwrap_or(&default_axes);
     if axes.len() != starts.len() {
-        return Err(format!("axes has {} entries, starts {}", axes.len(), starts.len()));
+        return Err(format!(
+            "axes has {} entries, starts {}",
+            axes.len(),
+            starts.len()
+        ));
     }
     if let Some(s) = steps
         && s.len() != starts.len()
     {
-        return Err(format!("steps has {} entries, starts {}", s.len(), starts.len()));
+        return Err(format!(
+            "steps has {} entries, starts {}",
+            s.len(),
+            starts.len()
+        ));
     }
     norm_axes(axes, r)?;
     for (k, &a) in axes.iter().enumerate() {
@@ -169,14 +181,17 @@ pub(crate) fn slice_plan(
         if e < 0 {
             e = e.saturating_add(d);
         }
+        // i128 so that extreme steps (i64::MIN, i64::MAX) cannot overflow.
         let (s, n) = if step > 0 {
             let s = s.clamp(0, d);
             let e = e.clamp(0, d);
-            (s, if e > s { (e - s + step - 1) / step } else { 0 })
+            let n = (e as i128 - s as i128).max(0) as u128;
+            (s, n.div_ceil(step as u128) as i64)
         } else {
             let s = s.clamp(0, (d - 1).max(0));
             let e = e.clamp(-1, d - 1);
-            (s, if s > e { (s - e + (-step) - 1) / (-step) } else { 0 })
+            let n = (s as i128 - e as i128).max(0) as u128;
+            (s, n.div_ceil(step.unsigned_abs() as u128) as i64)
         };
         plan.starts[a] = if n == 0 || d == 0 { 0 } else { s as usize };
         plan.steps[a] = step;
@@ -219,7 +234,10 @@ mod tests {
     #[test]
     fn reshape_rules() {
         assert_eq!(reshape_dims(&[2, 3, 4], &[0, -1], false).unwrap(), [2, 12]);
-        assert_eq!(reshape_dims(&[2, 3, 4], &[4, 0, 2], false).unwrap(), [4, 3, 2]);
+        assert_eq!(
+            reshape_dims(&[2, 3, 4], &[4, 0, 2], false).unwrap(),
+            [4, 3, 2]
+        );
         assert_eq!(reshape_dims(&[0, 3], &[0, 3], true).unwrap(), [0, 3]);
         assert!(reshape_dims(&[2, 3], &[-1, -1], false).is_err());
         assert!(reshape_dims(&[2, 3], &[4, -1], false).is_err());
@@ -247,6 +265,10 @@ mod tests {
         assert_eq!(p.starts, [0, 1]);
         let p = slice_plan(&[4], &[3], &[1], None, None).unwrap();
         assert_eq!(p.sizes, [0]);
+        let p = slice_plan(&[5], &[0], &[5], None, Some(&[i64::MAX])).unwrap();
+        assert_eq!(p.sizes, [1]);
+        let p = slice_plan(&[5], &[-1], &[i64::MIN], None, Some(&[i64::MIN])).unwrap();
+        assert_eq!((p.starts[0], p.sizes[0]), (4, 1));
     }
 
     #[test]

@@ -179,12 +179,8 @@ pub(crate) fn decode(t: &TensorProto, base_dir: Option<&Path>) -> Result<CVal, E
             DataType::Bool => CData::Bool(t.int32_data.iter().map(|&x| x != 0).collect()),
             DataType::Int8 => CData::I64(t.int32_data.iter().map(|&x| x as i8 as i64).collect()),
             DataType::Uint8 => CData::I64(t.int32_data.iter().map(|&x| x as u8 as i64).collect()),
-            DataType::Int16 => {
-                CData::I64(t.int32_data.iter().map(|&x| x as i16 as i64).collect())
-            }
-            DataType::Uint16 => {
-                CData::I64(t.int32_data.iter().map(|&x| x as u16 as i64).collect())
-            }
+            DataType::Int16 => CData::I64(t.int32_data.iter().map(|&x| x as i16 as i64).collect()),
+            DataType::Uint16 => CData::I64(t.int32_data.iter().map(|&x| x as u16 as i64).collect()),
             _ => CData::I64(t.int32_data.iter().map(|&x| x as i64).collect()),
         }
     };
@@ -330,10 +326,19 @@ pub(crate) fn to_ir_tensor(c: &CVal) -> Result<ir::Tensor, String> {
     let elem = DataType::try_from(c.elem).unwrap_or(DataType::Undefined);
     let (dtype, data) = match &c.data {
         CData::F32(v) => (DType::F32, TensorData::F32(v.clone())),
-        CData::Bool(v) => (DType::U8, TensorData::U8(v.iter().map(|&b| b as u8).collect())),
+        CData::Bool(v) => (
+            DType::U8,
+            TensorData::U8(v.iter().map(|&b| b as u8).collect()),
+        ),
         CData::I64(v) => match elem {
-            DataType::Int8 => (DType::I8, TensorData::I8(v.iter().map(|&x| x as i8).collect())),
-            DataType::Uint8 => (DType::U8, TensorData::U8(v.iter().map(|&x| x as u8).collect())),
+            DataType::Int8 => (
+                DType::I8,
+                TensorData::I8(v.iter().map(|&x| x as i8).collect()),
+            ),
+            DataType::Uint8 => (
+                DType::U8,
+                TensorData::U8(v.iter().map(|&x| x as u8).collect()),
+            ),
             DataType::Int16 => (
                 DType::I16,
                 TensorData::I16(v.iter().map(|&x| x as i16).collect()),

@@ -1,4 +1,4 @@
-//! Per-op-family import tests: attribute normalization, opset-dependent forms, folding.
+//! Import tests of compute ops: convolutions, Gemm/MatMul, normalization, activations, Clip, Softmax.
 
 use super::tests::*;
 use ir::*;
@@ -10,14 +10,17 @@ fn conv_attrs(g: &Graph) -> ConvAttrs {
     }
 }
 
-fn one_node(opset: i64, x: &[i64], inits: Vec<super::proto::TensorProto>, n: super::proto::NodeProto) -> Graph {
-    ok(&model(opset, vec![input("x", x)], &["y"], inits, vec![n]))
-}
-
 #[test]
 fn conv_auto_pad_same_upper_lower_valid() {
     let w = || vec![tf32_seq("w", &[2, 3, 4, 4])];
-    let conv = |pad: &str| node("Conv", &["x", "w"], &["y"], vec![a_str("auto_pad", pad), a_ints("strides", &[2, 2])]);
+    let conv = |pad: &str| {
+        node(
+            "Conv",
+            &["x", "w"],
+            &["y"],
+            vec![a_str("auto_pad", pad), a_ints("strides", &[2, 2])],
+        )
+    };
     // in 7, stride 2 -> out 4; total pad = 3*2 + 4 - 7 = 3.
     let g = one_node(13, &[1, 3, 7, 7], w(), conv("SAME_UPPER"));
     assert_eq!(conv_attrs(&g).pads, [1, 1, 2, 2]);
@@ -31,20 +34,44 @@ fn conv_auto_pad_same_upper_lower_valid() {
 
 #[test]
 fn depthwise_dilated_and_1d_conv() {
-    let n = node("Conv", &["x", "w"], &["y"], vec![a_int("group", 4), a_ints("dilations", &[2, 2]), a_ints("pads", &[2, 2, 2, 2])]);
+    let n = node(
+        "Conv",
+        &["x", "w"],
+        &["y"],
+        vec![
+            a_int("group", 4),
+            a_ints("dilations", &[2, 2]),
+            a_ints("pads", &[2, 2, 2, 2]),
+        ],
+    );
     let g = one_node(11, &[1, 4, 6, 6], vec![tf32_seq("w", &[4, 1, 3, 3])], n);
     let a = conv_attrs(&g);
     assert_eq!((a.group, a.dilations.clone()), (4, vec![2, 2]));
     assert_eq!(out_dims(&g, 0), [1, 4, 6, 6]);
-    let n = node("Conv", &["x", "w", "b"], &["y"], vec![a_ints("kernel_shape", &[3])]);
-    let g = one_node(9, &[1, 2, 10], vec![tf32_seq("w", &[5, 2, 3]), tf32_seq("b", &[5])], n);
+    let n = node(
+        "Conv",
+        &["x", "w", "b"],
+        &["y"],
+        vec![a_ints("kernel_shape", &[3])],
+    );
+    let g = one_node(
+        9,
+        &[1, 2, 10],
+        vec![tf32_seq("w", &[5, 2, 3]), tf32_seq("b", &[5])],
+        n,
+    );
     assert_eq!(conv_attrs(&g).strides, [1]);
     assert_eq!(out_dims(&g, 0), [1, 5, 8]);
 }
 
 #[test]
 fn conv_transpose_output_shape_and_padding() {
-    let n = node("ConvTranspose", &["x", "w"], &["y"], vec![a_ints("strides", &[2, 2]), a_ints("output_shape", &[9, 10])]);
+    let n = node(
+        "ConvTranspose",
+        &["x", "w"],
+        &["y"],
+        vec![a_ints("strides", &[2, 2]), a_ints("output_shape", &[9, 10])],
+    );
     let g = one_node(13, &[1, 2, 4, 4], vec![tf32_seq("w", &[2, 3, 3, 3])], n);
     // full = 2*3 + 3 = 9: no padding for 9; 10 needs one extra output_padding.
     match &ops(&g)[0] {
@@ -55,19 +82,51 @@ fn conv_transpose_output_shape_and_padding() {
         other => panic!("{other:?}"),
     }
     assert_eq!(out_dims(&g, 0), [1, 3, 9, 10]);
-    let n = node("ConvTranspose", &["x", "w"], &["y"], vec![a_ints("strides", &[2, 2]), a_ints("pads", &[1, 1, 1, 1]), a_ints("output_padding", &[1, 1])]);
+    let n = node(
+        "ConvTranspose",
+        &["x", "w"],
+        &["y"],
+        vec![
+            a_ints("strides", &[2, 2]),
+            a_ints("pads", &[1, 1, 1, 1]),
+            a_ints("output_padding", &[1, 1]),
+        ],
+    );
     let g = one_node(13, &[1, 2, 4, 4], vec![tf32_seq("w", &[2, 3, 3, 3])], n);
     assert_eq!(out_dims(&g, 0), [1, 3, 8, 8]);
-    let n = node("ConvTranspose", &["x", "w"], &["y"], vec![a_ints("strides", &[2, 2]), a_str("auto_pad", "SAME_UPPER")]);
+    let n = node(
+        "ConvTranspose",
+        &["x", "w"],
+        &["y"],
+        vec![a_ints("strides", &[2, 2]), a_str("auto_pad", "SAME_UPPER")],
+    );
     let g = one_node(13, &[1, 2, 4, 4], vec![tf32_seq("w", &[2, 3, 3, 3])], n);
     assert_eq!(out_dims(&g, 0), [1, 3, 8, 8]);
 }
 
 #[test]
 fn gemm_matmul_and_activations() {
-    let n = node("Gemm", &["x", "w", "b"], &["y"], vec![a_int("transB", 1), a_float("alpha", 0.5)]);
-    let g = one_node(13, &[2, 5], vec![tf32_seq("w", &[3, 5]), tf32_seq("b", &[3])], n);
-    assert_eq!(ops(&g), [Op::Gemm(GemmAttrs { alpha: 0.5, beta: 1.0, trans_a: false, trans_b: true })]);
+    let n = node(
+        "Gemm",
+        &["x", "w", "b"],
+        &["y"],
+        vec![a_int("transB", 1), a_float("alpha", 0.5)],
+    );
+    let g = one_node(
+        13,
+        &[2, 5],
+        vec![tf32_seq("w", &[3, 5]), tf32_seq("b", &[3])],
+        n,
+    );
+    assert_eq!(
+        ops(&g),
+        [Op::Gemm(GemmAttrs {
+            alpha: 0.5,
+            beta: 1.0,
+            trans_a: false,
+            trans_b: true
+        })]
+    );
     assert_eq!(out_dims(&g, 0), [2, 3]);
     let m = model(
         13,
@@ -88,7 +147,10 @@ fn gemm_matmul_and_activations() {
         got,
         [
             Op::LeakyRelu(LeakyReluAttrs { alpha: 0.01 }),
-            Op::HardSigmoid(HardSigmoidAttrs { alpha: 0.25, beta: 0.5 }),
+            Op::HardSigmoid(HardSigmoidAttrs {
+                alpha: 0.25,
+                beta: 0.5
+            }),
             Op::HardSwish,
             Op::Sigmoid,
             Op::Tanh,
@@ -109,8 +171,18 @@ fn batch_norm_and_dropout_drop_training_outputs() {
         &["y"],
         vec![p("s"), p("b"), p("m"), p("v")],
         vec![
-            node("BatchNormalization", &["x", "s", "b", "m", "v"], &["bn", "rm", "rv", "sm", "sv"], vec![a_int("spatial", 1), a_float("epsilon", 1e-3)]),
-            node("Dropout", &["bn"], &["y", "mask"], vec![a_float("ratio", 0.5)]),
+            node(
+                "BatchNormalization",
+                &["x", "s", "b", "m", "v"],
+                &["bn", "rm", "rv", "sm", "sv"],
+                vec![a_int("spatial", 1), a_float("epsilon", 1e-3)],
+            ),
+            node(
+                "Dropout",
+                &["bn"],
+                &["y", "mask"],
+                vec![a_float("ratio", 0.5)],
+            ),
         ],
     );
     let g = ok(&m);
@@ -119,227 +191,77 @@ fn batch_norm_and_dropout_drop_training_outputs() {
 
 #[test]
 fn clip_attribute_and_input_forms() {
-    let g = one_node(10, &[4], vec![], node("Clip", &["x"], &["y"], vec![a_float("min", 0.0), a_float("max", 6.0)]));
+    let g = one_node(
+        10,
+        &[4],
+        vec![],
+        node(
+            "Clip",
+            &["x"],
+            &["y"],
+            vec![a_float("min", 0.0), a_float("max", 6.0)],
+        ),
+    );
     assert_eq!(ops(&g), [Op::Clip(ClipAttrs { min: 0.0, max: 6.0 })]);
-    let g = one_node(13, &[4], vec![tf32("lo", &[], vec![-1.0])], node("Clip", &["x", "lo"], &["y"], vec![]));
-    assert_eq!(ops(&g), [Op::Clip(ClipAttrs { min: -1.0, max: f32::INFINITY })]);
-    let g = one_node(13, &[4], vec![tf32("hi", &[], vec![6.0])], node("Clip", &["x", "", "hi"], &["y"], vec![]));
-    assert_eq!(ops(&g), [Op::Clip(ClipAttrs { min: f32::NEG_INFINITY, max: 6.0 })]);
+    let g = one_node(
+        13,
+        &[4],
+        vec![tf32("lo", &[], vec![-1.0])],
+        node("Clip", &["x", "lo"], &["y"], vec![]),
+    );
+    assert_eq!(
+        ops(&g),
+        [Op::Clip(ClipAttrs {
+            min: -1.0,
+            max: f32::INFINITY
+        })]
+    );
+    let g = one_node(
+        13,
+        &[4],
+        vec![tf32("hi", &[], vec![6.0])],
+        node("Clip", &["x", "", "hi"], &["y"], vec![]),
+    );
+    assert_eq!(
+        ops(&g),
+        [Op::Clip(ClipAttrs {
+            min: f32::NEG_INFINITY,
+            max: 6.0
+        })]
+    );
 }
 
 #[test]
 fn softmax_before_13_flattens() {
-    let g = one_node(11, &[1, 3, 4, 5], vec![], node("Softmax", &["x"], &["y"], vec![]));
-    assert_eq!(ops(&g), [Op::Reshape, Op::Softmax(SoftmaxAttrs { axis: 1 }), Op::Reshape]);
+    let g = one_node(
+        11,
+        &[1, 3, 4, 5],
+        vec![],
+        node("Softmax", &["x"], &["y"], vec![]),
+    );
+    assert_eq!(
+        ops(&g),
+        [
+            Op::Reshape,
+            Op::Softmax(SoftmaxAttrs { axis: 1 }),
+            Op::Reshape
+        ]
+    );
     let order = g.topo_order();
-    let shapes: Vec<Vec<usize>> = order.iter().flat_map(|&n| g.node(n).outputs.clone()).map(|v| g.ty(v).shape.0.clone()).collect();
+    let shapes: Vec<Vec<usize>> = order
+        .iter()
+        .flat_map(|&n| g.node(n).outputs.clone())
+        .map(|v| g.ty(v).shape.0.clone())
+        .collect();
     assert!(shapes.contains(&vec![1, 60]), "{shapes:?}");
     assert_eq!(out_dims(&g, 0), [1, 3, 4, 5]);
     let g = one_node(11, &[2, 5], vec![], node("Softmax", &["x"], &["y"], vec![]));
     assert_eq!(ops(&g), [Op::Softmax(SoftmaxAttrs { axis: 1 })]);
-    let g = one_node(13, &[1, 3, 4, 5], vec![], node("Softmax", &["x"], &["y"], vec![]));
+    let g = one_node(
+        13,
+        &[1, 3, 4, 5],
+        vec![],
+        node("Softmax", &["x"], &["y"], vec![]),
+    );
     assert_eq!(ops(&g), [Op::Softmax(SoftmaxAttrs { axis: 3 })]);
-}
-
-#[test]
-fn squeeze_unsqueeze_flatten_become_reshape() {
-    let g = one_node(11, &[1, 3, 1], vec![], node("Squeeze", &["x"], &["y"], vec![a_ints("axes", &[-1])]));
-    assert_eq!((ops(&g), out_dims(&g, 0)), (vec![Op::Reshape], vec![1, 3]));
-    let g = one_node(13, &[1, 3, 1], vec![ti64("ax", &[1], vec![0])], node("Squeeze", &["x", "ax"], &["y"], vec![]));
-    assert_eq!(out_dims(&g, 0), [3, 1]);
-    let g = one_node(13, &[3], vec![ti64("ax", &[2], vec![0, 2])], node("Unsqueeze", &["x", "ax"], &["y"], vec![]));
-    assert_eq!(out_dims(&g, 0), [1, 3, 1]);
-    let g = one_node(11, &[3], vec![], node("Unsqueeze", &["x"], &["y"], vec![a_ints("axes", &[1])]));
-    assert_eq!(out_dims(&g, 0), [3, 1]);
-    let g = one_node(13, &[2, 3, 4], vec![], node("Flatten", &["x"], &["y"], vec![a_int("axis", 2)]));
-    assert_eq!((ops(&g), out_dims(&g, 0)), (vec![Op::Reshape], vec![6, 4]));
-    let g = one_node(13, &[2, 3, 4], vec![ti64("s", &[2], vec![0, -1])], node("Reshape", &["x", "s"], &["y"], vec![]));
-    assert_eq!(out_dims(&g, 0), [2, 12]);
-}
-
-#[test]
-fn reduce_mean_axes_attribute_and_input() {
-    let g = one_node(13, &[1, 3, 4, 4], vec![], node("ReduceMean", &["x"], &["y"], vec![a_ints("axes", &[-2, -1]), a_int("keepdims", 0)]));
-    assert_eq!(ops(&g), [Op::ReduceMean(ReduceAttrs { axes: vec![2, 3], keepdims: false })]);
-    let g = one_node(18, &[1, 3, 4, 4], vec![ti64("ax", &[2], vec![3, 2])], node("ReduceMean", &["x", "ax"], &["y"], vec![]));
-    assert_eq!(ops(&g), [Op::ReduceMean(ReduceAttrs { axes: vec![2, 3], keepdims: true })]);
-    assert_eq!(out_dims(&g, 0), [1, 3, 1, 1]);
-}
-
-#[test]
-fn split_attribute_input_and_num_outputs() {
-    let m = |opset, n: super::proto::NodeProto, inits| model(opset, vec![input("x", &[2, 7])], &["a", "b", "c"], inits, vec![n]);
-    let sizes = |g: &Graph| match &ops(g)[0] {
-        Op::Split(s) => s.sizes.clone(),
-        other => panic!("{other:?}"),
-    };
-    let g = ok(&m(11, node("Split", &["x"], &["a", "b", "c"], vec![a_int("axis", 1), a_ints("split", &[1, 2, 4])]), vec![]));
-    assert_eq!(sizes(&g), [1, 2, 4]);
-    let g = ok(&m(13, node("Split", &["x", "s"], &["a", "b", "c"], vec![a_int("axis", -1)]), vec![ti64("s", &[3], vec![3, 3, 1])]));
-    assert_eq!(sizes(&g), [3, 3, 1]);
-    let g = ok(&m(18, node("Split", &["x"], &["a", "b", "c"], vec![a_int("axis", 1), a_int("num_outputs", 3)]), vec![]));
-    assert_eq!(sizes(&g), [3, 3, 1]);
-    assert_eq!(out_dims(&g, 2), [2, 1]);
-}
-
-#[test]
-fn slice_transpose_concat() {
-    let inits = vec![ti64("st", &[1], vec![-1]), ti64("en", &[1], vec![i64::MIN]), ti64("ax", &[1], vec![1]), ti64("sp", &[1], vec![-2])];
-    let g = one_node(13, &[2, 5], inits, node("Slice", &["x", "st", "en", "ax", "sp"], &["y"], vec![]));
-    assert_eq!(ops(&g), [Op::Slice(SliceAttrs { starts: vec![0, 4], steps: vec![1, -2] })]);
-    assert_eq!(out_dims(&g, 0), [2, 3]);
-    let g = one_node(9, &[4, 6], vec![], node("Slice", &["x"], &["y"], vec![a_ints("starts", &[1]), a_ints("ends", &[3]), a_ints("axes", &[0])]));
-    assert_eq!(out_dims(&g, 0), [2, 6]);
-    let g = one_node(13, &[2, 3, 4], vec![], node("Transpose", &["x"], &["y"], vec![]));
-    assert_eq!(ops(&g), [Op::Transpose(TransposeAttrs { perm: vec![2, 1, 0] })]);
-    let g = one_node(13, &[2, 3], vec![tf32_seq("c", &[2, 1])], node("Concat", &["x", "c"], &["y"], vec![a_int("axis", -1)]));
-    assert_eq!((ops(&g), out_dims(&g, 0)), (vec![Op::Concat(ConcatAttrs { axis: 1 })], vec![2, 4]));
-}
-
-#[test]
-fn pad_forms_across_opsets() {
-    let g = one_node(10, &[1, 2, 3, 3], vec![], node("Pad", &["x"], &["y"], vec![a_ints("pads", &[0, 0, 1, 2, 0, 0, 1, 2]), a_str("mode", "reflect")]));
-    assert_eq!(ops(&g), [Op::Pad(PadAttrs { pads: vec![0, 0, 1, 2, 0, 0, 1, 2], mode: PadMode::Reflect, value: 0.0 })]);
-    let inits = vec![ti64("p", &[8], vec![0, 0, 1, 1, 0, 0, 1, 1]), tf32("v", &[], vec![0.5])];
-    let g = one_node(13, &[1, 2, 3, 3], inits, node("Pad", &["x", "p", "v"], &["y"], vec![]));
-    assert_eq!(ops(&g), [Op::Pad(PadAttrs { pads: vec![0, 0, 1, 1, 0, 0, 1, 1], mode: PadMode::Constant, value: 0.5 })]);
-    assert_eq!(out_dims(&g, 0), [1, 2, 5, 5]);
-    let inits = vec![ti64("p", &[4], vec![1, 0, 1, 2]), ti64("ax", &[2], vec![-2, -1])];
-    let g = one_node(18, &[1, 2, 3, 3], inits, node("Pad", &["x", "p", "", "ax"], &["y"], vec![a_str("mode", "edge")]));
-    assert_eq!(ops(&g), [Op::Pad(PadAttrs { pads: vec![0, 0, 1, 0, 0, 0, 1, 2], mode: PadMode::Edge, value: 0.0 })]);
-}
-
-fn resize_attrs(g: &Graph) -> ResizeAttrs {
-    match &ops(g)[0] {
-        Op::Resize(a) => a.clone(),
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
-fn resize_opset_10_11_13_and_upsample() {
-    let sc = || vec![tf32("s", &[4], vec![1.0, 1.0, 2.0, 2.0])];
-    let g = one_node(10, &[1, 1, 2, 3], sc(), node("Resize", &["x", "s"], &["y"], vec![]));
-    let a = resize_attrs(&g);
-    assert_eq!((a.mode, a.coord, a.nearest), (ResizeMode::Nearest, CoordMode::Asymmetric, NearestMode::Floor));
-    assert_eq!(out_dims(&g, 0), [1, 1, 4, 6]);
-    let inits = vec![tf32("roi", &[0], vec![]), ti64("sz", &[4], vec![1, 1, 3, 5])];
-    let n = node("Resize", &["x", "roi", "", "sz"], &["y"], vec![a_str("mode", "linear"), a_str("coordinate_transformation_mode", "align_corners")]);
-    let g = one_node(11, &[1, 1, 2, 3], inits, n);
-    let a = resize_attrs(&g);
-    assert_eq!((a.mode, a.coord), (ResizeMode::Linear, CoordMode::AlignCorners));
-    assert_eq!(a.scales, [1.0, 1.0, 1.5, 5.0 / 3.0]);
-    assert_eq!(out_dims(&g, 0), [1, 1, 3, 5]);
-    let n = node("Resize", &["x", "", "s"], &["y"], vec![a_str("nearest_mode", "round_prefer_ceil"), a_str("coordinate_transformation_mode", "pytorch_half_pixel")]);
-    let a = resize_attrs(&one_node(13, &[1, 1, 2, 3], sc(), n));
-    assert_eq!((a.coord, a.nearest, a.scales), (CoordMode::PytorchHalfPixel, NearestMode::RoundPreferCeil, vec![1.0, 1.0, 2.0, 2.0]));
-    let g = one_node(9, &[1, 1, 2, 3], sc(), node("Upsample", &["x", "s"], &["y"], vec![]));
-    assert_eq!(resize_attrs(&g).coord, CoordMode::Asymmetric);
-    let g = one_node(7, &[1, 1, 2, 3], vec![], node("Upsample", &["x"], &["y"], vec![a_floats("scales", &[1.0, 1.0, 2.0, 2.0])]));
-    assert_eq!(out_dims(&g, 0), [1, 1, 4, 6]);
-}
-
-#[test]
-fn pools() {
-    let n = node("MaxPool", &["x"], &["y"], vec![a_ints("kernel_shape", &[2, 2]), a_ints("strides", &[2, 2]), a_int("ceil_mode", 1)]);
-    let g = one_node(12, &[1, 1, 5, 5], vec![], n);
-    assert_eq!(out_dims(&g, 0), [1, 1, 3, 3]);
-    let n = node("AveragePool", &["x"], &["y"], vec![a_ints("kernel_shape", &[3, 3]), a_str("auto_pad", "SAME_UPPER"), a_int("count_include_pad", 1)]);
-    let g = one_node(11, &[1, 1, 5, 5], vec![], n);
-    match &ops(&g)[0] {
-        Op::AveragePool(a) => {
-            assert!(a.count_include_pad);
-            assert_eq!(a.pool.pads, [1, 1, 1, 1]);
-        }
-        other => panic!("{other:?}"),
-    }
-    let g = one_node(11, &[1, 2, 5, 5], vec![], node("GlobalAveragePool", &["x"], &["y"], vec![]));
-    assert_eq!((ops(&g), out_dims(&g, 0)), (vec![Op::GlobalAveragePool], vec![1, 2, 1, 1]));
-    let g = one_node(11, &[1, 2, 5, 5], vec![], node("GlobalMaxPool", &["x"], &["y"], vec![]));
-    assert_eq!(out_dims(&g, 0), [1, 2, 1, 1]);
-}
-
-/// PyTorch's `x.view(x.size(0), -1)`: Shape -> Gather -> Unsqueeze -> Concat -> Reshape.
-#[test]
-fn pytorch_flatten_shape_chain_folds_to_one_reshape() {
-    let m = model(
-        11,
-        vec![input("x", &[1, 4, 2, 2])],
-        &["y"],
-        vec![ti64("zero", &[], vec![0]), ti64("minus1", &[1], vec![-1])],
-        vec![
-            node("Shape", &["x"], &["shp"], vec![]),
-            node("Gather", &["shp", "zero"], &["n"], vec![a_int("axis", 0)]),
-            node("Unsqueeze", &["n"], &["n1"], vec![a_ints("axes", &[0])]),
-            node("Concat", &["n1", "minus1"], &["target"], vec![a_int("axis", 0)]),
-            node("Reshape", &["x", "target"], &["y"], vec![]),
-        ],
-    );
-    let g = ok(&m);
-    assert_eq!(ops(&g), [Op::Reshape]);
-    assert_eq!(out_dims(&g, 0), [1, 16]);
-    assert_eq!(g.node_count(), 2, "the folded shape chain leaves no nodes behind");
-}
-
-/// Shape `[2, -1]` built from ConstantOfShape, Mul, Range, Equal, Where, Slice, Cast,
-/// Expand and Concat as exporters emit them: all of it folds away.
-#[test]
-fn constant_evaluator_chains() {
-    let m = model(
-        13,
-        vec![input("x", &[2, 6])],
-        &["y"],
-        vec![
-            ti64("one", &[1], vec![1]),
-            ti64("two", &[], vec![2]),
-            ti64("two1", &[1], vec![2]),
-            ti64("m1", &[1], vec![-1]),
-            ti64("s0", &[], vec![0]),
-            ti64("s1", &[], vec![1]),
-            ti64("s3", &[], vec![3]),
-        ],
-        vec![
-            node("ConstantOfShape", &["one"], &["ones"], vec![a_tensor("value", ti64("", &[1], vec![1]))]),
-            node("Mul", &["ones", "two"], &["d0"], vec![]),
-            node("Range", &["s0", "s3", "s1"], &["r"], vec![]),
-            node("Equal", &["r", "s1"], &["is1"], vec![]),
-            node("Where", &["is1", "s3", "s0"], &["w"], vec![]),
-            node("Slice", &["w", "one", "two1"], &["w1"], vec![]),
-            node("Cast", &["w1"], &["w1f"], vec![a_int("to", 1)]),
-            node("Expand", &["m1", "one"], &["m1e"], vec![]),
-            node("Concat", &["d0", "m1e"], &["target"], vec![a_int("axis", 0)]),
-            node("Reshape", &["x", "target"], &["y"], vec![]),
-        ],
-    );
-    let g = ok(&m);
-    assert_eq!(ops(&g), [Op::Reshape]);
-    assert_eq!(out_dims(&g, 0), [2, 6]);
-    assert_eq!(g.node_count(), 2);
-}
-
-#[test]
-fn constant_nodes_and_weight_transpose_fold() {
-    let m = model(
-        13,
-        vec![input("x", &[2, 3])],
-        &["y"],
-        vec![tf32_seq("w", &[4, 3])],
-        vec![
-            node("Transpose", &["w"], &["wt"], vec![]),
-            node("Constant", &[], &["k"], vec![a_float("value_float", 2.0)]),
-            node("Mul", &["wt", "k"], &["wt2"], vec![]),
-            node("MatMul", &["x", "wt2"], &["y"], vec![]),
-        ],
-    );
-    let g = ok(&m);
-    assert_eq!(ops(&g), [Op::MatMul]);
-    let w = g.value_ids().find_map(|v| g.const_value(v).cloned()).unwrap();
-    assert_eq!(w.shape.0, [3, 4]);
-    let v = w.as_f32().unwrap();
-    assert!((v[1] - 0.8).abs() < 1e-6, "{v:?}"); // wt[0][1] = w[1][0] = 0.4, times 2
-    let m = model(13, vec![input("x", &[2])], &["y"], vec![], vec![
-        node("Constant", &[], &["c"], vec![a_floats("value_floats", &[1.0, 2.0])]),
-        node("Add", &["x", "c"], &["y"], vec![]),
-    ]);
-    assert_eq!(ops(&ok(&m)), [Op::Add]);
 }
