@@ -216,7 +216,8 @@ pub fn verify(g: &Graph) -> Result<(), VerifierErrors> {
 /// Output-type consistency: the node's result types have the shapes and element types that
 /// [`crate::infer::infer_output_types`] derives from its operand types (quantization
 /// parameters are chosen by passes, not derived, so they are not compared). Ops whose result
-/// shape is stated rather than derived (Reshape, Resize, Input, Const) are skipped here. Only
+/// shape is stated rather than derived (Reshape, Slice, Resize, Const) get the checks of
+/// [`crate::infer::check_given_output_types`]. Only
 /// called for nodes that passed the arity, attribute and type checks.
 fn check_inferred_types(g: &Graph, n: NodeId) -> Result<(), String> {
     let node = g.node(n);
@@ -224,7 +225,10 @@ fn check_inferred_types(g: &Graph, n: NodeId) -> Result<(), String> {
     let Some(inferred) =
         crate::infer::infer_output_types(&node.op, &inputs).map_err(|e| e.to_string())?
     else {
-        return Ok(());
+        // Stated result shapes (Reshape, Slice, Resize, Const): check what can be checked.
+        let outputs: Vec<&crate::TensorType> = node.outputs.iter().map(|&v| g.ty(v)).collect();
+        return crate::infer::check_given_output_types(&node.op, &inputs, &outputs)
+            .map_err(|e| e.to_string());
     };
     if inferred.len() != node.outputs.len() {
         return Err(format!(
