@@ -12,6 +12,7 @@
 //! - Output shapes live in the output values' types; ops whose result shape is not derivable
 //!   from inputs plus attributes (Reshape, Resize) read it from there.
 
+use crate::arith::{QuantizedMultiplier, RoundingMode};
 use crate::tensor::Tensor;
 
 /// Attributes of [`Op::Const`].
@@ -211,7 +212,7 @@ pub enum CoordMode {
     AlignCorners,
     /// `x_out / scale`.
     Asymmetric,
-    /// `(x_out + 0.5) / scale - 0.5` with `scale = len_out/len_in` (opset 11 `half_pixel_symmetric` is not supported).
+    /// `(x_out + 0.5) / scale` (no `- 0.5`; opset 11 `half_pixel_symmetric` is not supported).
     TfHalfPixelForNn,
 }
 
@@ -239,6 +240,157 @@ pub struct ResizeAttrs {
     pub nearest: NearestMode,
     /// Scale per dim used by the coordinate transform (output/input unless the model gave scales).
     pub scales: Vec<f32>,
+}
+
+/// Attributes of [`Op::ConvInt`]: the integer form of [`Op::Conv`].
+///
+/// Inputs `x` (u8/i8/i16, per-tensor quantized with zero point `zp_x`), `w` (i8/i4
+/// constant, symmetric: zero point 0, per output channel or per tensor), optional `bias`
+/// (i32 `[M]`, already in the accumulator scale `s_x * s_w[m]`). Output: i32 accumulator
+/// `acc[m] = bias[m] + sum (x - zp_x) * w` with padded positions contributing 0; its type is
+/// quantized per axis 1 with scales `s_x * s_w[m]` and zero point 0.
+#[derive(Clone, PartialEq, Debug)]
+pub struct ConvIntAttrs {
+    /// Window geometry (as for the float conv).
+    pub conv: ConvAttrs,
+}
+
+/// Attributes of [`Op::ConvTransposeInt`]: the integer form of [`Op::ConvTranspose`]
+/// (operands and accumulator as for [`ConvIntAttrs`]; `w` per-channel along axis 1).
+#[derive(Clone, PartialEq, Debug)]
+pub struct ConvTransposeIntAttrs {
+    /// Window geometry (as for the float conv-transpose).
+    pub conv: ConvTransposeAttrs,
+}
+
+/// Attributes of [`Op::GemmInt`]: `acc = (a - zp_a) @ op(b) + bias` with int32 accumulation.
+///
+/// `a` is `[M, K]` (u8/i8/i16, per tensor), `b` a constant i8/i4 `[N, K]` (`trans_b`) or
+/// `[K, N]`, symmetric per output column or per tensor; `bias` optional i32 `[N]`. Float
+/// Gemm's `alpha` is folded into `b`'s scales and `beta` into `bias` at lowering; `trans_a`
+/// is lowered to a Transpose.
+#[derive(Clone, PartialEq, Debug)]
+pub struct GemmIntAttrs {
+    /// `b` is stored `[N, K]`.
+    pub trans_b: bool,
+}
+
+/// Attributes of [`Op::Requant`]: rescale an integer tensor to another quantization.
+///
+/// Steps (the one definition is [`crate::arith::requantize`]):
+/// 1. subtract the input zero point (`x - zp_in`, from the input type; 0 for accumulators);
+/// 2. multiply by `multipliers[c]` (`c` the index along `axis`, or the single multiplier) with
+///    the saturating rounding doubling high multiply and the rounding shift of `rounding`;
+/// 3. add the output zero point (from the output type);
+/// 4. clamp to `[lo, hi]`, which carry any fused ReLU/ReLU6/Clip and the output type's range.
+#[derive(Clone, PartialEq, Debug)]
+pub struct RequantAttrs {
+    /// One multiplier per index of `axis`, or exactly one for the whole tensor.
+    pub multipliers: Vec<QuantizedMultiplier>,
+    /// The channel axis of `multipliers` (ignored with one multiplier).
+    pub axis: usize,
+    /// Rounding of the right shift (a target property).
+    pub rounding: RoundingMode,
+    /// Lower clamp (in output integer units).
+    pub lo: i32,
+    /// Upper clamp (in output integer units).
+    pub hi: i32,
+}
+
+/// Attributes of [`Op::AddInt`]: quantized broadcasting addition (TFLite's algorithm).
+///
+/// `y = clamp(zp_y + R(R((a - zp_a) << shift, ma) + R((b - zp_b) << shift, mb), mo), lo, hi)`
+/// where `R(v, m)` is the requantization of step 2 of [`RequantAttrs`] and `ma = s_a/(2 max)`,
+/// `mb = s_b/(2 max)`, `mo = 2 max / (2^shift s_y)` with `max = max(s_a, s_b)`.
+#[derive(Clone, PartialEq, Debug)]
+pub struct AddIntAttrs {
+    /// Left shift applied to both inputs before rescaling (20 for 8-bit inputs).
+    pub shift: u32,
+    /// Multiplier of input `a`.
+    pub ma: QuantizedMultiplier,
+    /// Multiplier of input `b`.
+    pub mb: QuantizedMultiplier,
+    /// Multiplier of the sum.
+    pub mo: QuantizedMultiplier,
+    /// Rounding of right shifts.
+    pub rounding: RoundingMode,
+    /// Lower clamp of the output.
+    pub lo: i32,
+    /// Upper clamp of the output.
+    pub hi: i32,
+}
+
+/// Attributes of [`Op::MulInt`]: `y = clamp(zp_y + R((a - zp_a) * (b - zp_b), m), lo, hi)`
+/// with `m = s_a s_b / s_y` (broadcasting).
+#[derive(Clone, PartialEq, Debug)]
+pub struct MulIntAttrs {
+    /// Multiplier of the product.
+    pub m: QuantizedMultiplier,
+    /// Rounding of right shifts.
+    pub rounding: RoundingMode,
+    /// Lower clamp of the output.
+    pub lo: i32,
+    /// Upper clamp of the output.
+    pub hi: i32,
+}
+
+/// Attributes of [`Op::AvgPoolInt`]: integer average pooling, same quantization in and out.
+///
+/// Per window: `sum = sum (x - zp)` over the counted elements, then
+/// `y = zp + average(sum, fixed_reciprocal(count), rounding)` ([`crate::arith::average`]), so
+/// no division happens at run time. Global average pooling is a window over all spatial dims.
+#[derive(Clone, PartialEq, Debug)]
+pub struct AvgPoolIntAttrs {
+    /// Window geometry and divisor rule.
+    pub pool: AvgPoolAttrs,
+    /// Rounding of the average.
+    pub rounding: RoundingMode,
+}
+
+/// Attributes of [`Op::Lut`]: an elementwise function as a table built at compile time.
+///
+/// For an 8-bit input, `y = table[c * 256 + (x - x_min)]` where `x_min` is the input type's
+/// minimum (0 for u8, -128 for i8) and `c` the index along `axis` for per-channel tables
+/// (PRelu with per-channel slopes), else 0. Used for sigmoid, hard-sigmoid, hard-swish, tanh,
+/// leaky-relu and prelu.
+#[derive(Clone, PartialEq, Debug)]
+pub struct LutAttrs {
+    /// Output values, 256 per table.
+    pub table: Vec<i32>,
+    /// The channel axis when there is more than one table.
+    pub axis: Option<usize>,
+}
+
+/// Attributes of [`Op::SoftmaxInt`]: integer softmax along `axis` (8-bit in, 8-bit out).
+///
+/// `e[i] = exp_table[x_max - x[i]]` (a Q-format table of `exp(-s_x * d)` built at compile
+/// time), `sum = sum e`, and `y[i] = zp_y + R(e[i] * recip(sum))` with a fixed-point reciprocal
+/// computed without division; see `ir::interp::int::softmax` for the exact steps.
+#[derive(Clone, PartialEq, Debug)]
+pub struct SoftmaxIntAttrs {
+    /// The normalized axis.
+    pub axis: usize,
+    /// `exp(-s_x * d)` for `d = 0..=255` in Q0.`exp_bits` fixed point.
+    pub exp_table: Vec<i32>,
+    /// Fractional bits of `exp_table`.
+    pub exp_bits: u32,
+    /// Rounding of right shifts.
+    pub rounding: RoundingMode,
+}
+
+/// Attributes of [`Op::ResizeInt`]: linear resize of an integer tensor in fixed point.
+///
+/// Coordinates are computed as in [`ResizeAttrs`] and quantized to `frac_bits` fractional
+/// bits at compile time; `y = round_shift(sum w_i * x_i, 2 * frac_bits)` for bilinear
+/// (same quantization in and out).
+#[derive(Clone, PartialEq, Debug)]
+pub struct ResizeIntAttrs {
+    /// The float resize it implements (mode must be linear).
+    pub resize: ResizeAttrs,
+    /// Fractional bits of the interpolation weights.
+    pub frac_bits: u32,
+    /// Rounding of the final shift.
+    pub rounding: RoundingMode,
 }
 
 /// One operation. Inputs and outputs are [`crate::ValueId`]s on the node.
@@ -306,6 +458,40 @@ pub enum Op {
     Pad(PadAttrs),
     /// Resize (nearest or linear).
     Resize(ResizeAttrs),
+
+    // ----- Quantization boundary (Qdq and Integer phases) -----
+    /// f32 -> integer: `q = clamp(round_half_even(x * (1/s)) + zp, qmin, qmax)` with the
+    /// parameters of the output type ([`crate::arith::quantize`]).
+    Quantize,
+    /// integer -> f32: `x = (q - zp) * s` with the parameters of the input type.
+    Dequantize,
+
+    // ----- Integer ops (Integer phase). Data-movement ops above (Reshape, Transpose, Concat,
+    // Split, Slice, Pad, MaxPool, Resize nearest) also run on integer tensors whose input and
+    // output quantization are equal. -----
+    /// Integer convolution into an i32 accumulator.
+    ConvInt(ConvIntAttrs),
+    /// Integer transposed convolution into an i32 accumulator.
+    ConvTransposeInt(ConvTransposeIntAttrs),
+    /// Integer matrix multiply with a constant weight into an i32 accumulator.
+    GemmInt(GemmIntAttrs),
+    /// Integer batched matrix product of two quantized activations into i32:
+    /// `acc = (a - zp_a) @ (b - zp_b)`.
+    MatMulInt,
+    /// Requantization with fixed-point multipliers and clamps.
+    Requant(RequantAttrs),
+    /// Quantized addition.
+    AddInt(AddIntAttrs),
+    /// Quantized multiplication.
+    MulInt(MulIntAttrs),
+    /// Integer average pooling.
+    AvgPoolInt(AvgPoolIntAttrs),
+    /// Table lookup.
+    Lut(LutAttrs),
+    /// Integer softmax.
+    SoftmaxInt(SoftmaxIntAttrs),
+    /// Integer linear resize.
+    ResizeInt(ResizeIntAttrs),
 }
 
 impl Op {
@@ -343,6 +529,19 @@ impl Op {
             Op::Transpose(_) => "transpose",
             Op::Pad(_) => "pad",
             Op::Resize(_) => "resize",
+            Op::Quantize => "quantize",
+            Op::Dequantize => "dequantize",
+            Op::ConvInt(_) => "conv_int",
+            Op::ConvTransposeInt(_) => "conv_transpose_int",
+            Op::GemmInt(_) => "gemm_int",
+            Op::MatMulInt => "matmul_int",
+            Op::Requant(_) => "requant",
+            Op::AddInt(_) => "add_int",
+            Op::MulInt(_) => "mul_int",
+            Op::AvgPoolInt(_) => "avg_pool_int",
+            Op::Lut(_) => "lut",
+            Op::SoftmaxInt(_) => "softmax_int",
+            Op::ResizeInt(_) => "resize_int",
         }
     }
 }
