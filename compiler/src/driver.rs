@@ -16,8 +16,42 @@ use std::path::{Path, PathBuf};
 /// What to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Emit {
-    /// The IR as `.qir` text.
+    /// The IR as `.qir` text (the integer program when quantizing).
     Ir,
+    /// The quantized model as a QDQ ONNX file (the float model with --float).
+    Onnx,
+    /// Per-layer quantization report as JSON.
+    Report,
+}
+
+impl Emit {
+    /// The default for an output file name.
+    pub fn from_path(p: &Path) -> Option<Emit> {
+        match p.extension()?.to_str()? {
+            "qir" => Some(Emit::Ir),
+            "onnx" => Some(Emit::Onnx),
+            "json" => Some(Emit::Report),
+            _ => None,
+        }
+    }
+}
+
+/// The code-generation target: fixes the integer arithmetic (rounding) after quantization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TargetName {
+    /// DSP-style fixed-point SIMD modelled on Qualcomm HVX: half-up rounding shifts.
+    HvxLike,
+    /// Portable scalar C99 with selectable rounding.
+    GenericC,
+}
+
+/// Activation element type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ActType {
+    /// Asymmetric unsigned 8-bit (hvx-like's MACs multiply unsigned by signed bytes).
+    U8,
+    /// Asymmetric signed 8-bit.
+    I8,
 }
 
 /// qcc: a quantizing compiler for convolutional networks.
@@ -26,14 +60,36 @@ pub enum Emit {
 pub struct Cli {
     /// The model: an ONNX file (.onnx) or qcc IR text (.qir).
     pub model: PathBuf,
-    /// What to write; defaults from the -o extension (.qir -> ir), else ir.
+    /// What to write; defaults from the -o extension (.qir -> ir, .onnx -> onnx, .json ->
+    /// report), else ir.
     #[arg(long, value_enum)]
     pub emit: Option<Emit>,
+    /// Calibration batch (.npy for single-input models, .npz keyed by input name; first axis
+    /// = samples, float32, preprocessed as the model expects). Quantizes the model.
+    #[arg(long, value_name = "CALIB")]
+    pub calib: Option<PathBuf>,
+    /// How clipping ranges are chosen from the calibration statistics: minmax,
+    /// percentile[=P] (default 99.99), entropy (KL divergence) or mse.
+    #[arg(long, value_name = "METHOD", default_value = "minmax")]
+    pub calibration: String,
+    /// Target: fixes the integer arithmetic of everything after quantization.
+    #[arg(long, value_enum, default_value = "hvx-like")]
+    pub target: TargetName,
+    /// Rounding of right shifts for generic-c (hvx-like always rounds half up).
+    #[arg(long, value_name = "MODE")]
+    pub rounding: Option<String>,
+    /// Activation type.
+    #[arg(long = "activation-type", value_enum, default_value = "u8")]
+    pub activation_type: ActType,
+    /// Quantize weights per tensor instead of per output channel.
+    #[arg(long)]
+    pub per_tensor_weights: bool,
     /// Output file; stdout when absent (for text outputs).
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
-    /// Run the float program on the samples in this .npy/.npz file (needs --float) and write
-    /// the outputs as .npz to -o.
+    /// Run the program on the samples in this .npy/.npz file and write the outputs as .npz
+    /// to -o: the integer program (outputs dequantized) with --calib or for a QDQ model, the
+    /// float reference program with --float.
     #[arg(long, value_name = "INPUT")]
     pub run: Option<PathBuf>,
     /// Use the float reference program (no quantization).
@@ -104,16 +160,43 @@ pub fn load_model(
     Ok(g)
 }
 
-/// Runs the float clean-up pipeline with the `--print-before/after` hooks of `cli`.
-pub fn float_pipeline(g: &mut Graph, cli: &Cli) -> Result<(), CompileError> {
-    for p in cli.print_before.iter().chain(&cli.print_after) {
-        passes::find_pass(p).map_err(|e| CompileError::Usage(e.to_string()))?;
-    }
-    let ctx = passes::PassCtx {
-        verify_each: cli.verify_each,
+/// Pass context for the options of `cli`.
+pub fn pass_ctx(cli: &Cli) -> Result<passes::PassCtx, CompileError> {
+    let method = cli
+        .calibration
+        .parse::<passes::calibrate::Method>()
+        .map_err(|e| CompileError::Usage(e.to_string()))?;
+    let rounding = match (cli.target, &cli.rounding) {
+        (TargetName::HvxLike, Some(r)) if r != "half-up" => {
+            return Err(CompileError::Usage(format!(
+                "--rounding {r}: hvx-like rounds half up (its `:rnd` shifts); use --target generic-c to choose"
+            )));
+        }
+        (_, Some(r)) => r
+            .parse::<ir::arith::RoundingMode>()
+            .map_err(|_| CompileError::Usage(format!("unknown --rounding `{r}`; expected half-up or half-away-from-zero")))?,
+        (_, None) => ir::arith::RoundingMode::HalfUp,
     };
+    Ok(passes::PassCtx {
+        verify_each: cli.verify_each,
+        calibration: passes::CalibrationMethod(method),
+        quant: passes::QuantConfig {
+            activation: match cli.activation_type {
+                ActType::U8 => ir::DType::U8,
+                ActType::I8 => ir::DType::I8,
+            },
+            weight_bits: 8,
+            per_channel: !cli.per_tensor_weights,
+        },
+        rounding,
+        ..Default::default()
+    })
+}
+
+/// Runs the named passes with the `--print-before/after` hooks of `cli`.
+pub fn run_passes(g: &mut Graph, names: &[&str], cli: &Cli, ctx: passes::PassCtx) -> Result<(), CompileError> {
     let (before, after) = (&cli.print_before, &cli.print_after);
-    let mut pm = passes::PassManager::new(passes::pipelines::FLOAT_CLEANUP, ctx)
+    let mut pm = passes::PassManager::new(names, ctx)
         .map_err(CompileError::Pass)?
         .observe(|ev| {
             let (which, pass, g) = match ev {
@@ -127,6 +210,89 @@ pub fn float_pipeline(g: &mut Graph, cli: &Cli) -> Result<(), CompileError> {
         });
     pm.run(g).map_err(CompileError::Pass)?;
     Ok(())
+}
+
+/// Runs the float clean-up pipeline (float graphs only).
+pub fn float_pipeline(g: &mut Graph, cli: &Cli) -> Result<(), CompileError> {
+    for p in cli.print_before.iter().chain(&cli.print_after) {
+        passes::find_pass(p).map_err(|e| CompileError::Usage(e.to_string()))?;
+    }
+    if g.phase != ir::Phase::Float {
+        return Ok(());
+    }
+    run_passes(g, passes::pipelines::FLOAT_CLEANUP, cli, pass_ctx(cli)?)
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+fn progress() -> Option<passes::Progress> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    Some(passes::Progress(std::sync::Arc::new(move |what: &str, done, total| {
+        bar.set_message(what.to_string());
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if done == total {
+            bar.finish_and_clear();
+        }
+    })))
+}
+
+/// The stages of one compilation, kept for the emitters.
+pub struct Compiled {
+    /// The float program after clean-up.
+    pub float: Graph,
+    /// The fake-quantized program (quantized runs only).
+    pub qdq: Option<Graph>,
+    /// The final program: integer when quantized, else float.
+    pub program: Graph,
+    /// The calibration samples, when given.
+    pub calib: Option<Vec<Vec<ir::Tensor>>>,
+}
+
+/// Loads, cleans up and (unless `--float`) quantizes and lowers the model of `cli`.
+pub fn compile(cli: &Cli) -> Result<Compiled, CompileError> {
+    let shapes = parse_input_shapes(&cli.input_shape)?;
+    let mut g = load_model(&cli.model, shapes)?;
+    float_pipeline(&mut g, cli)?;
+    let calib = match &cli.calib {
+        Some(p) => {
+            let arrays = read_inputs(&g, p)?;
+            Some(samples::split_samples(&g, &arrays).map_err(CompileError::Samples)?)
+        }
+        None => None,
+    };
+    let quantize = !cli.float && (calib.is_some() || g.phase == ir::Phase::Qdq);
+    if !quantize {
+        return Ok(Compiled {
+            float: g.clone(),
+            qdq: None,
+            program: g,
+            calib,
+        });
+    }
+    let float = g.clone();
+    let mut ctx = pass_ctx(cli)?;
+    if g.phase == ir::Phase::Float {
+        ctx.calib = calib.clone().map(std::sync::Arc::new);
+        ctx.progress = progress();
+        run_passes(&mut g, &["calibrate", "insert-qdq"], cli, ctx.clone())?;
+    }
+    let qdq = g.clone();
+    run_passes(&mut g, &["lower-integer"], cli, ctx)?;
+    Ok(Compiled {
+        float,
+        qdq: Some(qdq),
+        program: g,
+        calib,
+    })
 }
 
 fn read_inputs(g: &Graph, path: &Path) -> Result<Vec<ir::Tensor>, CompileError> {
@@ -174,28 +340,52 @@ fn write_text(out: Option<&Path>, text: &str) -> Result<(), CompileError> {
 
 /// Runs the command line `cli`.
 pub fn run(cli: &Cli) -> Result<(), CompileError> {
-    let shapes = parse_input_shapes(&cli.input_shape)?;
-    if cli.run.is_some() && !cli.float {
-        return Err(CompileError::Usage(
-            "--run needs --float: the float reference program is the only executable program so far".into(),
-        ));
+    if cli.run.is_some() && cli.output.is_none() {
+        return Err(CompileError::Usage("--run needs -o OUT.npz to write the outputs to".into()));
     }
-    let mut g = load_model(&cli.model, shapes)?;
-    float_pipeline(&mut g, cli)?;
+    let c = compile(cli)?;
     if let Some(input) = &cli.run {
-        let out = cli.output.as_deref().ok_or_else(|| {
-            CompileError::Usage("--run needs -o OUT.npz to write the outputs to".into())
-        })?;
-        let arrays = read_inputs(&g, input)?;
-        let samples = samples::split_samples(&g, &arrays).map_err(CompileError::Samples)?;
-        let results = ir::interp::run_float_batch(&g, &samples).map_err(CompileError::Interp)?;
-        let stacked = samples::stack_samples(&g, &results);
+        let out = cli.output.as_deref().unwrap_or(Path::new("out.npz"));
+        let g = &c.program;
+        if g.phase == ir::Phase::Float && !cli.float {
+            return Err(CompileError::Usage(
+                "--run needs --calib CALIB.npy to quantize the model (or --float to run the float reference program)".into(),
+            ));
+        }
+        let arrays = read_inputs(g, input)?;
+        let samples = samples::split_samples(g, &arrays).map_err(CompileError::Samples)?;
+        let results = if g.phase == ir::Phase::Float {
+            ir::interp::run_float_batch(g, &samples)
+        } else {
+            ir::interp::int::run_int_batch(g, &samples)
+        }
+        .map_err(CompileError::Interp)?;
+        let stacked = samples::stack_samples(g, &results);
         npy::write_npz_file(out, &stacked).map_err(CompileError::Npy)?;
         return Ok(());
     }
-    let emit = cli.emit.unwrap_or(Emit::Ir);
+    let emit = cli
+        .emit
+        .or_else(|| cli.output.as_deref().and_then(Emit::from_path))
+        .unwrap_or(Emit::Ir);
     match emit {
-        Emit::Ir => write_text(cli.output.as_deref(), &ir::text::print(&g)),
+        Emit::Ir => write_text(cli.output.as_deref(), &ir::text::print(&c.program)),
+        Emit::Onnx => {
+            let out = cli.output.as_deref().ok_or_else(|| CompileError::Usage("--emit onnx needs -o FILE.onnx".into()))?;
+            let g = c.qdq.as_ref().unwrap_or(&c.float);
+            let bytes = crate::export::onnx::export_qdq_onnx(g).map_err(|e| CompileError::Usage(e.to_string()))?;
+            std::fs::write(out, bytes).map_err(|e| CompileError::io(out, e))
+        }
+        Emit::Report => {
+            let (Some(qdq), Some(calib)) = (&c.qdq, &c.calib) else {
+                return Err(CompileError::Usage(
+                    "--emit report needs --calib CALIB.npy: it compares the quantized layers with float on that batch".into(),
+                ));
+            };
+            let report = crate::report::build(&c.float, qdq, calib).map_err(CompileError::Interp)?;
+            let text = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
+            write_text(cli.output.as_deref(), &text)
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod error;
 pub mod import;
 pub mod npy;
 pub mod npz;
+pub mod report;
 pub mod samples;
 
 pub use error::CompileError;

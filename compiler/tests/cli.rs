@@ -150,7 +150,7 @@ fn usage_errors() {
     );
     assert_user_error(
         &qcc(&[m, "--run", "x.npy", "-o", "y.npz"]),
-        "--run needs --float",
+        "needs --calib",
     );
     assert_user_error(&qcc(&[m, "--float", "--run", "x.npy"]), "needs -o");
     let o = qcc(&[m, "--print-after", "fold-bn"]);

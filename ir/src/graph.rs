@@ -38,6 +38,17 @@ pub struct Value {
     pub output_index: usize,
     /// The external name (ONNX tensor name), when it has one.
     pub name: Option<String>,
+    /// The calibrated real range `[lo, hi]` of an f32 activation (Calibrated phase onwards).
+    pub range: Option<ValueRange>,
+}
+
+/// A calibrated real range of a value: the clipping range chosen from calibration statistics.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub struct ValueRange {
+    /// Lower end.
+    pub lo: f32,
+    /// Upper end.
+    pub hi: f32,
 }
 
 /// A dataflow graph in one [`Phase`].
@@ -92,6 +103,7 @@ impl Graph {
                 producer: id,
                 output_index: i,
                 name: None,
+                range: None,
             }));
             outs.push(v);
         }

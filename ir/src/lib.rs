@@ -18,7 +18,7 @@ pub mod types;
 pub mod verifier;
 
 pub use entities::{NodeId, ValueId};
-pub use graph::{Graph, Node, Value};
+pub use graph::{Graph, Node, Value, ValueRange};
 pub use ops::*;
 pub use phase::Phase;
 pub use tensor::{Tensor, TensorData};

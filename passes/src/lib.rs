@@ -11,9 +11,12 @@ pub mod calibrate;
 pub mod const_fold;
 pub mod dead_code;
 pub mod fold_batch_norm;
+pub mod insert_qdq;
+pub mod quant_params;
 pub mod manager;
 
-use ir::{Graph, NodeId, Phase};
+use ir::{DType, Graph, NodeId, Phase, Tensor};
+use std::sync::Arc;
 
 pub use manager::{PassManager, PipelineEvent};
 
@@ -22,6 +25,65 @@ pub use manager::{PassManager, PipelineEvent};
 pub struct PassCtx {
     /// Run the verifier after every pass (always on in tests and debug builds).
     pub verify_each: bool,
+    /// The calibration batch for `calibrate`: one entry per sample, tensors in graph-input
+    /// order, each shaped like the graph input.
+    pub calib: Option<Arc<Vec<Vec<Tensor>>>>,
+    /// How `calibrate` turns statistics into clipping ranges.
+    pub calibration: CalibrationMethod,
+    /// Quantization choices for `insert-qdq`.
+    pub quant: QuantConfig,
+    /// Progress reporting for long passes (a progress bar on a terminal).
+    pub progress: Option<Progress>,
+}
+
+/// The calibration method, defaulting to `minmax`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CalibrationMethod(pub calibrate::Method);
+
+impl Default for CalibrationMethod {
+    fn default() -> CalibrationMethod {
+        CalibrationMethod(calibrate::Method::MinMax)
+    }
+}
+
+/// Quantization choices (docs/quantization.md).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QuantConfig {
+    /// Activation element type: `U8` (asymmetric, hvx-like's default) or `I8`.
+    pub activation: DType,
+    /// Weight bit width (symmetric, zero point 0).
+    pub weight_bits: u32,
+    /// Weights per output channel (else per tensor).
+    pub per_channel: bool,
+}
+
+impl Default for QuantConfig {
+    fn default() -> QuantConfig {
+        QuantConfig {
+            activation: DType::U8,
+            weight_bits: 8,
+            per_channel: true,
+        }
+    }
+}
+
+/// A progress callback: `(what, done, total)`.
+#[derive(Clone)]
+pub struct Progress(pub Arc<dyn Fn(&str, usize, usize) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+impl PassCtx {
+    /// Reports progress if a callback is installed.
+    pub fn report(&self, what: &str, done: usize, total: usize) {
+        if let Some(p) = &self.progress {
+            (p.0)(what, done, total);
+        }
+    }
 }
 
 /// What a pass did.
@@ -120,6 +182,10 @@ declare_passes! {
         "fold inference batch normalization into the preceding conv, conv-transpose or gemm";
     "dead-code" => dead_code::run, Float -> Float,
         "remove nodes whose results nobody uses";
+    "calibrate" => calibrate::run, Float -> Calibrated,
+        "run the float program on the calibration batch and record a clipping range per activation";
+    "insert-qdq" => insert_qdq::run, Calibrated -> Qdq,
+        "choose quantization parameters and insert quantize/dequantize around every op";
 }
 
 /// Looks up a pass by name; the error lists the valid names.

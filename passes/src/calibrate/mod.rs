@@ -1,7 +1,7 @@
 //! Calibration: statistics of float activations over one batch of samples, and the choice of
 //! a clipping range from them.
 //!
-//! The calibrate pass (later) runs the float program on every sample, feeds each activation
+//! The `calibrate` pass ([`run`], in `pass.rs`) runs the float program on every sample, feeds each activation
 //! tensor into a [`MinMax`] or [`Histogram`] per value, and turns the result into a
 //! [`ClipRange`] with one [`Method`]:
 //!
@@ -25,12 +25,14 @@
 mod entropy;
 mod histogram;
 mod mse;
+mod pass;
 mod stats;
 mod threshold;
 
 pub use entropy::entropy;
 pub use histogram::{DEFAULT_BINS_PER_SIDE, Histogram};
 pub use mse::mse;
+pub use pass::run;
 pub use stats::MinMax;
 pub use threshold::{
     ClipRange, DEFAULT_PERCENTILE, Method, Scheme, clip_range, minmax, percentile,

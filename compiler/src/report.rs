@@ -1,0 +1,203 @@
+//! `--emit report`: per-layer quantization facts as JSON.
+//!
+//! A layer is a compute node of the Qdq program (everything but constants, inputs,
+//! quantize/dequantize and pure data movement). For each: its name and op, weight and
+//! activation bits, the output scale and zero point, the weight scales (min and max over
+//! channels), the SQNR in dB of its quantized output against the float program's value on
+//! the calibration batch, weight bytes and multiply-accumulates. Totals: `weight_bytes`
+//! (all quantized weights and biases), `activation_bytes` (every quantized activation tensor
+//! of one inference, before memory planning), `macs`.
+
+use ir::{Graph, Op, QuantGranularity, Tensor, ValueId};
+use serde_json::{Value as Json, json};
+use std::collections::HashMap;
+
+/// Signal-to-quantization-noise ratio in dB of `q` against `f` (infinite when equal).
+pub fn sqnr_db(f: &[f32], q: &[f32]) -> f64 {
+    let (mut s, mut n) = (0f64, 0f64);
+    for (&a, &b) in f.iter().zip(q) {
+        s += f64::from(a) * f64::from(a);
+        n += f64::from(a - b) * f64::from(a - b);
+    }
+    if n == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (s / n).log10()
+    }
+}
+
+/// Multiply-accumulates of one node for one inference.
+pub fn macs(g: &Graph, n: ir::NodeId) -> u64 {
+    let node = g.node(n);
+    let out = |k: usize| g.ty(node.outputs[k]).shape.numel() as u64;
+    let in_dims = |k: usize| g.ty(node.inputs[k]).shape.dims().to_vec();
+    match &node.op {
+        Op::Conv(_) | Op::ConvInt(_) => {
+            let w = in_dims(1);
+            out(0) * w[1..].iter().product::<usize>() as u64
+        }
+        Op::ConvTranspose(_) | Op::ConvTransposeInt(_) => {
+            let x = g.ty(node.inputs[0]).shape.numel() as u64;
+            let w = in_dims(1);
+            x * w[1..].iter().product::<usize>() as u64
+        }
+        Op::Gemm(a) => {
+            let av = in_dims(0);
+            let k = if a.trans_a { av[0] } else { av[1] };
+            out(0) * k as u64
+        }
+        Op::GemmInt(_) => out(0) * in_dims(0)[1] as u64,
+        Op::MatMul | Op::MatMulInt => {
+            let a = in_dims(0);
+            out(0) * *a.last().unwrap_or(&1) as u64
+        }
+        Op::Input
+        | Op::Const(_)
+        | Op::BatchNorm(_)
+        | Op::Relu
+        | Op::PRelu
+        | Op::LeakyRelu(_)
+        | Op::Clip(_)
+        | Op::Sigmoid
+        | Op::HardSigmoid(_)
+        | Op::HardSwish
+        | Op::Tanh
+        | Op::Softmax(_)
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::MaxPool(_)
+        | Op::AveragePool(_)
+        | Op::GlobalAveragePool
+        | Op::ReduceMean(_)
+        | Op::Concat(_)
+        | Op::Split(_)
+        | Op::Slice(_)
+        | Op::Reshape
+        | Op::Transpose(_)
+        | Op::Pad(_)
+        | Op::Resize(_)
+        | Op::Quantize
+        | Op::Dequantize
+        | Op::Requant(_)
+        | Op::AddInt(_)
+        | Op::MulInt(_)
+        | Op::AvgPoolInt(_)
+        | Op::Lut(_)
+        | Op::SoftmaxInt(_)
+        | Op::ResizeInt(_) => 0,
+    }
+}
+
+/// For each float value `v` of the Qdq program that is quantized, the `dequantize` result
+/// that replaced it.
+fn dequantized_of(g: &Graph) -> HashMap<ValueId, ValueId> {
+    let mut m = HashMap::new();
+    for n in g.node_ids() {
+        let node = g.node(n);
+        if let Op::Dequantize = node.op {
+            let q = g.producer(node.inputs[0]);
+            if let Op::Quantize = q.op {
+                m.insert(q.inputs[0], node.outputs[0]);
+            }
+        }
+    }
+    m
+}
+
+/// Builds the report from the float program, the Qdq program derived from it (same value
+/// ids), and the calibration samples.
+pub fn build(float: &Graph, qdq: &Graph, samples: &[Vec<Tensor>]) -> Result<Json, ir::interp::InterpError> {
+    let dq = dequantized_of(qdq);
+    let mut float_vals: HashMap<ValueId, Vec<f32>> = HashMap::new();
+    let mut quant_vals: HashMap<ValueId, Vec<f32>> = HashMap::new();
+    let wanted: std::collections::HashSet<ValueId> = dq.values().copied().collect();
+    for s in samples {
+        ir::interp::run_float_observed(float, s, &mut |v, t| {
+            if dq.contains_key(&v)
+                && let Some(x) = t.as_f32()
+            {
+                float_vals.entry(v).or_default().extend_from_slice(x);
+            }
+        })?;
+        ir::interp::run_float_observed(qdq, s, &mut |v, t| {
+            if wanted.contains(&v)
+                && let Some(x) = t.as_f32()
+            {
+                quant_vals.entry(v).or_default().extend_from_slice(x);
+            }
+        })?;
+    }
+    let mut layers = Vec::new();
+    let (mut total_w, mut total_a, mut total_macs) = (0u64, 0u64, 0u64);
+    for n in qdq.topo_order() {
+        let node = qdq.node(n);
+        for &v in &node.outputs {
+            let ty = qdq.ty(v);
+            if matches!(node.op, Op::Const(_)) && ty.quant.is_some() {
+                total_w += (ty.shape.numel() as u64 * u64::from(ty.quant.as_ref().map_or(8, |q| q.bits))).div_ceil(8);
+            }
+            if matches!(node.op, Op::Quantize) {
+                total_a += (ty.shape.numel() as u64 * u64::from(ty.dtype.bits())).div_ceil(8);
+            }
+        }
+        let is_layer = !matches!(
+            node.op,
+            Op::Input | Op::Const(_) | Op::Quantize | Op::Dequantize | Op::Reshape | Op::Transpose(_)
+        );
+        if !is_layer {
+            continue;
+        }
+        let out = node.outputs[0];
+        // The quantized output: this node's own, or that of the fused activation after it.
+        let q_out = dq.get(&out).copied().or_else(|| {
+            let users = qdq.users(out);
+            (users.len() == 1).then(|| qdq.node(users[0].0).outputs[0]).and_then(|a| dq.get(&a).copied())
+        });
+        let out_params = q_out.and_then(|d| qdq.ty(qdq.producer(d).inputs[0]).quant.clone());
+        let weight = node.inputs.get(1).and_then(|&w| {
+            let dqn = qdq.producer(w);
+            matches!(dqn.op, Op::Dequantize).then(|| qdq.ty(dqn.inputs[0]).clone())
+        });
+        let weight_bytes = weight.as_ref().map_or(0, |t| {
+            (t.shape.numel() as u64 * u64::from(t.quant.as_ref().map_or(8, |q| q.bits))).div_ceil(8)
+        });
+        let (wmin, wmax) = weight.as_ref().and_then(|t| t.quant.as_ref()).map_or((None, None), |q| match &q.granularity {
+            QuantGranularity::PerTensor { scale, .. } => (Some(*scale), Some(*scale)),
+            QuantGranularity::PerAxis { scales, .. } => (
+                scales.iter().copied().reduce(f32::min),
+                scales.iter().copied().reduce(f32::max),
+            ),
+        });
+        let sqnr = q_out.and_then(|d| {
+            let src = dq.iter().find(|(_, dd)| **dd == d).map(|(s, _)| *s)?;
+            Some(sqnr_db(float_vals.get(&src)?, quant_vals.get(&d)?))
+        });
+        let m = macs(qdq, n);
+        total_macs += m;
+        layers.push(json!({
+            "name": node.name,
+            "op": node.op.mnemonic(),
+            "weight_bits": weight.as_ref().and_then(|t| t.quant.as_ref()).map(|q| q.bits),
+            "activation_bits": out_params.as_ref().map(|q| q.bits),
+            "output_scale": out_params.as_ref().map(|q| q.scale(0)),
+            "output_zero_point": out_params.as_ref().map(|q| q.zero_point(0)),
+            "weight_scale_min": wmin,
+            "weight_scale_max": wmax,
+            "sqnr_db": sqnr.map(|s| if s.is_finite() { json!(s) } else { json!("inf") }),
+            "weight_bytes": weight_bytes,
+            "macs": m,
+        }));
+    }
+    Ok(json!({
+        "model": qdq.name,
+        "calibration_samples": samples.len(),
+        "layers": layers,
+        "totals": {
+            "weight_bytes": total_w,
+            "activation_bytes": total_a,
+            "macs": total_macs,
+        }
+    }))
+}
