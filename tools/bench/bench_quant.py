@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Integer-only accuracy of qcc vs float and vs onnxruntime's quantize_static.
+
+Usage: python3 tools/bench/bench_quant.py [--models a,b] [--methods minmax,percentile,entropy,mse]
+
+For every trained test model (testsuite/models/<m>/ with calib.npy, test_x.npy, test_y.npy):
+- float top-1: qcc's float reference program (`qcc --float --run`);
+- qcc top-1 per calibration method: `qcc --calib calib.npy --calibration M --run test_x.npy`
+  (the integer program on hvx-like, outputs dequantized), with logit SQNR against float;
+- onnxruntime top-1: `quantize_static` (QDQ, per-channel s8 weights, u8 activations, MinMax,
+  the same 100-sample calibration batch), run single-threaded.
+Prints one table. Needs the default python3 with numpy and onnxruntime (tools/models/setup.sh).
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+QCC = os.path.join(ROOT, "target", "release", "qcc")
+
+
+def qcc_run(model, x_path, out, extra):
+    subprocess.run([QCC, model, "--run", x_path, "-o", out] + extra, check=True)
+    z = np.load(out)
+    return z[z.files[0]]
+
+
+def sqnr(ref, q):
+    n = np.sum((ref - q) ** 2)
+    return float("inf") if n == 0 else 10 * np.log10(np.sum(ref ** 2) / n)
+
+
+def ort_static(model, calib, x, tmp):
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    shape = sess.get_inputs()[0].shape
+
+    def as_batch(s):
+        return s.reshape([1] + list(s.shape[1:])) if len(s.shape) == len(shape) else s[None]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{name: as_batch(calib[i:i + 1][0][None] if calib.ndim == len(shape) else calib[i])} for i in range(len(calib))])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    qpath = os.path.join(tmp, "ort_qdq.onnx")
+    quantize_static(model, qpath, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    qs = ort.InferenceSession(qpath, so, providers=["CPUExecutionProvider"])
+    outs = [qs.run(None, {name: x[i:i + 1] if x.ndim == len(shape) else x[i][None]})[0] for i in range(len(x))]
+    return np.concatenate([o.reshape(1, -1) for o in outs])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="")
+    ap.add_argument("--methods", default="minmax,percentile,entropy,mse")
+    args = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "compiler", "--bin", "qcc"], check=True, cwd=ROOT)
+    mdir = os.path.join(ROOT, "testsuite", "models")
+    names = args.models.split(",") if args.models else sorted(
+        d for d in os.listdir(mdir) if os.path.exists(os.path.join(mdir, d, "test_y.npy")))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for m in names:
+            d = os.path.join(mdir, m)
+            model, calib_p, x_p = (os.path.join(d, f) for f in ("model.onnx", "calib.npy", "test_x.npy"))
+            y = np.load(os.path.join(d, "test_y.npy")).reshape(-1)
+            out = os.path.join(tmp, "o.npz")
+            f = qcc_run(model, x_p, out, ["--float"]).reshape(len(y), -1)
+            facc = float(np.mean(f.argmax(1) == y))
+            try:
+                o = ort_static(model, np.load(calib_p), np.load(x_p), tmp)
+                oacc = float(np.mean(o.argmax(1) == y))
+                osq = sqnr(f, o)
+            except Exception as e:  # report, don't hide
+                print(f"{m}: onnxruntime quantize_static failed: {e}", file=sys.stderr)
+                oacc, osq = float("nan"), float("nan")
+            for meth in args.methods.split(","):
+                q = qcc_run(model, x_p, out, ["--calib", calib_p, "--calibration", meth]).reshape(len(y), -1)
+                qacc = float(np.mean(q.argmax(1) == y))
+                rows.append((m, meth, facc, qacc, oacc, sqnr(f, q), osq))
+    print(f"{'model':<22} {'method':<11} {'float':>7} {'qcc int':>8} {'ort qdq':>8} {'d float':>8} {'d ort':>7} {'SQNR qcc':>9} {'SQNR ort':>9}")
+    for m, meth, facc, qacc, oacc, sq, osq in rows:
+        print(f"{m:<22} {meth:<11} {100*facc:7.2f} {100*qacc:8.2f} {100*oacc:8.2f} {100*(qacc-facc):8.2f} {100*(qacc-oacc):7.2f} {sq:9.2f} {osq:9.2f}")
+
+
+if __name__ == "__main__":
+    main()
