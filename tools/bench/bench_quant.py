@@ -40,14 +40,15 @@ def ort_static(model, calib, x, tmp):
 
     sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
-    shape = sess.get_inputs()[0].shape
+    rank = len(sess.get_inputs()[0].shape)
 
-    def as_batch(s):
-        return s.reshape([1] + list(s.shape[1:])) if len(s.shape) == len(shape) else s[None]
+    def sample(a, i):
+        # qcc's convention: the first axis counts samples and replaces a batch axis of 1.
+        return a[i:i + 1] if a.ndim == rank else a[i]
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.it = iter([{name: as_batch(calib[i:i + 1][0][None] if calib.ndim == len(shape) else calib[i])} for i in range(len(calib))])
+            self.it = iter([{name: sample(calib, i)} for i in range(len(calib))])
 
         def get_next(self):
             return next(self.it, None)
@@ -58,7 +59,7 @@ def ort_static(model, calib, x, tmp):
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     qs = ort.InferenceSession(qpath, so, providers=["CPUExecutionProvider"])
-    outs = [qs.run(None, {name: x[i:i + 1] if x.ndim == len(shape) else x[i][None]})[0] for i in range(len(x))]
+    outs = [qs.run(None, {name: sample(x, i)})[0] for i in range(len(x))]
     return np.concatenate([o.reshape(1, -1) for o in outs])
 
 
