@@ -4,7 +4,7 @@ tflite2onnx) into testsuite/models/. Needs a separate virtualenv (tensorflow-cpu
 tflite2onnx pin protobuf/onnx versions that clash with the reference python):
 
     python3 -m venv /tmp/qcc-tfvenv
-    /tmp/qcc-tfvenv/bin/pip install tensorflow-cpu tf2onnx tflite2onnx
+    /tmp/qcc-tfvenv/bin/pip install tensorflow-cpu tf2onnx tflite2onnx scikit-learn
     /tmp/qcc-tfvenv/bin/python tools/models/make_tf_models.py [--only keras_digits_tf2onnx]
     python3 tools/models/reference.py --only keras_digits_tf2onnx --only keras_digits_tflite
 
