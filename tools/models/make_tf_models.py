@@ -10,8 +10,8 @@ tflite2onnx pin protobuf/onnx versions that clash with the reference python):
 
 The Keras net takes NHWC input (1,16,16,1): digits /16 resized 8x8 -> 16x16 bilinear (same
 pixels as lenet_digits, transposed to NHWC). It has an explicit ZeroPadding2D (-> Pad), a
-strided 'same' conv (TF's asymmetric padding), BatchNormalization, DepthwiseConv2D, max
-pooling and an NHWC Flatten before Dense, so the ONNX graph has layout Transposes.
+strided 'same' conv (TF's asymmetric padding), BatchNormalization, DepthwiseConv2D, a
+ZeroPadding2D before max pooling (an ONNX Pad that cannot be fused) and an NHWC Flatten before Dense, so the ONNX graph has layout Transposes.
 """
 
 import argparse
@@ -57,6 +57,7 @@ def build_keras():
     x = L.BatchNormalization()(x)
     x = L.ReLU()(x)
     x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = L.ZeroPadding2D(((0, 1), (0, 1)))(x)  # 9x9: stays a Pad op (not fusable into MaxPool)
     x = L.MaxPooling2D(2)(x)  # 4x4
     x = L.Flatten()(x)
     out = L.Dense(10, name="logits")(x)

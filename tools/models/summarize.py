@@ -27,7 +27,7 @@ def main():
         acc = m.get("float_test_accuracy_ort")
         tr = f"yes, {acc * 100:.1f}% ({m.get('test_samples')})" if acc is not None else (
             "yes" if m.get("trained") else "no")
-        prod = m.get("producer_name", "") + (" +conv" if "version_converter" in
+        prod = m.get("producer_name") or m.get("producer", "?").split()[0] + (" +conv" if "version_converter" in
                                              m.get("producer", "") else "")
         if "external data" in m.get("producer", ""):
             prod += " +extdata"
