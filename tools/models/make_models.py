@@ -182,7 +182,7 @@ def untrained(name, model, size, opset=13, keep_bn=False, preprocess=None, notes
              dataset="fashion-mnist", preprocessing=pre_text, x_input=x_in, x_calib=x_cal,
              notes=notes + " Untrained (seed 0); BN affine randomized and running stats "
              "measured on 256 real training images.",
-             extra_meta={"parameters": n_params}, **kw)
+             extra_meta={"parameters": n_params, **kw.pop("extra_meta", {})}, **kw)
     return model
 
 

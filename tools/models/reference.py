@@ -164,7 +164,9 @@ def process(name):
     tref = os.path.join(d, "torch_ref.npz")
     if os.path.exists(tref):
         t = np.load(tref)
-        diff = max(float(np.abs(t[k] - ref[k]).max()) for k in ref)
+        # keyed by output name; fall back to output order (other converters rename outputs)
+        tkeys = list(t.keys()) if set(t.keys()) != set(ref) else list(ref)
+        diff = max(float(np.abs(t[tk] - ref[k]).max()) for tk, k in zip(tkeys, ref))
         meta["max_abs_diff_torch_vs_ort"] = diff
         if diff > 1e-3:
             raise SystemExit(f"{name}: onnxruntime differs from torch by {diff}")
