@@ -107,6 +107,43 @@ pub struct Cli {
     /// Run the verifier after every pass.
     #[arg(long)]
     pub verify_each: bool,
+    /// Also write a make-syntax dependency file: the output depends on the model, its
+    /// external data files and the calibration data (for build systems).
+    #[arg(long, value_name = "FILE")]
+    pub depfile: Option<PathBuf>,
+}
+
+/// Escapes a path for a make rule.
+fn make_escape(p: &Path) -> String {
+    p.display().to_string().replace('$', "$$").replace(' ', "\\ ").replace('#', "\\#")
+}
+
+/// The inputs a compilation read: the model, external data files beside it, calibration data.
+fn dependencies(cli: &Cli) -> Vec<PathBuf> {
+    let mut deps = vec![cli.model.clone()];
+    if let Some(dir) = cli.model.parent()
+        && let Ok(bytes) = std::fs::read(&cli.model)
+    {
+        deps.extend(
+            crate::import::onnx::external_data_files(&bytes)
+                .into_iter()
+                .map(|f| dir.join(f)),
+        );
+    }
+    deps.extend(cli.calib.iter().cloned());
+    deps.extend(cli.run.iter().cloned());
+    deps
+}
+
+/// Writes `--depfile` for the outputs `outs`.
+fn write_depfile(cli: &Cli, outs: &[PathBuf]) -> Result<(), CompileError> {
+    let Some(path) = &cli.depfile else {
+        return Ok(());
+    };
+    let targets: Vec<String> = outs.iter().map(|p| make_escape(p)).collect();
+    let deps: Vec<String> = dependencies(cli).iter().map(|p| make_escape(p)).collect();
+    let text = format!("{}: {}\n", targets.join(" "), deps.join(" \\\n  "));
+    std::fs::write(path, text).map_err(|e| CompileError::io(path, e))
 }
 
 /// Parses `NAME=D0,D1,...` pins.
@@ -362,12 +399,15 @@ pub fn run(cli: &Cli) -> Result<(), CompileError> {
         .map_err(CompileError::Interp)?;
         let stacked = samples::stack_samples(g, &results);
         npy::write_npz_file(out, &stacked).map_err(CompileError::Npy)?;
-        return Ok(());
+        return write_depfile(cli, &[out.to_path_buf()]);
     }
     let emit = cli
         .emit
         .or_else(|| cli.output.as_deref().and_then(Emit::from_path))
         .unwrap_or(Emit::Ir);
+    if let Some(out) = &cli.output {
+        write_depfile(cli, std::slice::from_ref(out))?;
+    }
     match emit {
         Emit::Ir => write_text(cli.output.as_deref(), &ir::text::print(&c.program)),
         Emit::Onnx => {

@@ -189,3 +189,18 @@ fn qir_parse_error_points_at_the_line() {
     assert_user_error(&o, "frobnicate");
     assert!(stderr(&o).contains("bad.qir:4:"), "{}", stderr(&o));
 }
+
+#[test]
+fn depfile_lists_model_external_data_and_calibration() {
+    let dir = model("fashion_cnn_extdata");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("m.qir");
+    let dep = tmp.path().join("m.d");
+    let m = dir.join("model.onnx");
+    let o = qcc(&[m.to_str().unwrap(), "-o", out.to_str().unwrap(), "--depfile", dep.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&dep).unwrap();
+    assert!(text.starts_with(&format!("{}:", out.display())), "{text}");
+    assert!(text.contains("model.onnx"), "{text}");
+    assert!(text.contains("weights.bin"), "{text}");
+}

@@ -53,6 +53,27 @@ pub struct ImportOptions {
     pub constant_inputs: BTreeMap<String, proto::TensorProto>,
 }
 
+/// The external-data file names (relative to the model's directory) a serialized model
+/// refers to, for build-system dependency files. Undecodable bytes give an empty list (the
+/// import itself reports the problem).
+pub fn external_data_files(bytes: &[u8]) -> Vec<String> {
+    let Ok(m) = ModelProto::decode(bytes) else {
+        return Vec::new();
+    };
+    let mut files: Vec<String> = m
+        .graph
+        .iter()
+        .flat_map(|g| &g.initializer)
+        .filter(|t| t.data_location == proto::tensor_proto::DataLocation::External as i32)
+        .flat_map(|t| &t.external_data)
+        .filter(|e| e.key == "location")
+        .map(|e| e.value.clone())
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
 /// Imports a serialized ONNX model.
 pub fn import_model_bytes(bytes: &[u8], opts: &ImportOptions) -> Result<ir::Graph, ImportError> {
     import_named(bytes, opts, "model.onnx")
