@@ -3,6 +3,7 @@
 
 pub mod driver;
 pub mod error;
+pub mod export;
 pub mod import;
 pub mod npy;
 pub mod npz;

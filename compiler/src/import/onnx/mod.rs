@@ -1,4 +1,5 @@
-//! ONNX import: a `ModelProto` (opsets 7 to 21 of the default domain) to a float [`ir::Graph`].
+//! ONNX import: a `ModelProto` (opsets 7 to 21 of the default domain) to a float [`ir::Graph`],
+//! or a Qdq-phase graph for already-quantized models ([`ops_quant`]).
 //!
 //! Steps:
 //! 1. decode the protobuf and check the opset;
@@ -17,6 +18,7 @@ mod error;
 mod fold;
 mod listing;
 mod ops_nn;
+mod ops_quant;
 mod ops_shape;
 #[allow(missing_docs)]
 pub mod proto;
@@ -29,6 +31,8 @@ mod tests;
 mod tests_errors;
 #[cfg(test)]
 mod tests_ops;
+#[cfg(test)]
+mod tests_quant;
 #[cfg(test)]
 mod tests_shape_ops;
 
@@ -438,6 +442,9 @@ fn convert(cx: &mut Cx) -> R<Vec<Val>> {
         "Shape" | "Size" => return fold::shape_of(cx),
         "Identity" | "Dropout" => return ops_shape::pass_through(cx),
         _ => {}
+    }
+    if let Some(r) = ops_quant::convert(cx, convert) {
+        return r;
     }
     if fold::FOLDABLE.contains(&op.as_str()) && cx.num_inputs() > 0 && cx.all_const() {
         return fold::eval(cx);
