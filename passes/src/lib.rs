@@ -10,7 +10,9 @@
 pub mod calibrate;
 pub mod const_fold;
 pub mod dead_code;
+pub mod egraph;
 pub mod fold_batch_norm;
+pub mod lower_integer;
 pub mod manager;
 
 use ir::{Graph, NodeId, Phase};
@@ -18,10 +20,24 @@ use ir::{Graph, NodeId, Phase};
 pub use manager::{PassManager, PipelineEvent};
 
 /// Shared, read-only context handed to every pass.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PassCtx {
     /// Run the verifier after every pass (always on in tests and debug builds).
     pub verify_each: bool,
+    /// The target's cost table for e-graph extraction (`None`: [`egraph::DefaultCostModel`]).
+    pub cost: Option<std::sync::Arc<dyn egraph::CostModel + Send + Sync>>,
+    /// The target's rounding of right shifts, written into every integer op.
+    pub rounding: ir::arith::RoundingMode,
+}
+
+impl Default for PassCtx {
+    fn default() -> PassCtx {
+        PassCtx {
+            verify_each: false,
+            cost: None,
+            rounding: ir::arith::RoundingMode::HalfUp,
+        }
+    }
 }
 
 /// What a pass did.
@@ -120,6 +136,8 @@ declare_passes! {
         "fold inference batch normalization into the preceding conv, conv-transpose or gemm";
     "dead-code" => dead_code::run, Float -> Float,
         "remove nodes whose results nobody uses";
+    "lower-integer" => lower_integer::run, Qdq -> Integer,
+        "lower a fake-quantized graph to integer ops with e-graph rewrites";
 }
 
 /// Looks up a pass by name; the error lists the valid names.
