@@ -79,12 +79,14 @@ pub fn export_model(g: &Graph) -> Result<ModelProto, ExportError> {
     for &n in &order {
         ex.node(n)?;
     }
+    let input = g.inputs.iter().map(|&v| ex.value_info(v)).collect();
+    let output = g.outputs.iter().map(|&v| ex.value_info(v)).collect();
     let graph = GraphProto {
         node: ex.nodes,
         name: g.name.clone(),
         initializer: ex.initializers,
-        input: g.inputs.iter().map(|&v| ex.value_info(v)).collect(),
-        output: g.outputs.iter().map(|&v| ex.value_info(v)).collect(),
+        input,
+        output,
         value_info: ex.value_infos,
         ..Default::default()
     };
