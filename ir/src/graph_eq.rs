@@ -126,9 +126,17 @@ impl PartialEq for Graph {
                 match (self.contains_value(va), other.contains_value(vb)) {
                     (true, true) => {
                         let (ua, ub) = (self.value(va), other.value(vb));
+                        let range_eq = match (ua.range, ub.range) {
+                            (Some(x), Some(y)) => {
+                                x.lo.to_bits() == y.lo.to_bits() && x.hi.to_bits() == y.hi.to_bits()
+                            }
+                            (None, None) => true,
+                            _ => false,
+                        };
                         if ua.name != ub.name
                             || ua.output_index != ub.output_index
                             || !type_eq(&ua.ty, &ub.ty)
+                            || !range_eq
                         {
                             return false;
                         }

@@ -37,6 +37,8 @@ pub fn run(g: &mut Graph, ctx: &PassCtx) -> Result<PassStats, PassError> {
         insert_pair(g, v, &params[&v], ctx.quant.activation);
         rewrites += 1;
     }
+    // The float weights and biases that were replaced.
+    g.remove_dead_nodes();
     g.phase = Phase::Qdq;
     Ok(PassStats { rewrites })
 }

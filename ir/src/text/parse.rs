@@ -98,6 +98,7 @@ struct NodeStmt {
     dense: Option<Dense>,
     attrs: Vec<(String, AttrValue, Span)>,
     types: Vec<TensorType>,
+    ranges: Vec<Option<crate::ValueRange>>,
     types_span: Span,
     name: Option<String>,
     span: Span,
@@ -349,11 +350,23 @@ impl Parser {
             }
         }
         let mut types = Vec::new();
+        let mut ranges = Vec::new();
         let mut types_span = self.here();
         if self.eat_punct(':') {
             types_span = self.here();
             loop {
                 types.push(self.tensor_type()?);
+                ranges.push(if self.is_word("range") {
+                    self.expect_word("range")?;
+                    self.expect_punct('[')?;
+                    let lo = self.f32_word("the low end of a range")?;
+                    self.expect_punct(',')?;
+                    let hi = self.f32_word("the high end of a range")?;
+                    self.expect_punct(']')?;
+                    Some(crate::ValueRange { lo, hi })
+                } else {
+                    None
+                });
                 if !self.eat_punct(',') {
                     break;
                 }
@@ -373,6 +386,7 @@ impl Parser {
             dense,
             attrs,
             types,
+            ranges,
             types_span,
             name,
             span: start..self.prev_end(),
@@ -1060,6 +1074,9 @@ fn build(file: File) -> Result<Parsed, ParseError> {
                 ));
             }
             g.value_mut(v).name = vname.clone();
+        }
+        for (&v, r) in outs.iter().zip(&stmt.ranges) {
+            g.value_mut(v).range = *r;
         }
         let default_name = match stmt.results.first() {
             Some((_, Some(n), _)) if is_input => n.clone(),

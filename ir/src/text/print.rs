@@ -151,7 +151,18 @@ impl Printer<'_> {
             .outputs
             .iter()
             .filter(|&&v| g.contains_value(v))
-            .map(|&v| fmt_type(&g.value(v).ty))
+            .map(|&v| {
+                let val = g.value(v);
+                match val.range {
+                    Some(r) => format!(
+                        "{} range[{}, {}]",
+                        fmt_type(&val.ty),
+                        super::names::fmt_f32(r.lo),
+                        super::names::fmt_f32(r.hi)
+                    ),
+                    None => fmt_type(&val.ty),
+                }
+            })
             .collect();
         if !types.is_empty() {
             let _ = write!(s, " : {}", types.join(", "));
