@@ -13,12 +13,14 @@
 //! `sgemm.rs`.
 
 mod conv;
+mod depthwise;
 mod elementwise;
 mod gemm;
 mod pool;
 mod resize;
 mod sgemm;
 mod shape;
+mod simd;
 #[cfg(test)]
 mod tests;
 

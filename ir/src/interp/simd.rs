@@ -1,0 +1,91 @@
+//! Runtime CPU-feature dispatch for the interpreter's hot loops.
+//!
+//! The crate is compiled for baseline x86-64 (SSE2). The kernels are written once, in safe
+//! Rust, generic over a [`Madd`] flavour and marked `#[inline(always)]`; this module
+//! instantiates each one a second time inside a `#[target_feature(enable = "avx2,fma")]`
+//! function, where LLVM vectorizes the inlined body with 256-bit registers and fused
+//! multiply-adds, and picks that instance at run time when the CPU has both features.
+//!
+//! Calling a `#[target_feature]` function is `unsafe`; the only precondition is that the CPU
+//! supports the features, which [`avx2_fma`] checks first. This (and `sgemm.rs`) are the only
+//! modules allowed `unsafe`. Results of the two instances may differ in the last bits
+//! (fused vs separate rounding), never in structure.
+#![allow(unsafe_code)]
+
+/// How a kernel computes `a * b + c`.
+pub(crate) trait Madd: Copy {
+    /// `a * b + c`.
+    fn madd(a: f32, b: f32, c: f32) -> f32;
+}
+
+/// One rounding (`vfmadd`); only used inside `avx2,fma` functions, where it is an
+/// instruction (elsewhere `mul_add` is a slow libm call).
+#[derive(Clone, Copy)]
+pub(crate) struct Fused;
+
+impl Madd for Fused {
+    #[inline(always)]
+    fn madd(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+/// A multiply then an add (two roundings): the portable flavour.
+#[derive(Clone, Copy)]
+pub(crate) struct Separate;
+
+impl Madd for Separate {
+    #[inline(always)]
+    fn madd(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
+}
+
+/// Whether the CPU has AVX2 and FMA (the detection result is cached by std).
+#[inline]
+pub(crate) fn avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Defines `pub(crate) fn $name(args) -> ret` that runs `$kernel::<Fused>` compiled for
+/// AVX2+FMA when the CPU has them, and `$kernel::<Separate>` otherwise.
+macro_rules! dispatch {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $($kernel:ident)::+;) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        pub(crate) fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn fast($($arg: $ty),*) $(-> $ret)? {
+                    $($kernel)::+::<Fused>($($arg),*)
+                }
+                if avx2_fma() {
+                    // SAFETY: `fast` only requires the avx2 and fma target features, which
+                    // `avx2_fma` just detected on this CPU.
+                    return unsafe { fast($($arg),*) };
+                }
+            }
+            $($kernel)::+::<Separate>($($arg),*)
+        }
+    };
+}
+
+dispatch! {
+    /// A depthwise plane: see [`super::depthwise::taps`].
+    fn depthwise_taps(
+        acc: &mut [f32],
+        src: &[f32],
+        offsets: &[usize],
+        weights: &[f32],
+        bias: f32,
+    ) = super::depthwise::taps;
+}
