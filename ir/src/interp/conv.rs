@@ -228,15 +228,23 @@ pub(super) fn conv_f32(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -
     if cg == 1 && ohw > 0 {
         return super::depthwise::conv(geo, x, w, bias);
     }
-    let mut y = vec![0.0f32; n * m * ohw];
     if ohw == 0 {
-        return y;
+        return Vec::new();
     }
-    if let Some(b) = bias {
-        for (plane, &bv) in y.chunks_mut(ohw).zip(b.iter().cycle()) {
-            plane.fill(bv);
+    // One pass writes the initial output: the bias planes (accumulated into by the GEMMs,
+    // `beta = 1`) or zeros.
+    let mut y = match bias {
+        Some(b) => {
+            let mut y = Vec::with_capacity(n * m * ohw);
+            for _ in 0..n {
+                for &bv in b {
+                    y.extend(std::iter::repeat_n(bv, ohw));
+                }
+            }
+            y
         }
-    }
+        None => vec![0.0f32; n * m * ohw],
+    };
     let beta = if bias.is_some() { 1.0 } else { 0.0 };
     let pointwise = kh == 1
         && kw == 1

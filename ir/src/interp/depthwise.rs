@@ -18,7 +18,7 @@ use super::simd::{self, Madd};
 const CH: usize = 16;
 
 /// Where the taps of a depthwise convolution read, shared by all its channels.
-struct Layout {
+pub(super) struct Layout {
     /// Row length of every phase plane (and of the flattened output).
     w2: usize,
     /// Rows per phase plane.
@@ -78,6 +78,7 @@ impl Layout {
     }
 
     /// Writes the phase planes of input channel `x` (`h x w`) into `src`.
+    #[inline(always)]
     fn fill(&self, geo: &Geom, x: &[f32], src: &mut [f32]) {
         let (h, w, sh, sw, pt, pl) = (geo.h, geo.w, geo.sh, geo.sw, geo.pt, geo.pl);
         let plane_len = self.h2 * self.w2;
@@ -93,11 +94,19 @@ impl Layout {
                 dst[..lo].fill(0.0);
                 dst[hi..].fill(0.0);
                 let start = lo * sw + pw - pl;
+                let dst = &mut dst[lo..hi];
                 if sw == 1 {
-                    dst[lo..hi].copy_from_slice(&xrow[start..start + (hi - lo)]);
+                    dst.copy_from_slice(&xrow[start..start + dst.len()]);
+                } else if sw == 2 {
+                    // Pairs vectorize (as an interleaved load); the last element may lack
+                    // its partner.
+                    let (last, body) = dst.split_last_mut().expect("lo < hi");
+                    body.iter_mut()
+                        .zip(xrow[start..].chunks_exact(2))
+                        .for_each(|(d, p)| *d = p[0]);
+                    *last = xrow[start + 2 * body.len()];
                 } else {
-                    dst[lo..hi]
-                        .iter_mut()
+                    dst.iter_mut()
                         .zip(xrow[start..].iter().step_by(sw))
                         .for_each(|(d, &v)| *d = v);
                 }
@@ -111,6 +120,37 @@ impl Layout {
 pub(super) fn conv(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let Geom {
         n,
+        m,
+        oh,
+        ow,
+        h,
+        w: iw,
+        ..
+    } = *geo;
+    if oh * ow == 0 || h * iw == 0 {
+        let mut y = vec![0.0f32; n * m * oh * ow];
+        if let Some(b) = bias {
+            for (plane, &bv) in y.chunks_mut((oh * ow).max(1)).zip(b.iter().cycle()) {
+                plane.fill(bv);
+            }
+        }
+        return y;
+    }
+    let layout = Layout::new(geo);
+    simd::depthwise_conv(geo, &layout, x, w, bias)
+}
+
+/// [`conv`] for a non-empty input and output.
+#[inline(always)]
+pub(super) fn conv_planes<F: Madd>(
+    geo: &Geom,
+    layout: &Layout,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let Geom {
+        n,
         c,
         h,
         w: iw,
@@ -121,86 +161,91 @@ pub(super) fn conv(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Ve
         ow,
         ..
     } = *geo;
-    let (ohw, kk, mult) = (oh * ow, kh * kw, m / c);
+    let (kk, mult, ohw) = (kh * kw, m / c, oh * ow);
     let mut y = vec![0.0f32; n * m * ohw];
-    if ohw == 0 || h * iw == 0 {
-        if let Some(b) = bias {
-            for (plane, &bv) in y.chunks_mut(ohw.max(1)).zip(b.iter().cycle()) {
-                plane.fill(bv);
-            }
-        }
-        return y;
-    }
-    let layout = Layout::new(geo);
     let mut src = vec![0.0f32; layout.src_len()];
-    let mut acc = vec![0.0f32; layout.len];
+    let mut acc = vec![0.0f32; if ow < CH { layout.len } else { 0 }];
     for (ci, xp) in x.chunks_exact(h * iw).enumerate().take(n * c) {
         layout.fill(geo, xp, &mut src);
-        for j in 0..mult {
-            // Output channel `mi` of batch `b` reads input channel `mi / mult`.
-            let (b, ch) = (ci / c, ci % c);
-            let mi = ch * mult + j;
+        // Output channel `ch * mult + j` reads input channel `ch`.
+        let (b, ch) = (ci / c, ci % c);
+        for mi in ch * mult..(ch + 1) * mult {
             let filt = &w[mi * kk..(mi + 1) * kk];
             let bv = bias.map_or(0.0, |b| b[mi]);
-            simd::depthwise_taps(&mut acc, &src, &layout.offsets, filt, bv);
             let yp = &mut y[(b * m + mi) * ohw..(b * m + mi + 1) * ohw];
-            for (dst, row) in yp.chunks_exact_mut(ow).zip(acc.chunks(layout.w2)) {
-                dst.copy_from_slice(&row[..ow]);
+            match (
+                <&[usize; 9]>::try_from(&layout.offsets[..]),
+                <&[f32; 9]>::try_from(filt),
+            ) {
+                (Ok(o), Ok(f)) => plane::<F>(layout, ow, &src, &o[..], &f[..], bv, yp, &mut acc),
+                _ => plane::<F>(layout, ow, &src, &layout.offsets, filt, bv, yp, &mut acc),
             }
         }
     }
     y
 }
 
-/// `acc[p] = bias + sum_t weights[t] * src[p + offsets[t]]` for every `p < acc.len()` (a
-/// multiple of [`CH`]); `src` must hold every element read.
+/// One output plane `y` (`oh x ow`). Rows of at least [`CH`] outputs are computed in place
+/// in chunks, the last one overlapping its predecessor; narrower planes are computed in the
+/// flattened space into `acc` and then copied row by row.
 #[inline(always)]
-pub(super) fn taps<F: Madd>(
-    acc: &mut [f32],
+#[allow(clippy::too_many_arguments)]
+fn plane<F: Madd>(
+    layout: &Layout,
+    ow: usize,
     src: &[f32],
     offsets: &[usize],
     weights: &[f32],
     bias: f32,
+    y: &mut [f32],
+    acc: &mut [f32],
 ) {
-    match (
-        <&[usize; 9]>::try_from(offsets),
-        <&[f32; 9]>::try_from(weights),
-    ) {
-        (Ok(o), Ok(w)) => taps_fixed::<F, 9>(acc, src, o, w, bias),
-        _ => {
-            for (ci, out) in acc.chunks_exact_mut(CH).enumerate() {
-                let p = ci * CH;
-                let mut a = [bias; CH];
-                for (&o, &wt) in offsets.iter().zip(weights) {
-                    let s = &src[p + o..p + o + CH];
-                    for l in 0..CH {
-                        a[l] = F::madd(wt, s[l], a[l]);
-                    }
+    if ow >= CH {
+        for (oy, yrow) in y.chunks_exact_mut(ow).enumerate() {
+            let p0 = oy * layout.w2;
+            let mut q = 0;
+            loop {
+                let q0 = q.min(ow - CH);
+                let v = chunk::<F>(src, p0 + q0, offsets, weights, bias);
+                yrow[q0..q0 + CH].copy_from_slice(&v);
+                q += CH;
+                if q >= ow {
+                    break;
                 }
-                out.copy_from_slice(&a);
             }
+        }
+    } else {
+        for (ci, out) in acc.chunks_exact_mut(CH).enumerate() {
+            out.copy_from_slice(&chunk::<F>(src, ci * CH, offsets, weights, bias));
+        }
+        for (dst, row) in y.chunks_exact_mut(ow).zip(acc.chunks(layout.w2)) {
+            dst.copy_from_slice(&row[..ow]);
         }
     }
 }
 
-/// [`taps`] with the tap count known at compile time (fully unrolled).
+/// The [`CH`] outputs at flattened position `p`: `bias + sum_t weights[t] * src[p +
+/// offsets[t] + l]`, summed in three interleaved partial sums so that the multiply-adds of
+/// one chunk do not form a single long dependency chain.
 #[inline(always)]
-fn taps_fixed<F: Madd, const T: usize>(
-    acc: &mut [f32],
+fn chunk<F: Madd>(
     src: &[f32],
-    offsets: &[usize; T],
-    weights: &[f32; T],
+    p: usize,
+    offsets: &[usize],
+    weights: &[f32],
     bias: f32,
-) {
-    for (ci, out) in acc.chunks_exact_mut(CH).enumerate() {
-        let p = ci * CH;
-        let mut a = [bias; CH];
-        for t in 0..T {
-            let s = &src[p + offsets[t]..p + offsets[t] + CH];
-            for l in 0..CH {
-                a[l] = F::madd(weights[t], s[l], a[l]);
-            }
+) -> [f32; CH] {
+    let mut a = [[bias; CH], [0.0; CH], [0.0; CH]];
+    for (t, (&o, &wt)) in offsets.iter().zip(weights).enumerate() {
+        let s = &src[p + o..p + o + CH];
+        let part = &mut a[t % 3];
+        for l in 0..CH {
+            part[l] = F::madd(wt, s[l], part[l]);
         }
-        out.copy_from_slice(&a);
     }
+    let mut out = [0.0; CH];
+    for l in 0..CH {
+        out[l] = a[0][l] + a[1][l] + a[2][l];
+    }
+    out
 }

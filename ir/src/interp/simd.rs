@@ -41,9 +41,29 @@ impl Madd for Separate {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Set by [`with_portable`]: the dispatchers pick the portable instances.
+    static FORCE_PORTABLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every dispatcher of this thread forced onto the portable instance, so that
+/// tests cover both instances on any CPU.
+#[cfg(test)]
+pub(crate) fn with_portable<R>(f: impl FnOnce() -> R) -> R {
+    FORCE_PORTABLE.set(true);
+    let r = f();
+    FORCE_PORTABLE.set(false);
+    r
+}
+
 /// Whether the CPU has AVX2 and FMA (the detection result is cached by std).
 #[inline]
 pub(crate) fn avx2_fma() -> bool {
+    #[cfg(test)]
+    if FORCE_PORTABLE.get() {
+        return false;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -80,12 +100,17 @@ macro_rules! dispatch {
 }
 
 dispatch! {
-    /// A depthwise plane: see [`super::depthwise::taps`].
-    fn depthwise_taps(
-        acc: &mut [f32],
-        src: &[f32],
-        offsets: &[usize],
-        weights: &[f32],
-        bias: f32,
-    ) = super::depthwise::taps;
+    /// A depthwise convolution: see [`super::depthwise::conv_planes`].
+    fn depthwise_conv(
+        geo: &super::conv::Geom,
+        layout: &super::depthwise::Layout,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+    ) -> Vec<f32> = super::depthwise::conv_planes;
+}
+
+dispatch! {
+    /// A unary elementwise op in place: see [`super::elementwise::unary_apply`].
+    fn unary_apply(op: &crate::ops::Op, v: &mut [f32]) -> bool = super::elementwise::unary_apply;
 }

@@ -159,6 +159,8 @@ proptest! {
             g.kw = 3;
         }
         check_conv(&g);
+        // The portable kernel instance too (the dispatcher picks AVX2 when it can).
+        crate::interp::simd::with_portable(|| check_conv(&g));
     }
 
     #[test]
