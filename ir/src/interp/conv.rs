@@ -273,7 +273,6 @@ pub(super) fn conv_f32(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -
                     ohw,
                 );
             } else {
-                col.resize(k * ohw, 0.0);
                 im2col(geo, xg, cg, &mut col);
                 sgemm(
                     mg,
@@ -292,9 +291,10 @@ pub(super) fn conv_f32(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -
     y
 }
 
-/// Fills `col[(c*kh + ki)*kw + kj][oh*OW + ow]` with the padded input element under tap
-/// `(ki, kj)` of output `(oh, ow)`.
-fn im2col(geo: &Geom, x: &[f32], cg: usize, col: &mut [f32]) {
+/// Sets `col` to the `[cg * kh * kw, oh * ow]` matrix whose element `[(c*kh + ki)*kw +
+/// kj][oh*OW + ow]` is the padded input element under tap `(ki, kj)` of output `(oh, ow)`.
+/// The rows are appended in memory order, so `col` is written exactly once.
+fn im2col(geo: &Geom, x: &[f32], cg: usize, col: &mut Vec<f32>) {
     let Geom {
         h,
         w,
@@ -310,34 +310,31 @@ fn im2col(geo: &Geom, x: &[f32], cg: usize, col: &mut [f32]) {
         pl,
         ..
     } = *geo;
-    let ohw = oh * ow;
+    col.clear();
+    col.reserve(cg * kh * kw * oh * ow);
     let ranges: Vec<(usize, usize)> = (0..kw)
         .map(|kj| valid_range(ow, sw, kj * dw, pl, w))
         .collect();
-    let mut rows = col.chunks_mut(ohw);
-    for ci in 0..cg {
-        let plane = &x[ci * h * w..(ci + 1) * h * w];
+    let zeros = |col: &mut Vec<f32>, n: usize| col.extend(std::iter::repeat_n(0.0, n));
+    for plane in x.chunks_exact(h * w).take(cg) {
         for ki in 0..kh {
             for (kj, &(lo, hi)) in ranges.iter().enumerate() {
-                let Some(crow) = rows.next() else { return };
-                for (orow, seg) in crow.chunks_mut(ow).enumerate() {
+                for orow in 0..oh {
                     let ih = orow * sh + ki * dh;
                     if ih < pt || ih - pt >= h || lo >= hi {
-                        seg.fill(0.0);
+                        zeros(col, ow);
                         continue;
                     }
                     let xrow = &plane[(ih - pt) * w..(ih - pt + 1) * w];
-                    seg[..lo].fill(0.0);
-                    seg[hi..].fill(0.0);
+                    zeros(col, lo);
                     let start = lo * sw + kj * dw - pl;
-                    let dst = &mut seg[lo..hi];
+                    let n = hi - lo;
                     if sw == 1 {
-                        dst.copy_from_slice(&xrow[start..start + (hi - lo)]);
+                        col.extend_from_slice(&xrow[start..start + n]);
                     } else {
-                        dst.iter_mut()
-                            .zip(xrow[start..].iter().step_by(sw))
-                            .for_each(|(o, &v)| *o = v);
+                        col.extend(xrow[start..].iter().step_by(sw).take(n));
                     }
+                    zeros(col, ow - hi);
                 }
             }
         }

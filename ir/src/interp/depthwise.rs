@@ -162,64 +162,79 @@ pub(super) fn conv_planes<F: Madd>(
         ..
     } = *geo;
     let (kk, mult, ohw) = (kh * kw, m / c, oh * ow);
-    let mut y = vec![0.0f32; n * m * ohw];
+    // Outputs are produced in memory order and appended (no zeroing pass over `y`).
+    let mut y = Vec::with_capacity(n * m * ohw);
     let mut src = vec![0.0f32; layout.src_len()];
-    let mut acc = vec![0.0f32; if ow < CH { layout.len } else { 0 }];
+    let mut acc = vec![0.0f32; if ow < CH { layout.len } else { ow }];
     for (ci, xp) in x.chunks_exact(h * iw).enumerate().take(n * c) {
         layout.fill(geo, xp, &mut src);
         // Output channel `ch * mult + j` reads input channel `ch`.
-        let (b, ch) = (ci / c, ci % c);
+        let ch = ci % c;
         for mi in ch * mult..(ch + 1) * mult {
             let filt = &w[mi * kk..(mi + 1) * kk];
             let bv = bias.map_or(0.0, |b| b[mi]);
-            let yp = &mut y[(b * m + mi) * ohw..(b * m + mi + 1) * ohw];
             match (
                 <&[usize; 9]>::try_from(&layout.offsets[..]),
                 <&[f32; 9]>::try_from(filt),
             ) {
-                (Ok(o), Ok(f)) => plane::<F>(layout, ow, &src, &o[..], &f[..], bv, yp, &mut acc),
-                _ => plane::<F>(layout, ow, &src, &layout.offsets, filt, bv, yp, &mut acc),
+                (Ok(o), Ok(f)) => {
+                    plane::<F>(layout, oh, ow, &src, &o[..], &f[..], bv, &mut y, &mut acc);
+                }
+                _ => plane::<F>(
+                    layout,
+                    oh,
+                    ow,
+                    &src,
+                    &layout.offsets,
+                    filt,
+                    bv,
+                    &mut y,
+                    &mut acc,
+                ),
             }
         }
     }
     y
 }
 
-/// One output plane `y` (`oh x ow`). Rows of at least [`CH`] outputs are computed in place
-/// in chunks, the last one overlapping its predecessor; narrower planes are computed in the
-/// flattened space into `acc` and then copied row by row.
+/// Appends one output plane (`oh x ow`) to `y`. Rows of at least [`CH`] outputs are
+/// computed into `acc` (one row) in chunks, the last one overlapping its predecessor;
+/// narrower planes are computed in the flattened space into `acc` (all rows).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn plane<F: Madd>(
     layout: &Layout,
+    oh: usize,
     ow: usize,
     src: &[f32],
     offsets: &[usize],
     weights: &[f32],
     bias: f32,
-    y: &mut [f32],
+    y: &mut Vec<f32>,
     acc: &mut [f32],
 ) {
     if ow >= CH {
-        for (oy, yrow) in y.chunks_exact_mut(ow).enumerate() {
+        let row = &mut acc[..ow];
+        for oy in 0..oh {
             let p0 = oy * layout.w2;
             let mut q = 0;
             loop {
                 let q0 = q.min(ow - CH);
                 let v = chunk::<F>(src, p0 + q0, offsets, weights, bias);
-                yrow[q0..q0 + CH].copy_from_slice(&v);
+                row[q0..q0 + CH].copy_from_slice(&v);
                 q += CH;
                 if q >= ow {
                     break;
                 }
             }
+            y.extend_from_slice(row);
         }
     } else {
         for (ci, out) in acc.chunks_exact_mut(CH).enumerate() {
             out.copy_from_slice(&chunk::<F>(src, ci * CH, offsets, weights, bias));
         }
-        for (dst, row) in y.chunks_exact_mut(ow).zip(acc.chunks(layout.w2)) {
-            dst.copy_from_slice(&row[..ow]);
+        for row in acc.chunks(layout.w2).take(oh) {
+            y.extend_from_slice(&row[..ow]);
         }
     }
 }
