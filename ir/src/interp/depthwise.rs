@@ -15,7 +15,7 @@ use super::conv::{Geom, valid_range};
 use super::simd::{self, Madd};
 
 /// Outputs computed per register block.
-const CH: usize = 16;
+const CH: usize = 32;
 
 /// Where the taps of a depthwise convolution read, shared by all its channels.
 pub(super) struct Layout {

@@ -150,8 +150,9 @@ proptest! {
     }
 
     #[test]
-    fn depthwise_conv_matches_naive(g in geom(), kw3 in proptest::bool::ANY, wide in 0usize..12) {
-        // One input channel per group, often a 3-wide filter and wide rows (fused pass).
+    fn depthwise_conv_matches_naive(g in geom(), kw3 in proptest::bool::ANY, wide in 0usize..44) {
+        // One input channel per group, often a 3-wide filter, and rows both narrower and
+        // wider than the depthwise kernel's 32-output chunks.
         let mut g = g;
         g.cg = 1;
         g.w += wide;
