@@ -273,7 +273,7 @@ pub(super) fn conv_f32(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -
                     ohw,
                 );
             } else {
-                im2col(geo, xg, cg, &mut col);
+                super::simd::im2col(geo, xg, cg, &mut col);
                 sgemm(
                     mg,
                     k,
@@ -294,7 +294,8 @@ pub(super) fn conv_f32(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -
 /// Sets `col` to the `[cg * kh * kw, oh * ow]` matrix whose element `[(c*kh + ki)*kw +
 /// kj][oh*OW + ow]` is the padded input element under tap `(ki, kj)` of output `(oh, ow)`.
 /// The rows are appended in memory order, so `col` is written exactly once.
-fn im2col(geo: &Geom, x: &[f32], cg: usize, col: &mut Vec<f32>) {
+#[inline(always)]
+pub(super) fn im2col(geo: &Geom, x: &[f32], cg: usize, col: &mut Vec<f32>) {
     let Geom {
         h,
         w,
@@ -331,6 +332,11 @@ fn im2col(geo: &Geom, x: &[f32], cg: usize, col: &mut Vec<f32>) {
                     let n = hi - lo;
                     if sw == 1 {
                         col.extend_from_slice(&xrow[start..start + n]);
+                    } else if sw == 2 {
+                        // Pairs vectorize (an interleaved load); the last element may lack
+                        // its partner.
+                        col.extend(xrow[start..].chunks_exact(2).take(n - 1).map(|p| p[0]));
+                        col.push(xrow[start + 2 * (n - 1)]);
                     } else {
                         col.extend(xrow[start..].iter().step_by(sw).take(n));
                     }

@@ -75,9 +75,19 @@ pub(crate) fn avx2_fma() -> bool {
 }
 
 /// Defines `pub(crate) fn $name(args) -> ret` that runs `$kernel::<Fused>` compiled for
-/// AVX2+FMA when the CPU has them, and `$kernel::<Separate>` otherwise.
+/// AVX2+FMA when the CPU has them, and `$kernel::<Separate>` otherwise. With `plain`, the
+/// kernel is not generic (it has no multiply-adds) and only its code generation differs.
 macro_rules! dispatch {
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $($kernel:ident)::+;) => {
+        dispatch!(@emit $(#[$doc])* fn $name($($arg: $ty),*) $(-> $ret)?;
+            fast = $($kernel)::+::<Fused>; portable = $($kernel)::+::<Separate>);
+    };
+    ($(#[$doc:meta])* plain fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $($kernel:ident)::+;) => {
+        dispatch!(@emit $(#[$doc])* fn $name($($arg: $ty),*) $(-> $ret)?;
+            fast = $($kernel)::+; portable = $($kernel)::+);
+    };
+    (@emit $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;
+        fast = $fast:path; portable = $portable:path) => {
         $(#[$doc])*
         #[allow(clippy::too_many_arguments)]
         pub(crate) fn $name($($arg: $ty),*) $(-> $ret)? {
@@ -86,7 +96,7 @@ macro_rules! dispatch {
                 #[target_feature(enable = "avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
                 fn fast($($arg: $ty),*) $(-> $ret)? {
-                    $($kernel)::+::<Fused>($($arg),*)
+                    $fast($($arg),*)
                 }
                 if avx2_fma() {
                     // SAFETY: `fast` only requires the avx2 and fma target features, which
@@ -94,7 +104,7 @@ macro_rules! dispatch {
                     return unsafe { fast($($arg),*) };
                 }
             }
-            $($kernel)::+::<Separate>($($arg),*)
+            $portable($($arg),*)
         }
     };
 }
@@ -113,4 +123,10 @@ dispatch! {
 dispatch! {
     /// A unary elementwise op in place: see [`super::elementwise::unary_apply`].
     fn unary_apply(op: &crate::ops::Op, v: &mut [f32]) -> bool = super::elementwise::unary_apply;
+}
+
+dispatch! {
+    /// im2col: see [`super::conv::im2col`].
+    plain fn im2col(geo: &super::conv::Geom, x: &[f32], cg: usize, col: &mut Vec<f32>) =
+        super::conv::im2col;
 }

@@ -147,6 +147,7 @@ proptest! {
     #[test]
     fn conv_matches_naive(g in geom()) {
         check_conv(&g);
+        crate::interp::simd::with_portable(|| check_conv(&g));
     }
 
     #[test]
