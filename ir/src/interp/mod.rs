@@ -10,7 +10,7 @@
 //! single-threaded; [`run_float_batch`] runs samples in parallel.
 //!
 //! Kernels live in one file per op family; the only `unsafe` code is the GEMM call in
-//! `sgemm.rs`.
+//! `sgemm.rs` and the AVX2+FMA dispatch of the hot loops in `simd.rs`.
 
 mod conv;
 mod depthwise;
