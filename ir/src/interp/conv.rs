@@ -1,7 +1,6 @@
 //! Convolution and transposed convolution, 1-d and 2-d (1-d runs as 2-d with height 1).
 //!
-//! - Depthwise-style groups (one input channel per group) use direct loops over output
-//!   rows, with the padding test hoisted out of the inner loop.
+//! - Depthwise-style groups (one input channel per group) run in `depthwise.rs`.
 //! - A 1x1, stride-1, unpadded group is a plain GEMM on the input plane.
 //! - Every other group is im2col + GEMM.
 //! - Transposed convolution is GEMM (`w^T @ x`) followed by col2im with cropping.
@@ -226,15 +225,26 @@ pub(super) fn conv_f32(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -
     } = *geo;
     let (cg, mg) = (c / group, m / group);
     let (k, ohw, hw_in) = (cg * kh * kw, oh * ow, h * iw);
-    let mut y = vec![0.0f32; n * m * ohw];
+    if cg == 1 && ohw > 0 {
+        return super::depthwise::conv(geo, x, w, bias);
+    }
     if ohw == 0 {
-        return y;
+        return Vec::new();
     }
-    if let Some(b) = bias {
-        for (plane, &bv) in y.chunks_mut(ohw).zip(b.iter().cycle()) {
-            plane.fill(bv);
+    // One pass writes the initial output: the bias planes (accumulated into by the GEMMs,
+    // `beta = 1`) or zeros.
+    let mut y = match bias {
+        Some(b) => {
+            let mut y = Vec::with_capacity(n * m * ohw);
+            for _ in 0..n {
+                for &bv in b {
+                    y.extend(std::iter::repeat_n(bv, ohw));
+                }
+            }
+            y
         }
-    }
+        None => vec![0.0f32; n * m * ohw],
+    };
     let beta = if bias.is_some() { 1.0 } else { 0.0 };
     let pointwise = kh == 1
         && kw == 1
@@ -245,18 +255,12 @@ pub(super) fn conv_f32(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -
         && oh == h
         && ow == iw;
     let mut col = Vec::new();
-    let mut scratch = Vec::new();
     for b in 0..n {
         for gi in 0..group {
             let xg = &x[(b * c + gi * cg) * hw_in..(b * c + (gi + 1) * cg) * hw_in];
             let wg = &w[gi * mg * k..(gi + 1) * mg * k];
             let yg = &mut y[(b * m + gi * mg) * ohw..(b * m + (gi + 1) * mg) * ohw];
-            if cg == 1 {
-                let kk = kh * kw;
-                for (mi, yp) in yg.chunks_mut(ohw).enumerate() {
-                    depthwise_plane(geo, xg, &wg[mi * kk..(mi + 1) * kk], yp, &mut scratch);
-                }
-            } else if pointwise {
+            if pointwise {
                 sgemm(
                     mg,
                     cg,
@@ -269,8 +273,7 @@ pub(super) fn conv_f32(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -
                     ohw,
                 );
             } else {
-                col.resize(k * ohw, 0.0);
-                im2col(geo, xg, cg, &mut col);
+                super::simd::im2col(geo, xg, cg, &mut col);
                 sgemm(
                     mg,
                     k,
@@ -288,156 +291,11 @@ pub(super) fn conv_f32(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -
     y
 }
 
-/// Accumulates one input plane convolved with one `kh x kw` filter into the output plane
-/// `y` (already holding the bias).
-///
-/// Every tap reads a contiguous run of an input row: for stride 2 the plane is first split
-/// into its even and odd columns (in `scratch`). A 3-wide filter row is applied in one fused
-/// pass over the columns where all three taps are in bounds.
-fn depthwise_plane(geo: &Geom, x: &[f32], filt: &[f32], y: &mut [f32], scratch: &mut Vec<f32>) {
-    let Geom {
-        h,
-        w,
-        kh,
-        kw,
-        ow,
-        sh,
-        sw,
-        dh,
-        dw,
-        pt,
-        pl,
-        ..
-    } = *geo;
-    if sw > 2 {
-        return depthwise_plane_strided(geo, x, filt, y);
-    }
-    // Source planes: for stride 1 the input itself; for stride 2 its even then odd columns.
-    let (planes, pw): (&[f32], [usize; 2]) = if sw == 1 {
-        (x, [w, 0])
-    } else {
-        let (we, wo) = (w.div_ceil(2), w / 2);
-        scratch.clear();
-        for row in x.chunks(w) {
-            scratch.extend(row.iter().step_by(2));
-        }
-        for row in x.chunks(w) {
-            scratch.extend(row.iter().skip(1).step_by(2));
-        }
-        (&scratch[..], [we, wo])
-    };
-    // Per tap column: (plane, shift) with source index `o + shift`, and its valid range.
-    let taps: Vec<(usize, isize, usize, usize)> = (0..kw)
-        .map(|kj| {
-            let q = (kj * dw) as isize - pl as isize;
-            let (p, shift) = if sw == 1 {
-                (0, q)
-            } else if q.rem_euclid(2) == 0 {
-                (0, q / 2)
-            } else {
-                (1, (q - 1).div_euclid(2))
-            };
-            let lo = (-shift).clamp(0, ow as isize) as usize;
-            let hi = (pw[p] as isize - shift).clamp(0, ow as isize) as usize;
-            (p, shift, lo.min(hi), hi)
-        })
-        .collect();
-    let plane_off = [0, h * pw[0]];
-    let (ilo, ihi) = taps
-        .iter()
-        .fold((0, ow), |(l, r), t| (l.max(t.2), r.min(t.3)));
-    for (orow, yrow) in y.chunks_mut(ow).enumerate() {
-        for ki in 0..kh {
-            let ih = orow * sh + ki * dh;
-            if ih < pt || ih - pt >= h {
-                continue;
-            }
-            let ih = ih - pt;
-            let row = |t: &(usize, isize, usize, usize)| {
-                let base = plane_off[t.0] + ih * pw[t.0];
-                &planes[base..base + pw[t.0]]
-            };
-            let wrow = &filt[ki * kw..(ki + 1) * kw];
-            let fused = kw == 3 && ilo < ihi;
-            for (t, &wt) in taps.iter().zip(wrow) {
-                // With the fused pass, each tap only handles columns outside the interior.
-                let spans = if fused {
-                    [(t.2, ilo.max(t.2)), (ihi.min(t.3).max(t.2), t.3)]
-                } else {
-                    [(t.2, t.3), (0, 0)]
-                };
-                let src = row(t);
-                for (lo, hi) in spans {
-                    if lo >= hi {
-                        continue;
-                    }
-                    let s0 = (lo as isize + t.1) as usize;
-                    yrow[lo..hi]
-                        .iter_mut()
-                        .zip(&src[s0..s0 + (hi - lo)])
-                        .for_each(|(o, &v)| *o += wt * v);
-                }
-            }
-            if fused {
-                let n = ihi - ilo;
-                let s = |t: &(usize, isize, usize, usize)| {
-                    let s0 = (ilo as isize + t.1) as usize;
-                    &row(t)[s0..s0 + n]
-                };
-                let (a, b, c) = (s(&taps[0]), s(&taps[1]), s(&taps[2]));
-                let (w0, w1, w2) = (wrow[0], wrow[1], wrow[2]);
-                for (o, ((&p, &q), &r)) in yrow[ilo..ihi].iter_mut().zip(a.iter().zip(b).zip(c)) {
-                    *o += w0 * p + w1 * q + w2 * r;
-                }
-            }
-        }
-    }
-}
-
-/// [`depthwise_plane`] for strides above 2: taps read strided input runs.
-fn depthwise_plane_strided(geo: &Geom, x: &[f32], filt: &[f32], y: &mut [f32]) {
-    let Geom {
-        h,
-        w,
-        kh,
-        kw,
-        ow,
-        sh,
-        sw,
-        dh,
-        dw,
-        pt,
-        pl,
-        ..
-    } = *geo;
-    let ranges: Vec<(usize, usize)> = (0..kw)
-        .map(|kj| valid_range(ow, sw, kj * dw, pl, w))
-        .collect();
-    for (orow, yrow) in y.chunks_mut(ow).enumerate() {
-        for ki in 0..kh {
-            let ih = orow * sh + ki * dh;
-            if ih < pt || ih - pt >= h {
-                continue;
-            }
-            let xrow = &x[(ih - pt) * w..(ih - pt + 1) * w];
-            for (kj, &(lo, hi)) in ranges.iter().enumerate() {
-                if lo >= hi {
-                    continue;
-                }
-                let wt = filt[ki * kw + kj];
-                let start = lo * sw + kj * dw - pl;
-                yrow[lo..hi]
-                    .iter_mut()
-                    .zip(xrow[start..].iter().step_by(sw))
-                    .for_each(|(o, &v)| *o += wt * v);
-            }
-        }
-    }
-}
-
-/// Fills `col[(c*kh + ki)*kw + kj][oh*OW + ow]` with the padded input element under tap
-/// `(ki, kj)` of output `(oh, ow)`.
-fn im2col(geo: &Geom, x: &[f32], cg: usize, col: &mut [f32]) {
+/// Sets `col` to the `[cg * kh * kw, oh * ow]` matrix whose element `[(c*kh + ki)*kw +
+/// kj][oh*OW + ow]` is the padded input element under tap `(ki, kj)` of output `(oh, ow)`.
+/// The rows are appended in memory order, so `col` is written exactly once.
+#[inline(always)]
+pub(super) fn im2col(geo: &Geom, x: &[f32], cg: usize, col: &mut Vec<f32>) {
     let Geom {
         h,
         w,
@@ -453,34 +311,36 @@ fn im2col(geo: &Geom, x: &[f32], cg: usize, col: &mut [f32]) {
         pl,
         ..
     } = *geo;
-    let ohw = oh * ow;
+    col.clear();
+    col.reserve(cg * kh * kw * oh * ow);
     let ranges: Vec<(usize, usize)> = (0..kw)
         .map(|kj| valid_range(ow, sw, kj * dw, pl, w))
         .collect();
-    let mut rows = col.chunks_mut(ohw);
-    for ci in 0..cg {
-        let plane = &x[ci * h * w..(ci + 1) * h * w];
+    let zeros = |col: &mut Vec<f32>, n: usize| col.extend(std::iter::repeat_n(0.0, n));
+    for plane in x.chunks_exact(h * w).take(cg) {
         for ki in 0..kh {
             for (kj, &(lo, hi)) in ranges.iter().enumerate() {
-                let Some(crow) = rows.next() else { return };
-                for (orow, seg) in crow.chunks_mut(ow).enumerate() {
+                for orow in 0..oh {
                     let ih = orow * sh + ki * dh;
                     if ih < pt || ih - pt >= h || lo >= hi {
-                        seg.fill(0.0);
+                        zeros(col, ow);
                         continue;
                     }
                     let xrow = &plane[(ih - pt) * w..(ih - pt + 1) * w];
-                    seg[..lo].fill(0.0);
-                    seg[hi..].fill(0.0);
+                    zeros(col, lo);
                     let start = lo * sw + kj * dw - pl;
-                    let dst = &mut seg[lo..hi];
+                    let n = hi - lo;
                     if sw == 1 {
-                        dst.copy_from_slice(&xrow[start..start + (hi - lo)]);
+                        col.extend_from_slice(&xrow[start..start + n]);
+                    } else if sw == 2 {
+                        // Pairs vectorize (an interleaved load); the last element may lack
+                        // its partner.
+                        col.extend(xrow[start..].chunks_exact(2).take(n - 1).map(|p| p[0]));
+                        col.push(xrow[start + 2 * (n - 1)]);
                     } else {
-                        dst.iter_mut()
-                            .zip(xrow[start..].iter().step_by(sw))
-                            .for_each(|(o, &v)| *o = v);
+                        col.extend(xrow[start..].iter().step_by(sw).take(n));
                     }
+                    zeros(col, ow - hi);
                 }
             }
         }

@@ -18,6 +18,15 @@ pub(super) fn unary(op: &Op, args: Vec<Cow<'_, Tensor>>, out: &TensorType) -> In
         )
     })?;
     let mut v = into_f32_vec(args.into_iter().next().expect("arity checked"));
+    if !super::simd::unary_apply(op, &mut v) {
+        return Err(super::invalid(name, "not a unary elementwise op"));
+    }
+    Ok(tensor(out, v))
+}
+
+/// Applies unary op `op` to `v` in place; `false` when `op` is not a unary elementwise op.
+#[inline(always)]
+pub(super) fn unary_apply<F: super::simd::Madd>(op: &Op, v: &mut [f32]) -> bool {
     match op {
         Op::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
         Op::LeakyRelu(a) => {
@@ -33,11 +42,11 @@ pub(super) fn unary(op: &Op, args: Vec<Cow<'_, Tensor>>, out: &TensorType) -> In
         Op::HardSigmoid(a) => {
             let (alpha, beta) = (a.alpha, a.beta);
             v.iter_mut()
-                .for_each(|x| *x = (alpha * *x + beta).clamp(0.0, 1.0));
+                .for_each(|x| *x = F::madd(alpha, *x, beta).clamp(0.0, 1.0));
         }
         Op::HardSwish => v
             .iter_mut()
-            .for_each(|x| *x *= (*x * (1.0 / 6.0) + 0.5).clamp(0.0, 1.0)),
+            .for_each(|x| *x *= F::madd(*x, 1.0 / 6.0, 0.5).clamp(0.0, 1.0)),
         Op::Tanh => v.iter_mut().for_each(|x| *x = x.tanh()),
         Op::Input
         | Op::Const(_)
@@ -75,11 +84,9 @@ pub(super) fn unary(op: &Op, args: Vec<Cow<'_, Tensor>>, out: &TensorType) -> In
         | Op::AvgPoolInt(_)
         | Op::Lut(_)
         | Op::SoftmaxInt(_)
-        | Op::ResizeInt(_) => {
-            return Err(super::invalid(name, "not a unary elementwise op"));
-        }
+        | Op::ResizeInt(_) => return false,
     }
-    Ok(tensor(out, v))
+    true
 }
 
 /// The logistic function, stable for large |x|.

@@ -10,11 +10,13 @@
 //! single-threaded; [`run_float_batch`] runs samples in parallel.
 //!
 //! Kernels live in one file per op family; the only `unsafe` code is the GEMM call in
-//! `sgemm.rs`. Quantize and Dequantize (`qdq.rs`) and data movement on integer tensors
-//! (`movement.rs`) run here too, so Qdq-phase graphs execute; the integer compute ops need
-//! the integer interpreter ([`int::run_int`]), which shares this execution engine.
+//! `sgemm.rs` and the AVX2+FMA dispatch of the hot loops in `simd.rs`. Quantize and
+//! Dequantize (`qdq.rs`) and data movement on integer tensors (`movement.rs`) run here too,
+//! so Qdq-phase graphs execute; the integer compute ops need the integer interpreter
+//! ([`int::run_int`]), which shares this execution engine.
 
 mod conv;
+mod depthwise;
 mod elementwise;
 mod gemm;
 pub mod int;
@@ -24,6 +26,7 @@ mod qdq;
 mod resize;
 mod sgemm;
 mod shape;
+mod simd;
 #[cfg(test)]
 mod tests;
 

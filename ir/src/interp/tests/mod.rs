@@ -13,6 +13,7 @@ mod ort_gemm;
 mod ort_pool;
 mod ort_resize;
 mod ort_shape;
+mod portable;
 mod prop;
 mod qdq;
 mod run;

@@ -147,11 +147,13 @@ proptest! {
     #[test]
     fn conv_matches_naive(g in geom()) {
         check_conv(&g);
+        crate::interp::simd::with_portable(|| check_conv(&g));
     }
 
     #[test]
-    fn depthwise_conv_matches_naive(g in geom(), kw3 in proptest::bool::ANY, wide in 0usize..12) {
-        // One input channel per group, often a 3-wide filter and wide rows (fused pass).
+    fn depthwise_conv_matches_naive(g in geom(), kw3 in proptest::bool::ANY, wide in 0usize..44) {
+        // One input channel per group, often a 3-wide filter, and rows both narrower and
+        // wider than the depthwise kernel's 32-output chunks.
         let mut g = g;
         g.cg = 1;
         g.w += wide;
@@ -159,6 +161,8 @@ proptest! {
             g.kw = 3;
         }
         check_conv(&g);
+        // The portable kernel instance too (the dispatcher picks AVX2 when it can).
+        crate::interp::simd::with_portable(|| check_conv(&g));
     }
 
     #[test]
