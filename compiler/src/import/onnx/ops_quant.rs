@@ -268,19 +268,33 @@ fn ir_of(cx: &Cx, v: Val) -> R<ValueId> {
     }
 }
 
-/// `quantize` of the f32 value `x` to `ty`.
-fn add_quantize(cx: &mut Cx, x: ValueId, ty: TensorType) -> R<ValueId> {
-    mark_qdq(cx);
-    let v = cx.add_stated(Op::Quantize, vec![x], ty)?;
-    ir_of(cx, v)
+/// Names the node producing `v` `<onnx node>/<part>` (nodes an ONNX node expands into get
+/// distinct names; an empty `part` keeps the ONNX node's name).
+fn name_part(cx: &mut Cx, v: ValueId, part: &str) {
+    if !part.is_empty() {
+        let n = cx.imp.g.value(v).producer;
+        let name = format!("{}/{part}", cx.name);
+        cx.imp.g.set_node_name(n, name);
+    }
 }
 
-/// `dequantize` of the quantized integer value `q`.
-fn add_dequantize(cx: &mut Cx, q: ValueId) -> R<ValueId> {
+/// `quantize` of the f32 value `x` to `ty`, named after `part`.
+fn add_quantize(cx: &mut Cx, x: ValueId, ty: TensorType, part: &str) -> R<ValueId> {
+    mark_qdq(cx);
+    let v = cx.add_stated(Op::Quantize, vec![x], ty)?;
+    let v = ir_of(cx, v)?;
+    name_part(cx, v, part);
+    Ok(v)
+}
+
+/// `dequantize` of the quantized integer value `q`, named after `part`.
+fn add_dequantize(cx: &mut Cx, q: ValueId, part: &str) -> R<ValueId> {
     mark_qdq(cx);
     let ty = TensorType::f32(cx.imp.g.ty(q).shape.clone());
     let v = cx.add_stated(Op::Dequantize, vec![q], ty)?;
-    ir_of(cx, v)
+    let v = ir_of(cx, v)?;
+    name_part(cx, v, part);
+    Ok(v)
 }
 
 /// An integer `const` of type `ty` holding `c`'s integers (cached per name and type).
@@ -366,7 +380,8 @@ fn dequantized_input(cx: &mut Cx, i: usize, slots: &ParamSlots) -> R<ValueId> {
             }
             let key = cx.node.input[i].clone();
             let q = quant_const(cx, &key, &c, quant_type(dtype, &dims, qp))?;
-            add_dequantize(cx, q)
+            let part = input_part(cx, i);
+            add_dequantize(cx, q, &part)
         }
         Val::Ir(v) => {
             let ty = cx.imp.g.ty(v).clone();
@@ -388,9 +403,19 @@ fn dequantized_input(cx: &mut Cx, i: usize, slots: &ParamSlots) -> R<ValueId> {
                     describe(&quant_type(pdtype, &dims, qp))
                 )));
             }
-            add_dequantize(cx, v)
+            let part = input_part(cx, i);
+            add_dequantize(cx, v, &part)
         }
         Val::Absent(_) => Err(cx.invalid("absent input")),
+    }
+}
+
+/// The name part of the dequantize of input `i`: none for DequantizeLinear itself.
+fn input_part(cx: &Cx, i: usize) -> String {
+    if cx.op_type() == "DequantizeLinear" {
+        String::new()
+    } else {
+        format!("dequantize{i}")
     }
 }
 
@@ -462,7 +487,7 @@ fn quantize_linear(cx: &mut Cx) -> R<Vec<Val>> {
                     cx.imp.g.ty(x).dtype
                 )));
             }
-            Ok(vec![Val::Ir(add_quantize(cx, x, ty)?)])
+            Ok(vec![Val::Ir(add_quantize(cx, x, ty, "")?)])
         }
         Val::Absent(_) => Err(cx.invalid("absent input")),
     }
@@ -514,7 +539,7 @@ fn qlinear_conv(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
     let y = run_float(cx, float, "Conv", ins)?;
     let y = ir_of(cx, y.into_iter().next().unwrap_or(Val::Absent(String::new())))?;
     let ty = output_type(cx, 6, y)?;
-    Ok(vec![Val::Ir(add_quantize(cx, y, ty)?)])
+    Ok(vec![Val::Ir(add_quantize(cx, y, ty, "quantize")?)])
 }
 
 /// The i32 bias of QLinearConv (input `i`): scale `s_x * s_w[m]`, zero point 0.
@@ -561,7 +586,7 @@ fn bias(cx: &mut Cx, i: usize, x: ValueId, w: ValueId) -> R<ValueId> {
     };
     let key = cx.node.input[i].clone();
     let q = quant_const(cx, &key, &c, quant_type(DType::I32, &[m], qp))?;
-    add_dequantize(cx, q)
+    add_dequantize(cx, q, &format!("dequantize{i}"))
 }
 
 fn qlinear_matmul(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
@@ -585,7 +610,7 @@ fn qlinear_matmul(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
     let y = run_float(cx, float, "MatMul", vec![Some(a), Some(b)])?;
     let y = ir_of(cx, y.into_iter().next().unwrap_or(Val::Absent(String::new())))?;
     let ty = output_type(cx, 6, y)?;
-    Ok(vec![Val::Ir(add_quantize(cx, y, ty)?)])
+    Ok(vec![Val::Ir(add_quantize(cx, y, ty, "quantize")?)])
 }
 
 /// Shared part of ConvInteger and MatMulInteger: `x` (input 0, zero point input `2`) is a
@@ -621,7 +646,7 @@ fn integer_op(cx: &mut Cx, float: FloatConvert, op_type: &str, w_axis: usize) ->
             "the input zero point {zx} differs from {zp_x}, the one the input was quantized with"
         )));
     }
-    let xf = add_dequantize(cx, x)?;
+    let xf = add_dequantize(cx, x, "dequantize0")?;
 
     let w = match cx.val(1)? {
         Val::Const(w) => w,
@@ -664,12 +689,12 @@ fn integer_op(cx: &mut Cx, float: FloatConvert, op_type: &str, w_axis: usize) ->
     let qp = QuantParams { granularity, bits: wdtype.bits(), pow2: false };
     let key = cx.node.input[1].clone();
     let wq = quant_const(cx, &key, &w, quant_type(wdtype, &w.shape, qp))?;
-    let wf = add_dequantize(cx, wq)?;
+    let wf = add_dequantize(cx, wq, "dequantize1")?;
     let y = run_float(cx, float, op_type, vec![Some(xf), Some(wf)])?;
     let y = ir_of(cx, y.into_iter().next().unwrap_or(Val::Absent(String::new())))?;
     let dims = cx.imp.g.ty(y).shape.0.clone();
     let ty = quant_type(DType::I32, &dims, QuantParams::per_tensor(DType::I32, 1.0, 0));
-    Ok(vec![Val::Ir(add_quantize(cx, y, ty)?)])
+    Ok(vec![Val::Ir(add_quantize(cx, y, ty, "quantize")?)])
 }
 
 fn conv_integer(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
@@ -706,7 +731,7 @@ fn cast(cx: &mut Cx) -> Option<R<Vec<Val>>> {
             describe(&ty)
         ))));
     }
-    Some(add_dequantize(cx, x).map(|v| vec![Val::Ir(v)]))
+    Some(add_dequantize(cx, x, "").map(|v| vec![Val::Ir(v)]))
 }
 
 /// A data-movement op on integer tensors as `dequantize -> op -> quantize`; every integer
@@ -744,7 +769,7 @@ fn via_float(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
             }
             _ => qtype = Some((ty.dtype, q)),
         }
-        let f = add_dequantize(cx, v)?;
+        let f = add_dequantize(cx, v, &format!("dequantize{i}"))?;
         let name = format!("\u{1}qcc:{}:{i}", cx.idx);
         cx.imp.env.insert(name.clone(), Val::Ir(f));
         node.input[i] = name;
@@ -762,11 +787,14 @@ fn via_float(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
         };
         float(&mut inner)?
     };
+    let many = outs.len() > 1;
     outs.into_iter()
-        .map(|o| match o {
+        .enumerate()
+        .map(|(j, o)| match o {
             Val::Ir(v) if cx.imp.g.ty(v).dtype == DType::F32 => {
                 let dims = cx.imp.g.ty(v).shape.0.clone();
-                add_quantize(cx, v, quant_type(dtype, &dims, qp.clone())).map(Val::Ir)
+                let part = if many { format!("quantize{j}") } else { "quantize".into() };
+                add_quantize(cx, v, quant_type(dtype, &dims, qp.clone()), &part).map(Val::Ir)
             }
             other => Ok(other),
         })

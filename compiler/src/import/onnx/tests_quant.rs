@@ -86,6 +86,15 @@ fn output_type_of(g: &Graph, mnemonic: &str) -> TensorType {
     g.ty(g.node(n).outputs[0]).clone()
 }
 
+/// The operand type of the dequantize whose operand is `dtype`.
+fn dequantized(g: &Graph, dtype: DType) -> TensorType {
+    g.node_ids()
+        .filter(|&n| matches!(g.node(n).op, Op::Dequantize))
+        .map(|n| g.ty(g.node(n).inputs[0]).clone())
+        .find(|t| t.dtype == dtype)
+        .unwrap_or_else(|| panic!("no dequantize of {dtype}"))
+}
+
 fn mnemonics(g: &Graph) -> Vec<&'static str> {
     ops(g).iter().map(|o| o.mnemonic()).collect()
 }
@@ -182,18 +191,12 @@ fn per_channel_conv(opset: i64, axis: Option<i64>) -> super::proto::ModelProto {
 fn per_axis_weights_and_i32_bias() {
     let g = qok(&per_channel_conv(13, Some(0)));
     assert_eq!(g.phase, Phase::Qdq);
-    let w = input_type_of(&g, "dequantize", 0);
-    assert_eq!(w.dtype, DType::I8);
+    let w = dequantized(&g, DType::I8);
     assert_eq!(per_axis(&w), (0, vec![0.5, 0.25, 0.125], vec![0, 0, 0]));
     // The negative axis -4 is axis 0 of the rank-4 weight.
     let g2 = qok(&per_channel_conv(13, Some(-4)));
     assert!(g == g2);
-    let b = g
-        .node_ids()
-        .filter(|&n| matches!(g.node(n).op, Op::Const(_)))
-        .map(|n| g.ty(g.node(n).outputs[0]).clone())
-        .find(|t| t.dtype == DType::I32)
-        .expect("bias const");
+    let b = dequantized(&g, DType::I32);
     assert_eq!(per_axis(&b).1, vec![0.05, 0.025, 0.0125]);
     let x = Tensor::from_f32(vec![1, 2, 3, 3], vec![1.0; 18]);
     let y = ir::interp::run_float(&g, &[x]).unwrap();
@@ -421,7 +424,7 @@ fn qlinear_matmul_per_column_weights() {
         ],
     );
     let g = qok(&m);
-    assert_eq!(per_axis(&input_type_of(&g, "dequantize", 0)).0, 0);
+    assert_eq!(per_tensor(&dequantized(&g, DType::I8)), (0.5, 0));
     let b = g
         .node_ids()
         .filter(|&n| matches!(g.node(n).op, Op::Dequantize))
