@@ -280,10 +280,17 @@ impl<'g> Exporter<'g> {
     }
 
     /// Scale and zero-point initializers for the quantized value `v` (made once per value).
-    fn qparam_inputs(&mut self, id: NodeId, v: ValueId) -> Result<(String, String, Option<i64>), ExportError> {
+    fn qparam_inputs(
+        &mut self,
+        id: NodeId,
+        v: ValueId,
+    ) -> Result<(String, String, Option<i64>), ExportError> {
         let ty = self.g.ty(v).clone();
         let Some(q) = ty.quant.clone() else {
-            return Err(self.unsupported(id, format!("{} value has no quantization parameters", ty.dtype)));
+            return Err(self.unsupported(
+                id,
+                format!("{} value has no quantization parameters", ty.dtype),
+            ));
         };
         let axis = match &q.granularity {
             QuantGranularity::PerTensor { .. } => None,
@@ -301,7 +308,11 @@ impl<'g> Exporter<'g> {
                 scales,
                 zero_points,
                 ..
-            } => (scales.clone(), zero_points.clone(), vec![scales.len() as i64]),
+            } => (
+                scales.clone(),
+                zero_points.clone(),
+                vec![scales.len() as i64],
+            ),
         };
         let scale = self.init(&format!("{base}_scale"), f32_tensor(&dims, &scales));
         let zp_tensor = int_tensor(storage_dtype(ty.dtype), &dims, &zps);
@@ -367,7 +378,12 @@ impl<'g> Exporter<'g> {
             }
             Op::MatMul => self.push(id, "MatMul", ins, vec![]),
             Op::BatchNorm(a) => {
-                self.push(id, "BatchNormalization", ins, vec![a_float("epsilon", a.epsilon)]);
+                self.push(
+                    id,
+                    "BatchNormalization",
+                    ins,
+                    vec![a_float("epsilon", a.epsilon)],
+                );
             }
             Op::Relu => self.push(id, "Relu", ins, vec![]),
             Op::PRelu => self.push(id, "PRelu", ins, vec![]),
@@ -512,9 +528,11 @@ impl<'g> Exporter<'g> {
             Op::Resize(a) => {
                 let x = in_ty(0).shape.dims().to_vec();
                 let y = out_ty(0).shape.dims().to_vec();
-                let ratio_scales = x.iter().zip(&y).zip(&a.scales).all(|((&i, &o), &s)| {
-                    i == 0 || s == (o as f64 / i as f64) as f32
-                });
+                let ratio_scales = x
+                    .iter()
+                    .zip(&y)
+                    .zip(&a.scales)
+                    .all(|((&i, &o), &s)| i == 0 || s == (o as f64 / i as f64) as f32);
                 let base = node.name.clone();
                 let mut inputs = vec![ins[0].clone(), String::new()];
                 if ratio_scales {
@@ -567,7 +585,9 @@ impl<'g> Exporter<'g> {
                 if g.ty(x).dtype == DType::I16 {
                     return Err(self.unsupported(
                         id,
-                        format!("int16 DequantizeLinear needs opset 21 (export uses {EXPORT_OPSET})"),
+                        format!(
+                            "int16 DequantizeLinear needs opset 21 (export uses {EXPORT_OPSET})"
+                        ),
                     ));
                 }
                 let (s, z, axis) = self.qparam_inputs(id, x)?;
@@ -709,7 +729,10 @@ fn a_int(name: &str, v: i64) -> AttributeProto {
 
 fn a_ints<T: Copy + TryInto<i64>>(name: &str, v: &[T]) -> AttributeProto {
     AttributeProto {
-        ints: v.iter().map(|&x| x.try_into().unwrap_or(i64::MAX)).collect(),
+        ints: v
+            .iter()
+            .map(|&x| x.try_into().unwrap_or(i64::MAX))
+            .collect(),
         ..attr(name, AttributeType::Ints)
     }
 }
