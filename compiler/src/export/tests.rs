@@ -504,3 +504,51 @@ fn duplicate_names_are_made_unique() {
     back.set_node_name(renamed, "x");
     assert!(back == g);
 }
+
+/// qcc's own Qdq form lets integer tensors pass data-movement ops; the export keeps them
+/// on integers (ONNX MaxPool/Reshape/Pad take uint8), and the re-import wraps them in
+/// dequantize -> op -> quantize, which computes the same.
+#[test]
+fn integer_data_movement_exports_on_integers() {
+    let mut g = Graph::new("int_move");
+    g.phase = Phase::Qdq;
+    let x = g.add_input("x", TensorType::f32(vec![1, 1, 4, 4]));
+    let ty = |shape: Vec<usize>| TensorType {
+        dtype: DType::U8,
+        shape: Shape(shape),
+        quant: Some(QuantParams::per_tensor(DType::U8, 0.1, 7)),
+    };
+    let q = g.add_simple(Op::Quantize, vec![x], ty(vec![1, 1, 4, 4]), "q");
+    let pool = PoolAttrs {
+        kernel: vec![2, 2],
+        strides: vec![2, 2],
+        pads: vec![0, 0, 0, 0],
+        dilations: vec![1, 1],
+        ceil_mode: false,
+    };
+    let m = add(&mut g, Op::MaxPool(pool), vec![q], "pool");
+    let p = add(
+        &mut g,
+        Op::Pad(PadAttrs {
+            pads: vec![0, 0, 1, 1, 0, 0, 0, 0],
+            mode: PadMode::Constant,
+            value: 7.0,
+        }),
+        vec![m],
+        "pad",
+    );
+    let r = g.add_simple(Op::Reshape, vec![p], ty(vec![1, 9]), "flat");
+    let y = add(&mut g, Op::Dequantize, vec![r], "dq");
+    g.value_mut(y).name = Some("y".into());
+    g.outputs.push(y);
+    ir::verifier::verify(&g).unwrap_or_else(|e| panic!("{}", e.render_annotated(&g)));
+    let graph = export_model(&g).unwrap().graph.unwrap();
+    let pad = graph.node.iter().find(|n| n.op_type == "Pad").unwrap();
+    let value = graph.initializer.iter().find(|t| t.name == pad.input[2]).unwrap();
+    assert_eq!(value.raw_data, [7u8]);
+    let back = reimport(&g);
+    let input = seq(&[1, 1, 4, 4], 0.17);
+    let a = ir::interp::run_float(&g, std::slice::from_ref(&input)).unwrap();
+    let b = ir::interp::run_float(&back, &[input]).unwrap();
+    assert_eq!(a, b);
+}
