@@ -544,7 +544,11 @@ fn integer_data_movement_exports_on_integers() {
     ir::verifier::verify(&g).unwrap_or_else(|e| panic!("{}", e.render_annotated(&g)));
     let graph = export_model(&g).unwrap().graph.unwrap();
     let pad = graph.node.iter().find(|n| n.op_type == "Pad").unwrap();
-    let value = graph.initializer.iter().find(|t| t.name == pad.input[2]).unwrap();
+    let value = graph
+        .initializer
+        .iter()
+        .find(|t| t.name == pad.input[2])
+        .unwrap();
     assert_eq!(value.raw_data, [7u8]);
     let back = reimport(&g);
     let input = seq(&[1, 1, 4, 4], 0.17);
