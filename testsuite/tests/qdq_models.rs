@@ -2,7 +2,8 @@
 //! tools/models/make_qdq_models.py with onnxruntime's quantizer) through qcc's QDQ import
 //! and ONNX export.
 //!
-//! For every model: import into the Qdq phase, verify, check the `.qir` round-trip law, run
+//! For every model: import into the Qdq phase, verify, check the `.qir` round-trip law,
+//! snapshot the imported IR (constants elided), run
 //! the float interpreter (which executes Quantize/Dequantize exactly) on the bundled samples
 //! and compare with onnxruntime's outputs of the same quantized model (`expected.npz`).
 //!
@@ -90,7 +91,10 @@ fn compare(name: &str, g: &Graph, got: &[(String, ir::Tensor)], dir: &Path) {
             None => {
                 let max_ref = b.iter().fold(0f32, |m, x| m.max(x.abs()));
                 let tol = 1e-5 * max_ref + 1e-6;
-                assert!(worst <= tol, "{name}: output {k}: max|diff| {worst} > {tol}");
+                assert!(
+                    worst <= tol,
+                    "{name}: output {k}: max|diff| {worst} > {tol}"
+                );
             }
         }
     }
@@ -103,6 +107,14 @@ fn check_model(name: &str) {
     assert_eq!(g.phase, Phase::Qdq, "{name}: phase");
     let back = ir::text::parse(&ir::text::print(&g)).expect("reparse");
     assert!(back == g, "{name}: parse(print(g)) != g");
+    let elided = ir::text::print_with(
+        &g,
+        &ir::text::PrintOptions {
+            elide_constants_above: Some(16),
+        },
+    )
+    .text;
+    insta::assert_snapshot!(format!("import_{name}"), elided);
     let got = run(&g, &dir);
     compare(name, &g, &got, &dir);
 
@@ -126,7 +138,7 @@ fn check_model(name: &str) {
         Err(e) => {
             // Only the ConvInteger model's i32 accumulators are outside opset 17's QDQ.
             assert_eq!(name, "tiny_integer_ort", "{name}: export failed: {e}");
-            assert!(e.to_string().contains("int32"), "{e}");
+            assert!(e.to_string().contains("to i32"), "{e}");
         }
     }
 }
@@ -160,12 +172,12 @@ fn tiny_integer_ort() {
 #[test]
 fn float_model_export_round_trip() {
     let dir = models_dir().join("fashion_cnn");
-    let g = compiler::driver::load_model(&dir.join("model.onnx"), Default::default())
-        .expect("import");
+    let g =
+        compiler::driver::load_model(&dir.join("model.onnx"), Default::default()).expect("import");
     assert_eq!(g.phase, Phase::Float);
     let bytes = compiler::export::export_qdq_onnx(&g).expect("export");
-    let re = compiler::import::onnx::import_model_bytes(&bytes, &Default::default())
-        .expect("re-import");
+    let re =
+        compiler::import::onnx::import_model_bytes(&bytes, &Default::default()).expect("re-import");
     assert!(re == g, "float export -> import differs");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("qdq_export");
     std::fs::create_dir_all(&out).expect("tmp dir");

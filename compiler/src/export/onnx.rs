@@ -17,7 +17,8 @@
 //!
 //! Names: graph inputs and outputs keep theirs; other values are named after their node
 //! (made unique with a `_<k>` suffix); constants are initializers named after their node.
-//! Each node's ONNX name is its IR node name, so re-importing reproduces the graph.
+//! Each node's ONNX name is its IR node name (made unique the same way, as onnxruntime
+//! requires), so re-importing a graph with unique node names reproduces it exactly.
 
 use crate::import::onnx::proto::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
@@ -29,7 +30,8 @@ use ir::{
     QuantParams, ResizeMode, Tensor, TensorData, TensorType, ValueId,
 };
 use prost::Message;
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use thiserror::Error;
 
 /// The default-domain opset of exported models.
@@ -71,9 +73,7 @@ pub fn export_model(g: &Graph) -> Result<ModelProto, ExportError> {
         Phase::Float | Phase::Calibrated | Phase::Qdq => {}
         Phase::Integer | Phase::Scheduled => return Err(ExportError::Phase(g.phase)),
     }
-    let order = g
-        .try_topo_order()
-        .map_err(|n| ExportError::Cycle(g.node(n).name.clone()))?;
+    let order = creation_order(g)?;
     let mut ex = Exporter::new(g);
     ex.name_values(&order);
     for &n in &order {
@@ -103,10 +103,49 @@ pub fn export_model(g: &Graph) -> Result<ModelProto, ExportError> {
     })
 }
 
+/// Topological order that always takes the ready node created first (Kahn's algorithm on
+/// node indices), so that re-importing the written node list recreates the graph's nodes
+/// in the same order (qcc's importer also creates nodes in file order).
+fn creation_order(g: &Graph) -> Result<Vec<NodeId>, ExportError> {
+    let ids: Vec<NodeId> = g.node_ids().collect();
+    let pos: HashMap<NodeId, usize> = ids.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let mut indeg = vec![0usize; ids.len()];
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
+    for (i, &n) in ids.iter().enumerate() {
+        for &v in &g.node(n).inputs {
+            let p = pos[&g.value(v).producer];
+            indeg[i] += 1;
+            users[p].push(i);
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<(usize, usize)>> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| indeg[*i] == 0)
+        .map(|(i, n)| Reverse((n.index(), i)))
+        .collect();
+    let mut order = Vec::with_capacity(ids.len());
+    while let Some(Reverse((_, i))) = ready.pop() {
+        order.push(ids[i]);
+        for &u in &users[i] {
+            indeg[u] -= 1;
+            if indeg[u] == 0 {
+                ready.push(Reverse((ids[u].index(), u)));
+            }
+        }
+    }
+    match (0..ids.len()).find(|&i| indeg[i] > 0) {
+        Some(i) => Err(ExportError::Cycle(g.node(ids[i]).name.clone())),
+        None => Ok(order),
+    }
+}
+
 struct Exporter<'g> {
     g: &'g Graph,
     names: HashMap<ValueId, String>,
     used: HashSet<String>,
+    /// Node names in use (onnxruntime rejects duplicates).
+    node_names: HashSet<String>,
     nodes: Vec<NodeProto>,
     initializers: Vec<TensorProto>,
     value_infos: Vec<ValueInfoProto>,
@@ -120,6 +159,7 @@ impl<'g> Exporter<'g> {
             g,
             names: HashMap::new(),
             used: HashSet::new(),
+            node_names: HashSet::new(),
             nodes: Vec::new(),
             initializers: Vec::new(),
             value_infos: Vec::new(),
@@ -223,10 +263,16 @@ impl<'g> Exporter<'g> {
                 self.value_infos.push(self.value_info(v));
             }
         }
+        let mut name = node.name.clone();
+        let mut k = 0;
+        while !self.node_names.insert(name.clone()) {
+            k += 1;
+            name = format!("{}_{k}", node.name);
+        }
         self.nodes.push(NodeProto {
             input: inputs,
             output,
-            name: node.name.clone(),
+            name,
             op_type: op_type.to_string(),
             attribute,
             ..Default::default()
@@ -234,10 +280,17 @@ impl<'g> Exporter<'g> {
     }
 
     /// Scale and zero-point initializers for the quantized value `v` (made once per value).
-    fn qparam_inputs(&mut self, id: NodeId, v: ValueId) -> Result<(String, String, Option<i64>), ExportError> {
+    fn qparam_inputs(
+        &mut self,
+        id: NodeId,
+        v: ValueId,
+    ) -> Result<(String, String, Option<i64>), ExportError> {
         let ty = self.g.ty(v).clone();
         let Some(q) = ty.quant.clone() else {
-            return Err(self.unsupported(id, format!("{} value has no quantization parameters", ty.dtype)));
+            return Err(self.unsupported(
+                id,
+                format!("{} value has no quantization parameters", ty.dtype),
+            ));
         };
         let axis = match &q.granularity {
             QuantGranularity::PerTensor { .. } => None,
@@ -255,7 +308,11 @@ impl<'g> Exporter<'g> {
                 scales,
                 zero_points,
                 ..
-            } => (scales.clone(), zero_points.clone(), vec![scales.len() as i64]),
+            } => (
+                scales.clone(),
+                zero_points.clone(),
+                vec![scales.len() as i64],
+            ),
         };
         let scale = self.init(&format!("{base}_scale"), f32_tensor(&dims, &scales));
         let zp_tensor = int_tensor(storage_dtype(ty.dtype), &dims, &zps);
@@ -321,7 +378,12 @@ impl<'g> Exporter<'g> {
             }
             Op::MatMul => self.push(id, "MatMul", ins, vec![]),
             Op::BatchNorm(a) => {
-                self.push(id, "BatchNormalization", ins, vec![a_float("epsilon", a.epsilon)]);
+                self.push(
+                    id,
+                    "BatchNormalization",
+                    ins,
+                    vec![a_float("epsilon", a.epsilon)],
+                );
             }
             Op::Relu => self.push(id, "Relu", ins, vec![]),
             Op::PRelu => self.push(id, "PRelu", ins, vec![]),
@@ -466,9 +528,11 @@ impl<'g> Exporter<'g> {
             Op::Resize(a) => {
                 let x = in_ty(0).shape.dims().to_vec();
                 let y = out_ty(0).shape.dims().to_vec();
-                let ratio_scales = x.iter().zip(&y).zip(&a.scales).all(|((&i, &o), &s)| {
-                    i == 0 || s == (o as f64 / i as f64) as f32
-                });
+                let ratio_scales = x
+                    .iter()
+                    .zip(&y)
+                    .zip(&a.scales)
+                    .all(|((&i, &o), &s)| i == 0 || s == (o as f64 / i as f64) as f32);
                 let base = node.name.clone();
                 let mut inputs = vec![ins[0].clone(), String::new()];
                 if ratio_scales {
@@ -521,7 +585,9 @@ impl<'g> Exporter<'g> {
                 if g.ty(x).dtype == DType::I16 {
                     return Err(self.unsupported(
                         id,
-                        format!("int16 DequantizeLinear needs opset 21 (export uses {EXPORT_OPSET})"),
+                        format!(
+                            "int16 DequantizeLinear needs opset 21 (export uses {EXPORT_OPSET})"
+                        ),
                     ));
                 }
                 let (s, z, axis) = self.qparam_inputs(id, x)?;
@@ -663,7 +729,10 @@ fn a_int(name: &str, v: i64) -> AttributeProto {
 
 fn a_ints<T: Copy + TryInto<i64>>(name: &str, v: &[T]) -> AttributeProto {
     AttributeProto {
-        ints: v.iter().map(|&x| x.try_into().unwrap_or(i64::MAX)).collect(),
+        ints: v
+            .iter()
+            .map(|&x| x.try_into().unwrap_or(i64::MAX))
+            .collect(),
         ..attr(name, AttributeType::Ints)
     }
 }

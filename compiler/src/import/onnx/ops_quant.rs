@@ -35,7 +35,9 @@ use super::proto::NodeProto;
 use super::proto::tensor_proto::DataType;
 use super::tensor::{CVal, to_ir_tensor};
 use ir::arith::{quantize, reciprocal};
-use ir::{DType, Op, Phase, QuantGranularity, QuantParams, Tensor, TensorData, TensorType, ValueId};
+use ir::{
+    DType, Op, Phase, QuantGranularity, QuantParams, Tensor, TensorData, TensorType, ValueId,
+};
 
 /// The float-op dispatcher, used for the float op inside an expanded quantized op.
 pub(crate) type FloatConvert = fn(&mut Cx) -> R<Vec<Val>>;
@@ -117,9 +119,7 @@ fn read_params(cx: &Cx, slots: &ParamSlots, dims: &[usize]) -> R<(DType, QuantPa
     }
     let scales = scale.to_f32();
     if let Some(s) = scales.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-        return Err(cx.invalid(format!(
-            "scale {s} is not a positive finite number"
-        )));
+        return Err(cx.invalid(format!("scale {s} is not a positive finite number")));
     }
     let zp = cx.opt_konst(slots.zp, "zero point")?;
     let dtype = match &zp {
@@ -182,7 +182,13 @@ fn read_params(cx: &Cx, slots: &ParamSlots, dims: &[usize]) -> R<(DType, QuantPa
         Some(a) => a,
         None => {
             if axis_attr.is_some() && cx.opset < 13 {
-                return Err(cx.attr_err("axis", format!("is not defined before opset 13 (the model has opset {})", cx.opset)));
+                return Err(cx.attr_err(
+                    "axis",
+                    format!(
+                        "is not defined before opset 13 (the model has opset {})",
+                        cx.opset
+                    ),
+                ));
             }
             match axis_attr {
                 Some(a) => cx.axis("axis", a, rank)?,
@@ -198,7 +204,9 @@ fn read_params(cx: &Cx, slots: &ParamSlots, dims: &[usize]) -> R<(DType, QuantPa
             zero_point: zps[0],
         }
     } else if scale.shape.len() == 1 {
-        if cx.opset < 13 {
+        // QuantizeLinear/DequantizeLinear gained per-axis scales at opset 13; the QLinear
+        // ops (fixed axis) had per-channel weights from opset 10 on.
+        if slots.axis.is_none() && cx.opset < 13 {
             return Err(cx.unsupported(format!(
                 "per-axis scales need opset 13 or later (the model has opset {})",
                 cx.opset
@@ -268,19 +276,33 @@ fn ir_of(cx: &Cx, v: Val) -> R<ValueId> {
     }
 }
 
-/// `quantize` of the f32 value `x` to `ty`.
-fn add_quantize(cx: &mut Cx, x: ValueId, ty: TensorType) -> R<ValueId> {
-    mark_qdq(cx);
-    let v = cx.add_stated(Op::Quantize, vec![x], ty)?;
-    ir_of(cx, v)
+/// Names the node producing `v` `<onnx node>/<part>` (nodes an ONNX node expands into get
+/// distinct names; an empty `part` keeps the ONNX node's name).
+fn name_part(cx: &mut Cx, v: ValueId, part: &str) {
+    if !part.is_empty() {
+        let n = cx.imp.g.value(v).producer;
+        let name = format!("{}/{part}", cx.name);
+        cx.imp.g.set_node_name(n, name);
+    }
 }
 
-/// `dequantize` of the quantized integer value `q`.
-fn add_dequantize(cx: &mut Cx, q: ValueId) -> R<ValueId> {
+/// `quantize` of the f32 value `x` to `ty`, named after `part`.
+fn add_quantize(cx: &mut Cx, x: ValueId, ty: TensorType, part: &str) -> R<ValueId> {
+    mark_qdq(cx);
+    let v = cx.add_stated(Op::Quantize, vec![x], ty)?;
+    let v = ir_of(cx, v)?;
+    name_part(cx, v, part);
+    Ok(v)
+}
+
+/// `dequantize` of the quantized integer value `q`, named after `part`.
+fn add_dequantize(cx: &mut Cx, q: ValueId, part: &str) -> R<ValueId> {
     mark_qdq(cx);
     let ty = TensorType::f32(cx.imp.g.ty(q).shape.clone());
     let v = cx.add_stated(Op::Dequantize, vec![q], ty)?;
-    ir_of(cx, v)
+    let v = ir_of(cx, v)?;
+    name_part(cx, v, part);
+    Ok(v)
 }
 
 /// An integer `const` of type `ty` holding `c`'s integers (cached per name and type).
@@ -307,11 +329,16 @@ fn quant_const(cx: &mut Cx, key: &str, c: &CVal, ty: TensorType) -> R<ValueId> {
 /// Quantizes a float constant at import (float weights in front of a QuantizeLinear).
 fn quantize_const(cx: &mut Cx, key: &str, c: &CVal, ty: TensorType) -> R<ValueId> {
     let x = c.to_f32();
-    let qp = ty.quant.clone().unwrap_or_else(|| QuantParams::per_tensor(ty.dtype, 1.0, 0));
+    let qp = ty
+        .quant
+        .clone()
+        .unwrap_or_else(|| QuantParams::per_tensor(ty.dtype, 1.0, 0));
     let (lo, hi) = ty.dtype.int_range().unwrap_or((0, 0));
     let (axis, inner) = match &qp.granularity {
         QuantGranularity::PerTensor { .. } => (None, 1),
-        QuantGranularity::PerAxis { axis, .. } => (Some(*axis), c.shape[axis + 1..].iter().product::<usize>()),
+        QuantGranularity::PerAxis { axis, .. } => {
+            (Some(*axis), c.shape[axis + 1..].iter().product::<usize>())
+        }
     };
     let q: Vec<i32> = x
         .iter()
@@ -321,7 +348,13 @@ fn quantize_const(cx: &mut Cx, key: &str, c: &CVal, ty: TensorType) -> R<ValueId
                 Some(a) => (i / inner) % c.shape[a],
                 None => 0,
             };
-            quantize(v, reciprocal(qp.scale(ch)), qp.zero_point(ch), lo as i32, hi as i32)
+            quantize(
+                v,
+                reciprocal(qp.scale(ch)),
+                qp.zero_point(ch),
+                lo as i32,
+                hi as i32,
+            )
         })
         .collect();
     let data = match ty.dtype {
@@ -366,7 +399,8 @@ fn dequantized_input(cx: &mut Cx, i: usize, slots: &ParamSlots) -> R<ValueId> {
             }
             let key = cx.node.input[i].clone();
             let q = quant_const(cx, &key, &c, quant_type(dtype, &dims, qp))?;
-            add_dequantize(cx, q)
+            let part = input_part(cx, i);
+            add_dequantize(cx, q, &part)
         }
         Val::Ir(v) => {
             let ty = cx.imp.g.ty(v).clone();
@@ -388,9 +422,19 @@ fn dequantized_input(cx: &mut Cx, i: usize, slots: &ParamSlots) -> R<ValueId> {
                     describe(&quant_type(pdtype, &dims, qp))
                 )));
             }
-            add_dequantize(cx, v)
+            let part = input_part(cx, i);
+            add_dequantize(cx, v, &part)
         }
         Val::Absent(_) => Err(cx.invalid("absent input")),
+    }
+}
+
+/// The name part of the dequantize of input `i`: none for DequantizeLinear itself.
+fn input_part(cx: &Cx, i: usize) -> String {
+    if cx.op_type() == "DequantizeLinear" {
+        String::new()
+    } else {
+        format!("dequantize{i}")
     }
 }
 
@@ -462,7 +506,7 @@ fn quantize_linear(cx: &mut Cx) -> R<Vec<Val>> {
                     cx.imp.g.ty(x).dtype
                 )));
             }
-            Ok(vec![Val::Ir(add_quantize(cx, x, ty)?)])
+            Ok(vec![Val::Ir(add_quantize(cx, x, ty, "")?)])
         }
         Val::Absent(_) => Err(cx.invalid("absent input")),
     }
@@ -500,21 +544,34 @@ fn qlinear_conv(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
     let x = dequantized_input(
         cx,
         0,
-        &ParamSlots { scale: 1, zp: 2, axis: Some(1), default_dtype: None },
+        &ParamSlots {
+            scale: 1,
+            zp: 2,
+            axis: Some(1),
+            default_dtype: None,
+        },
     )?;
     let w = dequantized_input(
         cx,
         3,
-        &ParamSlots { scale: 4, zp: 5, axis: Some(0), default_dtype: None },
+        &ParamSlots {
+            scale: 4,
+            zp: 5,
+            axis: Some(0),
+            default_dtype: None,
+        },
     )?;
     let mut ins = vec![Some(x), Some(w)];
     if cx.has_input(8) {
         ins.push(Some(bias(cx, 8, x, w)?));
     }
     let y = run_float(cx, float, "Conv", ins)?;
-    let y = ir_of(cx, y.into_iter().next().unwrap_or(Val::Absent(String::new())))?;
+    let y = ir_of(
+        cx,
+        y.into_iter().next().unwrap_or(Val::Absent(String::new())),
+    )?;
     let ty = output_type(cx, 6, y)?;
-    Ok(vec![Val::Ir(add_quantize(cx, y, ty)?)])
+    Ok(vec![Val::Ir(add_quantize(cx, y, ty, "quantize")?)])
 }
 
 /// The i32 bias of QLinearConv (input `i`): scale `s_x * s_w[m]`, zero point 0.
@@ -561,7 +618,7 @@ fn bias(cx: &mut Cx, i: usize, x: ValueId, w: ValueId) -> R<ValueId> {
     };
     let key = cx.node.input[i].clone();
     let q = quant_const(cx, &key, &c, quant_type(DType::I32, &[m], qp))?;
-    add_dequantize(cx, q)
+    add_dequantize(cx, q, &format!("dequantize{i}"))
 }
 
 fn qlinear_matmul(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
@@ -569,7 +626,12 @@ fn qlinear_matmul(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
     let a = dequantized_input(
         cx,
         0,
-        &ParamSlots { scale: 1, zp: 2, axis: Some(0), default_dtype: None },
+        &ParamSlots {
+            scale: 1,
+            zp: 2,
+            axis: Some(0),
+            default_dtype: None,
+        },
     )?;
     let b_rank = cx.dims(3)?.len();
     let b = dequantized_input(
@@ -583,9 +645,12 @@ fn qlinear_matmul(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
         },
     )?;
     let y = run_float(cx, float, "MatMul", vec![Some(a), Some(b)])?;
-    let y = ir_of(cx, y.into_iter().next().unwrap_or(Val::Absent(String::new())))?;
+    let y = ir_of(
+        cx,
+        y.into_iter().next().unwrap_or(Val::Absent(String::new())),
+    )?;
     let ty = output_type(cx, 6, y)?;
-    Ok(vec![Val::Ir(add_quantize(cx, y, ty)?)])
+    Ok(vec![Val::Ir(add_quantize(cx, y, ty, "quantize")?)])
 }
 
 /// Shared part of ConvInteger and MatMulInteger: `x` (input 0, zero point input `2`) is a
@@ -608,7 +673,11 @@ fn integer_op(cx: &mut Cx, float: FloatConvert, op_type: &str, w_axis: usize) ->
             "input 0 has no quantization parameters (it must come from a QuantizeLinear)",
         ));
     };
-    let QuantGranularity::PerTensor { scale: s_x, zero_point: zp_x } = xq.granularity else {
+    let QuantGranularity::PerTensor {
+        scale: s_x,
+        zero_point: zp_x,
+    } = xq.granularity
+    else {
         return Err(cx.unsupported("input 0 must be quantized per tensor"));
     };
     let zx = match cx.opt_konst(2, "input zero point")? {
@@ -621,7 +690,7 @@ fn integer_op(cx: &mut Cx, float: FloatConvert, op_type: &str, w_axis: usize) ->
             "the input zero point {zx} differs from {zp_x}, the one the input was quantized with"
         )));
     }
-    let xf = add_dequantize(cx, x)?;
+    let xf = add_dequantize(cx, x, "dequantize0")?;
 
     let w = match cx.val(1)? {
         Val::Const(w) => w,
@@ -653,7 +722,10 @@ fn integer_op(cx: &mut Cx, float: FloatConvert, op_type: &str, w_axis: usize) ->
     };
     let inv = reciprocal(s_x);
     let granularity = if zw.len() == 1 {
-        QuantGranularity::PerTensor { scale: inv, zero_point: zw[0] as i32 }
+        QuantGranularity::PerTensor {
+            scale: inv,
+            zero_point: zw[0] as i32,
+        }
     } else {
         QuantGranularity::PerAxis {
             axis: w_axis,
@@ -661,15 +733,26 @@ fn integer_op(cx: &mut Cx, float: FloatConvert, op_type: &str, w_axis: usize) ->
             zero_points: zw.iter().map(|&z| z as i32).collect(),
         }
     };
-    let qp = QuantParams { granularity, bits: wdtype.bits(), pow2: false };
+    let qp = QuantParams {
+        granularity,
+        bits: wdtype.bits(),
+        pow2: false,
+    };
     let key = cx.node.input[1].clone();
     let wq = quant_const(cx, &key, &w, quant_type(wdtype, &w.shape, qp))?;
-    let wf = add_dequantize(cx, wq)?;
+    let wf = add_dequantize(cx, wq, "dequantize1")?;
     let y = run_float(cx, float, op_type, vec![Some(xf), Some(wf)])?;
-    let y = ir_of(cx, y.into_iter().next().unwrap_or(Val::Absent(String::new())))?;
+    let y = ir_of(
+        cx,
+        y.into_iter().next().unwrap_or(Val::Absent(String::new())),
+    )?;
     let dims = cx.imp.g.ty(y).shape.0.clone();
-    let ty = quant_type(DType::I32, &dims, QuantParams::per_tensor(DType::I32, 1.0, 0));
-    Ok(vec![Val::Ir(add_quantize(cx, y, ty)?)])
+    let ty = quant_type(
+        DType::I32,
+        &dims,
+        QuantParams::per_tensor(DType::I32, 1.0, 0),
+    );
+    Ok(vec![Val::Ir(add_quantize(cx, y, ty, "quantize")?)])
 }
 
 fn conv_integer(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
@@ -706,7 +789,7 @@ fn cast(cx: &mut Cx) -> Option<R<Vec<Val>>> {
             describe(&ty)
         ))));
     }
-    Some(add_dequantize(cx, x).map(|v| vec![Val::Ir(v)]))
+    Some(add_dequantize(cx, x, "").map(|v| vec![Val::Ir(v)]))
 }
 
 /// A data-movement op on integer tensors as `dequantize -> op -> quantize`; every integer
@@ -744,7 +827,7 @@ fn via_float(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
             }
             _ => qtype = Some((ty.dtype, q)),
         }
-        let f = add_dequantize(cx, v)?;
+        let f = add_dequantize(cx, v, &format!("dequantize{i}"))?;
         let name = format!("\u{1}qcc:{}:{i}", cx.idx);
         cx.imp.env.insert(name.clone(), Val::Ir(f));
         node.input[i] = name;
@@ -762,11 +845,18 @@ fn via_float(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
         };
         float(&mut inner)?
     };
+    let many = outs.len() > 1;
     outs.into_iter()
-        .map(|o| match o {
+        .enumerate()
+        .map(|(j, o)| match o {
             Val::Ir(v) if cx.imp.g.ty(v).dtype == DType::F32 => {
                 let dims = cx.imp.g.ty(v).shape.0.clone();
-                add_quantize(cx, v, quant_type(dtype, &dims, qp.clone())).map(Val::Ir)
+                let part = if many {
+                    format!("quantize{j}")
+                } else {
+                    "quantize".into()
+                };
+                add_quantize(cx, v, quant_type(dtype, &dims, qp.clone()), &part).map(Val::Ir)
             }
             other => Ok(other),
         })

@@ -86,6 +86,15 @@ fn output_type_of(g: &Graph, mnemonic: &str) -> TensorType {
     g.ty(g.node(n).outputs[0]).clone()
 }
 
+/// The operand type of the dequantize whose operand is `dtype`.
+fn dequantized(g: &Graph, dtype: DType) -> TensorType {
+    g.node_ids()
+        .filter(|&n| matches!(g.node(n).op, Op::Dequantize))
+        .map(|n| g.ty(g.node(n).inputs[0]).clone())
+        .find(|t| t.dtype == dtype)
+        .unwrap_or_else(|| panic!("no dequantize of {dtype}"))
+}
+
 fn mnemonics(g: &Graph) -> Vec<&'static str> {
     ops(g).iter().map(|o| o.mnemonic()).collect()
 }
@@ -106,7 +115,14 @@ fn qdq_model(opset: i64, zp: Option<TensorProto>) -> super::proto::ModelProto {
         inits,
         vec![
             node("QuantizeLinear", &ins, &["q"], vec![]),
-            node("DequantizeLinear", &ins.iter().map(|s| if *s == "x" { "q" } else { s }).collect::<Vec<_>>(), &["y"], vec![]),
+            node(
+                "DequantizeLinear",
+                &ins.iter()
+                    .map(|s| if *s == "x" { "q" } else { s })
+                    .collect::<Vec<_>>(),
+                &["y"],
+                vec![],
+            ),
         ],
     )
 }
@@ -171,8 +187,18 @@ fn per_channel_conv(opset: i64, axis: Option<i64>) -> super::proto::ModelProto {
             tf32("bs", &[3], vec![0.05, 0.025, 0.0125]),
         ],
         vec![
-            node("DequantizeLinear", &["w", "ws", "wz"], &["wf"], attrs.clone()),
-            node("DequantizeLinear", &["b", "bs"], &["bf"], vec![a_int("axis", 0)]),
+            node(
+                "DequantizeLinear",
+                &["w", "ws", "wz"],
+                &["wf"],
+                attrs.clone(),
+            ),
+            node(
+                "DequantizeLinear",
+                &["b", "bs"],
+                &["bf"],
+                vec![a_int("axis", 0)],
+            ),
             node("Conv", &["x", "wf", "bf"], &["y"], vec![]),
         ],
     )
@@ -182,18 +208,12 @@ fn per_channel_conv(opset: i64, axis: Option<i64>) -> super::proto::ModelProto {
 fn per_axis_weights_and_i32_bias() {
     let g = qok(&per_channel_conv(13, Some(0)));
     assert_eq!(g.phase, Phase::Qdq);
-    let w = input_type_of(&g, "dequantize", 0);
-    assert_eq!(w.dtype, DType::I8);
+    let w = dequantized(&g, DType::I8);
     assert_eq!(per_axis(&w), (0, vec![0.5, 0.25, 0.125], vec![0, 0, 0]));
     // The negative axis -4 is axis 0 of the rank-4 weight.
     let g2 = qok(&per_channel_conv(13, Some(-4)));
     assert!(g == g2);
-    let b = g
-        .node_ids()
-        .filter(|&n| matches!(g.node(n).op, Op::Const(_)))
-        .map(|n| g.ty(g.node(n).outputs[0]).clone())
-        .find(|t| t.dtype == DType::I32)
-        .expect("bias const");
+    let b = dequantized(&g, DType::I32);
     assert_eq!(per_axis(&b).1, vec![0.05, 0.025, 0.0125]);
     let x = Tensor::from_f32(vec![1, 2, 3, 3], vec![1.0; 18]);
     let y = ir::interp::run_float(&g, &[x]).unwrap();
@@ -210,7 +230,10 @@ fn bad_axis_and_scale_counts_are_diagnosed() {
         text.contains("3 per-axis scales for axis 1 of a tensor of shape [3, 2, 1, 1]"),
         "{text}"
     );
-    assert!(text.contains("DequantizeLinear node `dequantizelinear_wf`"), "{text}");
+    assert!(
+        text.contains("DequantizeLinear node `dequantizelinear_wf`"),
+        "{text}"
+    );
     let (kind, text) = err(&per_channel_conv(13, Some(4)));
     assert!(
         matches!(&kind, ErrorKind::Attribute { attr, .. } if attr == "axis"),
@@ -221,7 +244,10 @@ fn bad_axis_and_scale_counts_are_diagnosed() {
     let (kind, _) = err(&per_channel_conv(10, None));
     assert!(matches!(kind, ErrorKind::Unsupported { .. }), "{kind:?}");
     let (kind, _) = err(&per_channel_conv(10, Some(0)));
-    assert!(matches!(&kind, ErrorKind::Attribute { attr, .. } if attr == "axis"), "{kind:?}");
+    assert!(
+        matches!(&kind, ErrorKind::Attribute { attr, .. } if attr == "axis"),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -235,11 +261,20 @@ fn bad_scales_and_zero_points_are_errors() {
     for s in [0.0, -1.0, f32::NAN, f32::INFINITY] {
         assert!(matches!(bad_scale(s), ErrorKind::InvalidNode { .. }), "{s}");
     }
-    let (kind, _) = err(&qdq_model(13, Some(tensor("zp", DataType::Uint16, &[], vec![3]))));
+    let (kind, _) = err(&qdq_model(
+        13,
+        Some(tensor("zp", DataType::Uint16, &[], vec![3])),
+    ));
     assert!(matches!(kind, ErrorKind::Unsupported { .. }), "{kind:?}");
-    let (kind, _) = err(&qdq_model(13, Some(tensor("zp", DataType::Float, &[], vec![]))));
+    let (kind, _) = err(&qdq_model(
+        13,
+        Some(tensor("zp", DataType::Float, &[], vec![])),
+    ));
     assert!(
-        matches!(kind, ErrorKind::Unsupported { .. } | ErrorKind::Tensor { .. }),
+        matches!(
+            kind,
+            ErrorKind::Unsupported { .. } | ErrorKind::Tensor { .. }
+        ),
         "{kind:?}"
     );
 }
@@ -258,7 +293,10 @@ fn dequantize_with_other_params_than_the_quantize_is_unsupported() {
     );
     let (kind, text) = err(&m);
     assert!(matches!(kind, ErrorKind::Unsupported { .. }), "{kind:?}");
-    assert!(text.contains("u8[1,4]<0.5:0>") && text.contains("<0.25:0>"), "{text}");
+    assert!(
+        text.contains("u8[1,4]<0.5:0>") && text.contains("<0.25:0>"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -358,7 +396,11 @@ fn qlinear_conv_expands_to_qdq_form() {
     let g = qok(&qlinear_conv_model());
     assert_eq!(g.phase, Phase::Qdq);
     let ms = mnemonics(&g);
-    assert_eq!(ms.iter().filter(|m| **m == "dequantize").count(), 5, "{ms:?}");
+    assert_eq!(
+        ms.iter().filter(|m| **m == "dequantize").count(),
+        5,
+        "{ms:?}"
+    );
     assert_eq!(ms.iter().filter(|m| **m == "quantize").count(), 3, "{ms:?}");
     assert!(ms.contains(&"conv") && ms.contains(&"max_pool"));
     // The max pool runs on floats between a dequantize and a quantize of equal parameters.
@@ -381,13 +423,28 @@ fn qlinear_conv_expands_to_qdq_form() {
     let x = Tensor::from_f32(vec![1, 1, 4, 4], vec![0.5; 16]);
     let y = ir::interp::run_float(&g, &[x]).unwrap();
     let y = y[0].as_f32().unwrap();
-    assert!((y[0] - 1.6).abs() < 1e-6 && (y[4] + 1.6).abs() < 1e-6, "{y:?}");
+    assert!(
+        (y[0] - 1.6).abs() < 1e-6 && (y[4] + 1.6).abs() < 1e-6,
+        "{y:?}"
+    );
+}
+
+#[test]
+fn qlinear_conv_per_channel_at_opset_10() {
+    let mut m = qlinear_conv_model();
+    m.opset_import[0].version = 10;
+    let g = qok(&m);
+    assert_eq!(per_axis(&dequantized(&g, DType::I8)).0, 0);
 }
 
 #[test]
 fn qlinear_conv_input_params_must_match() {
     let mut m = qlinear_conv_model();
-    m.graph.as_mut().unwrap().initializer.push(scalar("xs2", 0.3));
+    m.graph
+        .as_mut()
+        .unwrap()
+        .initializer
+        .push(scalar("xs2", 0.3));
     m.graph.as_mut().unwrap().node[1].input[1] = "xs2".into();
     let (kind, text) = err(&m);
     assert!(matches!(kind, ErrorKind::Unsupported { .. }), "{kind:?}");
@@ -421,7 +478,7 @@ fn qlinear_matmul_per_column_weights() {
         ],
     );
     let g = qok(&m);
-    assert_eq!(per_axis(&input_type_of(&g, "dequantize", 0)).0, 0);
+    assert_eq!(per_tensor(&dequantized(&g, DType::I8)), (0.5, 0));
     let b = g
         .node_ids()
         .filter(|&n| matches!(g.node(n).op, Op::Dequantize))
