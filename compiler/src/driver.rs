@@ -111,6 +111,7 @@ pub fn float_pipeline(g: &mut Graph, cli: &Cli) -> Result<(), CompileError> {
     }
     let ctx = passes::PassCtx {
         verify_each: cli.verify_each,
+        ..Default::default()
     };
     let (before, after) = (&cli.print_before, &cli.print_after);
     let mut pm = passes::PassManager::new(passes::pipelines::FLOAT_CLEANUP, ctx)
