@@ -22,7 +22,11 @@ struct Case {
 
 fn cases_of(path: &Path) -> (String, Vec<Case>) {
     let text = std::fs::read_to_string(path).expect("readable filetest");
-    let file = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+    let file = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
     let pass = text
         .lines()
         .next()
@@ -33,9 +37,17 @@ fn cases_of(path: &Path) -> (String, Vec<Case>) {
     let mut cases = Vec::new();
     let mut case = String::new();
     let mut first_line = 2;
-    for (i, line) in text.lines().skip(1).chain(std::iter::once("// -----")).enumerate() {
+    for (i, line) in text
+        .lines()
+        .skip(1)
+        .chain(std::iter::once("// -----"))
+        .enumerate()
+    {
         if line.trim() == "// -----" {
-            if case.lines().any(|l| !l.trim().is_empty() && !l.trim().starts_with("//")) {
+            if case
+                .lines()
+                .any(|l| !l.trim().is_empty() && !l.trim().starts_with("//"))
+            {
                 cases.push(Case {
                     file: file.clone(),
                     first_line,
@@ -107,7 +119,11 @@ fn pass_filetests() {
     let mut snapshots = Vec::new();
     let mut total = 0;
     for dir in pass_dirs() {
-        let dname = dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let dname = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .expect("readable filetest dir")
             .map(|e| e.expect("readable dir entry").path())
@@ -116,7 +132,11 @@ fn pass_filetests() {
         files.sort();
         for path in files {
             let (pass, cases) = cases_of(&path);
-            let stem = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+            let stem = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
             for (i, case) in cases.iter().enumerate() {
                 let snap = run_case(&pass, case, &mut report);
                 snapshots.push((format!("{dname}__{stem}__{i}"), snap));
@@ -140,5 +160,8 @@ fn cases_split_on_separators_and_read_the_header() {
     assert_eq!(pass, "dead-code");
     assert_eq!(cases.len(), 2);
     assert_eq!((cases[0].first_line, cases[1].first_line), (2, 7));
-    assert_eq!(directives("// CHECK: x\n  // CHECK: y z\n", "// CHECK:"), vec!["x", "y z"]);
+    assert_eq!(
+        directives("// CHECK: x\n  // CHECK: y z\n", "// CHECK:"),
+        vec!["x", "y z"]
+    );
 }

@@ -11,8 +11,8 @@ use egg::{Id, Subst};
 use ir::arith::{bias_q, dequantize, quantize, quantize_multiplier, reciprocal};
 use ir::{
     AddIntAttrs, AvgPoolAttrs, AvgPoolIntAttrs, ConstAttrs, ConvIntAttrs, ConvTransposeIntAttrs,
-    DType, GemmIntAttrs, LutAttrs, MulIntAttrs, Op, PoolAttrs, QuantGranularity,
-    ResizeIntAttrs, ResizeMode, Shape, Tensor, TensorData, TensorType, TransposeAttrs,
+    DType, GemmIntAttrs, LutAttrs, MulIntAttrs, Op, PoolAttrs, QuantGranularity, ResizeIntAttrs,
+    ResizeMode, Shape, Tensor, TensorData, TensorType, TransposeAttrs,
 };
 
 /// The rules of this topic.
@@ -231,11 +231,25 @@ fn weight_scales(eg: &mut EG, m: Id, w: Id, axis: usize) -> Option<Vec<f32>> {
 
 /// The accumulator type `ir::infer` gives `op` on `x` and `w` (so the verifier agrees), and
 /// its scale per output channel (`m` of them).
-fn accumulator(eg: &mut EG, m: Id, op: &Op, x: Id, w: Id, channels: usize) -> Option<(TensorType, Vec<f32>)> {
+fn accumulator(
+    eg: &mut EG,
+    m: Id,
+    op: &Op,
+    x: Id,
+    w: Id,
+    channels: usize,
+) -> Option<(TensorType, Vec<f32>)> {
     let (tx, tw) = (ty(eg, x)?, ty(eg, w)?);
-    let acc = ir::infer::infer_output_types(op, &[&tx, &tw]).ok()??.into_iter().next()?;
+    let acc = ir::infer::infer_output_types(op, &[&tx, &tw])
+        .ok()??
+        .into_iter()
+        .next()?;
     let Some((_, s)) = scales(&acc) else {
-        note(eg, m, "the accumulator has no quantization (weights must be per tensor or per output channel)");
+        note(
+            eg,
+            m,
+            "the accumulator has no quantization (weights must be per tensor or per output channel)",
+        );
         return None;
     };
     let per_channel = (0..channels).map(|c| s[c % s.len()]).collect();
@@ -278,12 +292,18 @@ fn gemm_to_gemm_int(eg: &mut EG, m: Id, s: &Subst) -> Option<Id> {
     };
     let (mut x, w, b, t) = (get(s, "?x"), get(s, "?w"), get(s, "?b"), ty(eg, m)?);
     if g.alpha != 1.0 {
-        let msg = format!("gemm alpha {} is not 1 (fold it into the weights first)", g.alpha);
+        let msg = format!(
+            "gemm alpha {} is not 1 (fold it into the weights first)",
+            g.alpha
+        );
         note(eg, m, msg);
         return None;
     }
     if !is_none(eg, b) && g.beta != 1.0 {
-        let msg = format!("gemm beta {} is not 1 (fold it into the bias first)", g.beta);
+        let msg = format!(
+            "gemm beta {} is not 1 (fold it into the bias first)",
+            g.beta
+        );
         note(eg, m, msg);
         return None;
     }

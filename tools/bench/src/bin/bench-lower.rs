@@ -35,7 +35,10 @@ fn resnet50(size: usize) -> ir::Graph {
     let x = b.input("x", &[1, 3, size, size], 0.02, 128);
     let mut v = b.conv(x, 64, 7, 2, 3, true, 0.03, 0);
     v = b.pool(v, 3, 2, 1, true);
-    for (stage, (blocks, mid)) in [(3, 64), (4, 128), (6, 256), (3, 512)].into_iter().enumerate() {
+    for (stage, (blocks, mid)) in [(3, 64), (4, 128), (6, 256), (3, 512)]
+        .into_iter()
+        .enumerate()
+    {
         for i in 0..blocks {
             let stride = if i == 0 && stage > 0 { 2 } else { 1 };
             v = bottleneck(&mut b, v, mid, mid * 4, stride);
@@ -58,7 +61,12 @@ fn main() -> anyhow::Result<()> {
     let build = t0.elapsed();
     let float_nodes = g
         .node_ids()
-        .filter(|&n| !matches!(g.node(n).op, ir::Op::Quantize | ir::Op::Dequantize | ir::Op::Const(_)))
+        .filter(|&n| {
+            !matches!(
+                g.node(n).op,
+                ir::Op::Quantize | ir::Op::Dequantize | ir::Op::Const(_)
+            )
+        })
         .count();
     println!(
         "graph: {} nodes ({float_nodes} compute), built in {:.1} ms",
