@@ -104,3 +104,48 @@ fn stats_report_saturation() {
     assert_eq!(r.stop_reason, "saturated");
     assert!(r.cost < passes::egraph::INFEASIBLE);
 }
+
+/// Runs the Qdq graph with the float interpreter and its lowering with the integer
+/// interpreter on the same input; returns (elements, elements more than 1 LSB apart).
+fn agreement(mut g: ir::Graph, shape: &[usize], out_scale: f32) -> (usize, usize) {
+    let n: usize = shape.iter().product();
+    let x = ir::Tensor::from_f32(
+        shape.to_vec(),
+        (0..n)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.03)
+            .collect(),
+    );
+    let want = ir::interp::run_float(&g, std::slice::from_ref(&x)).unwrap();
+    lower(&mut g).unwrap();
+    let got = ir::interp::int::run_int(&g, &[x]).unwrap();
+    let (w, o) = (want[0].as_f32().unwrap(), got[0].as_f32().unwrap());
+    let far = w
+        .iter()
+        .zip(o)
+        .filter(|(a, b)| (*a - *b).abs() > 1.01 * out_scale)
+        .count();
+    (w.len(), far)
+}
+
+#[test]
+fn integer_program_agrees_with_the_qdq_graph() {
+    let mut b = Qdq::new(11);
+    let x = b.input("x", &[1, 3, 8, 8], 0.02, 128);
+    let c1 = b.conv(x, 8, 3, 1, 1, true, 0.05, 0);
+    let c2 = b.conv(c1, 8, 3, 1, 1, false, 0.08, 120);
+    let s = b.add(c1, c2, true, 0.06, 0);
+    let p = b.max_pool(s, 2);
+    let a = b.pool(p, 2, 1, 0, false);
+    let gp = b.global_avg_pool(a);
+    let fl = b.reshape(gp, &[1, 8]);
+    let y = b.gemm(fl, 5, 0.1, 128);
+    let (total, far) = agreement(b.finish(&[y]), &[1, 3, 8, 8], 0.1);
+    assert_eq!(far, 0, "{far} of {total} outputs more than 1 LSB apart");
+
+    let mut b = Qdq::new(12);
+    let x = b.input("x", &[1, 2, 4, 4], 0.05, 128);
+    let sg = b.unary(Op::Sigmoid, x, 1.0 / 256.0, 0);
+    let y = b.unary(Op::Tanh, sg, 1.0 / 128.0, 128);
+    let (total, far) = agreement(b.finish(&[y]), &[1, 2, 4, 4], 1.0 / 128.0);
+    assert_eq!(far, 0, "{far} of {total} outputs more than 1 LSB apart");
+}
