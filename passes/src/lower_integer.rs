@@ -102,7 +102,7 @@ pub fn lower(g: &mut Graph, ctx: &PassCtx, limits: &Limits) -> Result<LowerRepor
     let extractor = Extractor::new(&eg, ExtractCost { eg: &eg, model });
     let root = eg.find(fwd.root);
     let cost = extractor.find_best_cost(root);
-    if cost >= INFEASIBLE {
+    if cost == INFEASIBLE {
         return Err(diagnose(&eg, &extractor, model, root, &origin, &stop));
     }
     let added = nodes_to_graph(
@@ -192,7 +192,7 @@ fn diagnose(
         let children = egg::Language::children(node);
         stack.extend(children.iter().copied());
         if enode_cost(eg, model, node) < INFEASIBLE
-            || children.iter().any(|&c| ex.find_best_cost(c) >= INFEASIBLE)
+            || children.iter().any(|&c| ex.find_best_cost(c) == INFEASIBLE)
         {
             continue;
         }

@@ -168,7 +168,7 @@ pub fn nodes_to_graph<'n>(
                     _ => return Err(ConvertError::NotAnOp(usize::from(id))),
                 };
                 let key = (n.parts().map_or(id, |p| p.1), operands[0]);
-                if !splits.contains_key(&key) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = splits.entry(key) {
                     let types = s
                         .sizes
                         .iter()
@@ -184,7 +184,7 @@ pub fn nodes_to_graph<'n>(
                         .collect();
                     let (_, outs) = g.add_node(op.clone(), inputs, types, name(id));
                     added += 1;
-                    splits.insert(key, outs);
+                    slot.insert(outs);
                 }
                 splits[&key][k]
             }

@@ -197,10 +197,10 @@ pub fn enode_cost(eg: &EG, model: &dyn CostModel, enode: &QLang) -> Cost {
     if is_float_compute(op, &ins) {
         return INFEASIBLE;
     }
-    if let (Op::Quantize, Some((_, _, [x]))) = (op, enode.parts()) {
-        if !is_input(eg, *x) {
-            return INFEASIBLE;
-        }
+    if let (Op::Quantize, Some((_, _, [x]))) = (op, enode.parts())
+        && !is_input(eg, *x)
+    {
+        return INFEASIBLE;
     }
     model
         .node_cost(op, &ins, out)

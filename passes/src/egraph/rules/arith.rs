@@ -11,8 +11,8 @@ use egg::{Id, Subst};
 use ir::arith::{bias_q, dequantize, quantize, quantize_multiplier, reciprocal};
 use ir::{
     AddIntAttrs, AvgPoolAttrs, AvgPoolIntAttrs, ConstAttrs, ConvIntAttrs, ConvTransposeIntAttrs,
-    DType, GemmIntAttrs, LutAttrs, MulIntAttrs, Op, PoolAttrs, QuantGranularity, QuantParams,
-    ResizeIntAttrs, ResizeMode, Shape, Tensor, TensorData, TensorType, TransposeAttrs,
+    DType, GemmIntAttrs, LutAttrs, MulIntAttrs, Op, PoolAttrs, QuantGranularity, ResizeIntAttrs,
+    ResizeMode, Shape, Tensor, TensorData, TensorType, TransposeAttrs,
 };
 
 /// The rules of this topic.
@@ -30,7 +30,7 @@ pub fn rules() -> Vec<Rewrite> {
             "(conv_transpose ?t ?a (dequantize ?tx ?ax ?x) (dequantize ?tw ?aw ?w) ?b)",
             conv_transpose_to_int,
         ),
-        // gemm(dq(x), dq(w), dq(c)) == dq(gemm_int(x, w, c)), alpha in the accumulator scale.
+        // gemm(dq(x), dq(w), dq(c)) == dq(gemm_int(x, w, c)) for alpha = beta = 1.
         rule(
             "gemm-to-gemm-int",
             "(gemm ?t ?a (dequantize ?tx ?ax ?x) (dequantize ?tw ?aw ?w) ?b)",
@@ -229,23 +229,45 @@ fn weight_scales(eg: &mut EG, m: Id, w: Id, axis: usize) -> Option<Vec<f32>> {
     }
 }
 
+/// The accumulator type `ir::infer` gives `op` on `x` and `w` (so the verifier agrees), and
+/// its scale per output channel (`m` of them).
+fn accumulator(
+    eg: &mut EG,
+    m: Id,
+    op: &Op,
+    x: Id,
+    w: Id,
+    channels: usize,
+) -> Option<(TensorType, Vec<f32>)> {
+    let (tx, tw) = (ty(eg, x)?, ty(eg, w)?);
+    let acc = ir::infer::infer_output_types(op, &[&tx, &tw])
+        .ok()??
+        .into_iter()
+        .next()?;
+    let Some((_, s)) = scales(&acc) else {
+        note(
+            eg,
+            m,
+            "the accumulator has no quantization (weights must be per tensor or per output channel)",
+        );
+        return None;
+    };
+    let per_channel = (0..channels).map(|c| s[c % s.len()]).collect();
+    Some((acc, per_channel))
+}
+
 fn conv_to_conv_int(eg: &mut EG, m: Id, s: &Subst) -> Option<Id> {
     let Some(Op::Conv(c)) = attr(eg, get(s, "?a")).cloned() else {
         return None;
     };
     let (x, w, b, t) = (get(s, "?x"), get(s, "?w"), get(s, "?b"), ty(eg, m)?);
-    let sx = activation_scale(eg, m, x)?;
-    let sw = weight_scales(eg, m, w, 0)?;
+    activation_scale(eg, m, x)?;
+    weight_scales(eg, m, w, 0)?;
     let mch = *t.shape.dims().get(1)?;
-    let acc: Vec<f32> = (0..mch).map(|i| sx * sw[i.min(sw.len() - 1)]).collect();
+    let op = Op::ConvInt(ConvIntAttrs { conv: c });
+    let (acc_ty, acc) = accumulator(eg, m, &op, x, w, mch)?;
     let bias = lower_bias(eg, m, b, &acc)?;
-    let acc_ty = acc_type(&t.shape, 1, acc);
-    let ci = add_op(
-        eg,
-        &Op::ConvInt(ConvIntAttrs { conv: c }),
-        &acc_ty,
-        &[x, w, bias],
-    );
+    let ci = add_op(eg, &op, &acc_ty, &[x, w, bias]);
     Some(add_op(eg, &Op::Dequantize, &t, &[ci]))
 }
 
@@ -254,16 +276,12 @@ fn conv_transpose_to_int(eg: &mut EG, m: Id, s: &Subst) -> Option<Id> {
         return None;
     };
     let (x, w, b, t) = (get(s, "?x"), get(s, "?w"), get(s, "?b"), ty(eg, m)?);
-    let sx = activation_scale(eg, m, x)?;
-    let sw = weight_scales(eg, m, w, 1)?;
+    activation_scale(eg, m, x)?;
+    weight_scales(eg, m, w, 1)?;
     let mch = *t.shape.dims().get(1)?;
-    let per_group = (mch / c.group.max(1)).max(1);
-    let acc: Vec<f32> = (0..mch)
-        .map(|i| sx * sw[(i % per_group).min(sw.len() - 1)])
-        .collect();
-    let bias = lower_bias(eg, m, b, &acc)?;
-    let acc_ty = acc_type(&t.shape, 1, acc);
     let op = Op::ConvTransposeInt(ConvTransposeIntAttrs { conv: c });
+    let (acc_ty, acc) = accumulator(eg, m, &op, x, w, mch)?;
+    let bias = lower_bias(eg, m, b, &acc)?;
     let ci = add_op(eg, &op, &acc_ty, &[x, w, bias]);
     Some(add_op(eg, &Op::Dequantize, &t, &[ci]))
 }
@@ -273,57 +291,44 @@ fn gemm_to_gemm_int(eg: &mut EG, m: Id, s: &Subst) -> Option<Id> {
         return None;
     };
     let (mut x, w, b, t) = (get(s, "?x"), get(s, "?w"), get(s, "?b"), ty(eg, m)?);
-    if !(g.alpha > 0.0 && g.alpha.is_finite()) {
-        note(eg, m, format!("gemm alpha {} is not positive", g.alpha));
-        return None;
-    }
-    if !is_none(eg, b) && g.beta != g.alpha {
-        note(
-            eg,
-            m,
-            format!(
-                "gemm beta {} differs from alpha {} (bias scale)",
-                g.beta, g.alpha
-            ),
+    if g.alpha != 1.0 {
+        let msg = format!(
+            "gemm alpha {} is not 1 (fold it into the weights first)",
+            g.alpha
         );
+        note(eg, m, msg);
         return None;
     }
-    let sx = activation_scale(eg, m, x)?;
-    let sw = weight_scales(eg, m, w, if g.trans_b { 0 } else { 1 })?;
+    if !is_none(eg, b) && g.beta != 1.0 {
+        let msg = format!(
+            "gemm beta {} is not 1 (fold it into the bias first)",
+            g.beta
+        );
+        note(eg, m, msg);
+        return None;
+    }
+    activation_scale(eg, m, x)?;
+    weight_scales(eg, m, w, if g.trans_b { 0 } else { 1 })?;
     let n = *t.shape.dims().get(1)?;
-    let acc: Vec<f32> = (0..n)
-        .map(|i| sx * sw[i.min(sw.len() - 1)] * g.alpha)
-        .collect();
-    let bias = lower_bias(eg, m, b, &acc)?;
+    let op = Op::GemmInt(GemmIntAttrs { trans_b: g.trans_b });
     if g.trans_a {
         let tx = ty(eg, x)?;
         let d = tx.shape.dims();
         let tt = with_shape(&tx, &Shape(vec![d[1], d[0]]));
-        x = add_op(
-            eg,
-            &Op::Transpose(TransposeAttrs { perm: vec![1, 0] }),
-            &tt,
-            &[x],
-        );
+        let perm = Op::Transpose(TransposeAttrs { perm: vec![1, 0] });
+        x = add_op(eg, &perm, &tt, &[x]);
     }
-    let acc_ty = acc_type(&t.shape, 1, acc);
-    let op = Op::GemmInt(GemmIntAttrs { trans_b: g.trans_b });
+    let (acc_ty, acc) = accumulator(eg, m, &op, x, w, n)?;
+    let bias = lower_bias(eg, m, b, &acc)?;
     let gi = add_op(eg, &op, &acc_ty, &[x, w, bias]);
     Some(add_op(eg, &Op::Dequantize, &t, &[gi]))
 }
 
 fn matmul_to_matmul_int(eg: &mut EG, m: Id, s: &Subst) -> Option<Id> {
     let (x, y, t) = (get(s, "?x"), get(s, "?y"), ty(eg, m)?);
-    let sx = activation_scale(eg, m, x)?;
-    let sy = activation_scale(eg, m, y)?;
-    let acc_ty = TensorType {
-        dtype: DType::I32,
-        shape: t.shape.clone(),
-        quant: Some(QuantParams {
-            bits: 32,
-            ..QuantParams::per_tensor(DType::I32, sx * sy, 0)
-        }),
-    };
+    activation_scale(eg, m, x)?;
+    activation_scale(eg, m, y)?;
+    let (acc_ty, _) = accumulator(eg, m, &Op::MatMulInt, x, y, 1)?;
     let mi = add_op(eg, &Op::MatMulInt, &acc_ty, &[x, y]);
     Some(add_op(eg, &Op::Dequantize, &t, &[mi]))
 }

@@ -566,7 +566,7 @@ fn gemm_case(alpha: f32, trans_a: bool) -> (T, String, String, Option<String>) {
 
 #[test]
 fn gemm_to_gemm_int() {
-    for (alpha, trans_a) in [(1.0, false), (0.5, true)] {
+    for (alpha, trans_a) in [(1.0, false), (1.0, true)] {
         let (mut t, lhs, _, rhs) = gemm_case(alpha, trans_a);
         t.check(&["gemm-to-gemm-int"], &lhs, &rhs.unwrap());
     }
