@@ -108,7 +108,11 @@ fn dequantized_of(g: &Graph) -> HashMap<ValueId, ValueId> {
 
 /// Builds the report from the float program, the Qdq program derived from it (same value
 /// ids), and the calibration samples.
-pub fn build(float: &Graph, qdq: &Graph, samples: &[Vec<Tensor>]) -> Result<Json, ir::interp::InterpError> {
+pub fn build(
+    float: &Graph,
+    qdq: &Graph,
+    samples: &[Vec<Tensor>],
+) -> Result<Json, ir::interp::InterpError> {
     let dq = dequantized_of(qdq);
     let mut float_vals: HashMap<ValueId, Vec<f32>> = HashMap::new();
     let mut quant_vals: HashMap<ValueId, Vec<f32>> = HashMap::new();
@@ -136,7 +140,9 @@ pub fn build(float: &Graph, qdq: &Graph, samples: &[Vec<Tensor>]) -> Result<Json
         for &v in &node.outputs {
             let ty = qdq.ty(v);
             if matches!(node.op, Op::Const(_)) && ty.quant.is_some() {
-                total_w += (ty.shape.numel() as u64 * u64::from(ty.quant.as_ref().map_or(8, |q| q.bits))).div_ceil(8);
+                total_w += (ty.shape.numel() as u64
+                    * u64::from(ty.quant.as_ref().map_or(8, |q| q.bits)))
+                .div_ceil(8);
             }
             if matches!(node.op, Op::Quantize) {
                 total_a += (ty.shape.numel() as u64 * u64::from(ty.dtype.bits())).div_ceil(8);
@@ -144,7 +150,12 @@ pub fn build(float: &Graph, qdq: &Graph, samples: &[Vec<Tensor>]) -> Result<Json
         }
         let is_layer = !matches!(
             node.op,
-            Op::Input | Op::Const(_) | Op::Quantize | Op::Dequantize | Op::Reshape | Op::Transpose(_)
+            Op::Input
+                | Op::Const(_)
+                | Op::Quantize
+                | Op::Dequantize
+                | Op::Reshape
+                | Op::Transpose(_)
         );
         if !is_layer {
             continue;
@@ -153,7 +164,9 @@ pub fn build(float: &Graph, qdq: &Graph, samples: &[Vec<Tensor>]) -> Result<Json
         // The quantized output: this node's own, or that of the fused activation after it.
         let q_out = dq.get(&out).copied().or_else(|| {
             let users = qdq.users(out);
-            (users.len() == 1).then(|| qdq.node(users[0].0).outputs[0]).and_then(|a| dq.get(&a).copied())
+            (users.len() == 1)
+                .then(|| qdq.node(users[0].0).outputs[0])
+                .and_then(|a| dq.get(&a).copied())
         });
         let out_params = q_out.and_then(|d| qdq.ty(qdq.producer(d).inputs[0]).quant.clone());
         let weight = node.inputs.get(1).and_then(|&w| {
@@ -163,13 +176,17 @@ pub fn build(float: &Graph, qdq: &Graph, samples: &[Vec<Tensor>]) -> Result<Json
         let weight_bytes = weight.as_ref().map_or(0, |t| {
             (t.shape.numel() as u64 * u64::from(t.quant.as_ref().map_or(8, |q| q.bits))).div_ceil(8)
         });
-        let (wmin, wmax) = weight.as_ref().and_then(|t| t.quant.as_ref()).map_or((None, None), |q| match &q.granularity {
-            QuantGranularity::PerTensor { scale, .. } => (Some(*scale), Some(*scale)),
-            QuantGranularity::PerAxis { scales, .. } => (
-                scales.iter().copied().reduce(f32::min),
-                scales.iter().copied().reduce(f32::max),
-            ),
-        });
+        let (wmin, wmax) =
+            weight
+                .as_ref()
+                .and_then(|t| t.quant.as_ref())
+                .map_or((None, None), |q| match &q.granularity {
+                    QuantGranularity::PerTensor { scale, .. } => (Some(*scale), Some(*scale)),
+                    QuantGranularity::PerAxis { scales, .. } => (
+                        scales.iter().copied().reduce(f32::min),
+                        scales.iter().copied().reduce(f32::max),
+                    ),
+                });
         let sqnr = q_out.and_then(|d| {
             let src = dq.iter().find(|(_, dd)| **dd == d).map(|(s, _)| *s)?;
             Some(sqnr_db(float_vals.get(&src)?, quant_vals.get(&d)?))

@@ -148,10 +148,7 @@ fn usage_errors() {
         &qcc(&[m, "--input-shape", "input=1,x"]),
         "bad --input-shape",
     );
-    assert_user_error(
-        &qcc(&[m, "--run", "x.npy", "-o", "y.npz"]),
-        "needs --calib",
-    );
+    assert_user_error(&qcc(&[m, "--run", "x.npy", "-o", "y.npz"]), "needs --calib");
     assert_user_error(&qcc(&[m, "--float", "--run", "x.npy"]), "needs -o");
     let o = qcc(&[m, "--print-after", "fold-bn"]);
     assert_user_error(&o, "unknown pass `fold-bn`");
@@ -197,7 +194,13 @@ fn depfile_lists_model_external_data_and_calibration() {
     let out = tmp.path().join("m.qir");
     let dep = tmp.path().join("m.d");
     let m = dir.join("model.onnx");
-    let o = qcc(&[m.to_str().unwrap(), "-o", out.to_str().unwrap(), "--depfile", dep.to_str().unwrap()]);
+    let o = qcc(&[
+        m.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--depfile",
+        dep.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = std::fs::read_to_string(&dep).unwrap();
     assert!(text.starts_with(&format!("{}:", out.display())), "{text}");

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn lenet() -> ModelProto {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testsuite/models/lenet_digits/model.onnx");
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../testsuite/models/lenet_digits/model.onnx");
     ModelProto::decode(std::fs::read(p).expect("lenet model").as_slice()).expect("decode")
 }
 
@@ -35,7 +36,10 @@ fn check_bytes(bytes: &[u8], needles: &[&str]) -> (tempfile::TempDir, PathBuf) {
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.lines().count() <= 40, "longer than a screen:\n{err}");
     for n in needles {
-        assert!(err.to_lowercase().contains(&n.to_lowercase()), "stderr lacks `{n}`:\n{err}");
+        assert!(
+            err.to_lowercase().contains(&n.to_lowercase()),
+            "stderr lacks `{n}`:\n{err}"
+        );
     }
     (dir, path)
 }
@@ -45,7 +49,11 @@ fn check(m: &ModelProto, needles: &[&str]) {
 }
 
 fn first_node(m: &mut ModelProto, op: &str) -> usize {
-    graph(m).node.iter().position(|n| n.op_type == op).expect("node")
+    graph(m)
+        .node
+        .iter()
+        .position(|n| n.op_type == op)
+        .expect("node")
 }
 
 #[test]
@@ -146,7 +154,11 @@ fn weight_of_wrong_rank() {
     let mut m = lenet();
     let i = first_node(&mut m, "Conv");
     let w = graph(&mut m).node[i].input[1].clone();
-    let t = graph(&mut m).initializer.iter_mut().find(|t| t.name == w).expect("weight");
+    let t = graph(&mut m)
+        .initializer
+        .iter_mut()
+        .find(|t| t.name == w)
+        .expect("weight");
     let n: i64 = t.dims.iter().product();
     t.dims = vec![n];
     check(&m, &["Conv"]);
@@ -157,7 +169,11 @@ fn absurd_dims_with_data() {
     let mut m = lenet();
     let i = first_node(&mut m, "Conv");
     let w = graph(&mut m).node[i].input[1].clone();
-    let t = graph(&mut m).initializer.iter_mut().find(|t| t.name == w).expect("weight");
+    let t = graph(&mut m)
+        .initializer
+        .iter_mut()
+        .find(|t| t.name == w)
+        .expect("weight");
     t.dims = vec![1 << 20, 1 << 20, 1 << 20, 1];
     check(&m, &[&w]);
 }
@@ -176,7 +192,9 @@ fn absurd_dims_without_data() {
         .flatten()
         .expect("input dims");
     for d in dims.iter_mut().skip(2) {
-        d.value = Some(proto::tensor_shape_proto::dimension::Value::DimValue(1 << 40));
+        d.value = Some(proto::tensor_shape_proto::dimension::Value::DimValue(
+            1 << 40,
+        ));
     }
     check(&m, &["input"]);
 }
@@ -186,7 +204,11 @@ fn missing_external_data_file() {
     let mut m = lenet();
     let i = first_node(&mut m, "Conv");
     let w = graph(&mut m).node[i].input[1].clone();
-    let t = graph(&mut m).initializer.iter_mut().find(|t| t.name == w).expect("weight");
+    let t = graph(&mut m)
+        .initializer
+        .iter_mut()
+        .find(|t| t.name == w)
+        .expect("weight");
     t.raw_data.clear();
     t.float_data.clear();
     t.data_location = DataLocation::External as i32;

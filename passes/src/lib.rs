@@ -14,8 +14,8 @@ pub mod egraph;
 pub mod fold_batch_norm;
 pub mod insert_qdq;
 pub mod lower_integer;
-pub mod quant_params;
 pub mod manager;
+pub mod quant_params;
 
 use ir::{DType, Graph, NodeId, Phase, Tensor};
 use std::sync::Arc;

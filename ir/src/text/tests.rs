@@ -1390,7 +1390,10 @@ fn calibrated_ranges_round_trip() {
     let text = "graph \"g\" phase=calibrated\ninputs(%0)\n%0 \"x\" = input : f32[1,2] range[-1.5, 2.25]\n%1 = relu(%0) : f32[1,2] range[0.0, 2.25]\noutputs(%1)\n";
     let g = crate::text::parse(text).expect("parses");
     let x = g.inputs[0];
-    assert_eq!(g.value(x).range, Some(crate::ValueRange { lo: -1.5, hi: 2.25 }));
+    assert_eq!(
+        g.value(x).range,
+        Some(crate::ValueRange { lo: -1.5, hi: 2.25 })
+    );
     assert_eq!(crate::text::print(&g), text);
     let mut h = g.clone();
     let out = h.outputs[0];

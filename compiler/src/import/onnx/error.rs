@@ -28,8 +28,10 @@ pub enum ErrorKind {
         message: String,
     },
     /// The bytes are not an ONNX protobuf.
-    #[error("not a valid onnx model: {message}")]
+    #[error("`{file}` is not a valid onnx model: {message}")]
     Decode {
+        /// The file name.
+        file: String,
         /// The protobuf decoder's complaint.
         message: String,
     },

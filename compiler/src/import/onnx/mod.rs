@@ -128,11 +128,13 @@ fn import_named(
 ) -> Result<ir::Graph, ImportError> {
     if bytes.is_empty() {
         return Err(ErrorKind::Decode {
+            file: file_name.to_string(),
             message: "the file is empty".into(),
         }
         .into());
     }
     let model = ModelProto::decode(bytes).map_err(|e| ErrorKind::Decode {
+        file: file_name.to_string(),
         message: e.to_string(),
     })?;
     let opset = default_opset(&model)?;
