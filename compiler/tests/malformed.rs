@@ -181,16 +181,14 @@ fn absurd_dims_with_data() {
 #[test]
 fn absurd_dims_without_data() {
     let mut m = lenet();
-    let dims = &mut graph(&mut m).input[0]
+    let ty = graph(&mut m).input[0]
         .r#type
         .as_mut()
-        .and_then(|t| t.value.as_mut())
-        .map(|v| match v {
-            proto::type_proto::Value::TensorType(t) => t.shape.as_mut().map(|s| &mut s.dim),
-            _ => None,
-        })
-        .flatten()
-        .expect("input dims");
+        .and_then(|t| t.value.as_mut());
+    let Some(proto::type_proto::Value::TensorType(t)) = ty else {
+        panic!("input is a tensor");
+    };
+    let dims = &mut t.shape.as_mut().expect("input shape").dim;
     for d in dims.iter_mut().skip(2) {
         d.value = Some(proto::tensor_shape_proto::dimension::Value::DimValue(
             1 << 40,

@@ -87,9 +87,12 @@ impl Default for QuantConfig {
     }
 }
 
-/// A progress callback: `(what, done, total)`.
+/// A function told `(what, done, total)`.
+pub type ProgressFn = dyn Fn(&str, usize, usize) + Send + Sync;
+
+/// A progress callback.
 #[derive(Clone)]
-pub struct Progress(pub Arc<dyn Fn(&str, usize, usize) + Send + Sync>);
+pub struct Progress(pub Arc<ProgressFn>);
 
 impl std::fmt::Debug for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

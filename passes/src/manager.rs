@@ -30,11 +30,14 @@ pub enum PipelineEvent<'a> {
     },
 }
 
+/// A callback for [`PipelineEvent`]s.
+type Observer<'o> = Box<dyn FnMut(PipelineEvent<'_>) + 'o>;
+
 /// Runs a list of passes with the checks above.
 pub struct PassManager<'o> {
     passes: Vec<&'static PassInfo>,
     ctx: PassCtx,
-    observer: Option<Box<dyn FnMut(PipelineEvent<'_>) + 'o>>,
+    observer: Option<Observer<'o>>,
 }
 
 impl<'o> PassManager<'o> {
