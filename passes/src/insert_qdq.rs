@@ -200,7 +200,6 @@ fn quantize_constants(
             let Some(mut w) = f32_const(g, 1) else {
                 return Ok(0);
             };
-            let rank = w.shape.rank();
             let mut bias = f32_const(g, 2);
             if let Op::Gemm(a) = &node.op {
                 let (alpha, beta) = (a.alpha, a.beta);
@@ -216,7 +215,7 @@ fn quantize_constants(
                 Op::ConvTranspose(_) => Some(1),
                 Op::Gemm(a) if a.trans_b => Some(0),
                 Op::Gemm(_) => Some(1),
-                _ if rank == 2 => Some(1),
+                // MatMul lowers to `matmul_int`, whose operands are per tensor.
                 _ => None,
             }
             .filter(|_| ctx.quant.per_channel);
