@@ -14,6 +14,7 @@ pub mod fold_batch_norm;
 pub mod insert_qdq;
 pub mod quant_params;
 pub mod manager;
+pub mod plan_memory;
 
 use ir::{DType, Graph, NodeId, Phase, Tensor};
 use std::sync::Arc;
@@ -186,6 +187,8 @@ declare_passes! {
         "run the float program on the calibration batch and record a clipping range per activation";
     "insert-qdq" => insert_qdq::run, Calibrated -> Qdq,
         "choose quantization parameters and insert quantize/dequantize around every op";
+    "plan-memory" => plan_memory::run, Integer -> Scheduled,
+        "place every integer activation in one static arena (liveness, greedy by size)";
 }
 
 /// Looks up a pass by name; the error lists the valid names.
