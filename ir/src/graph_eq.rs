@@ -161,7 +161,7 @@ pub(crate) fn type_eq(a: &TensorType, b: &TensorType) -> bool {
         }
 }
 
-fn quant_eq(a: &QuantParams, b: &QuantParams) -> bool {
+pub(crate) fn quant_eq(a: &QuantParams, b: &QuantParams) -> bool {
     a.bits == b.bits
         && a.pow2 == b.pow2
         && match (&a.granularity, &b.granularity) {
@@ -227,9 +227,30 @@ pub(crate) fn op_eq(a: &Op, b: &Op) -> bool {
         Op::Transpose(x) => matches!(b, Op::Transpose(y) if x == y),
         Op::Pad(x) => matches!(b, Op::Pad(y)
             if x.pads == y.pads && x.mode == y.mode && f32_eq(x.value, y.value)),
-        Op::Resize(x) => matches!(b, Op::Resize(y) if x.mode == y.mode && x.coord == y.coord
-            && x.nearest == y.nearest && f32s_eq(&x.scales, &y.scales)),
+        Op::Resize(x) => matches!(b, Op::Resize(y) if resize_eq(x, y)),
+        Op::Quantize => matches!(b, Op::Quantize),
+        Op::Dequantize => matches!(b, Op::Dequantize),
+        Op::ConvInt(x) => matches!(b, Op::ConvInt(y) if x == y),
+        Op::ConvTransposeInt(x) => matches!(b, Op::ConvTransposeInt(y) if x == y),
+        Op::GemmInt(x) => matches!(b, Op::GemmInt(y) if x == y),
+        Op::MatMulInt => matches!(b, Op::MatMulInt),
+        Op::Requant(x) => matches!(b, Op::Requant(y) if x == y),
+        Op::AddInt(x) => matches!(b, Op::AddInt(y) if x == y),
+        Op::MulInt(x) => matches!(b, Op::MulInt(y) if x == y),
+        Op::AvgPoolInt(x) => matches!(b, Op::AvgPoolInt(y) if x == y),
+        Op::Lut(x) => matches!(b, Op::Lut(y) if x == y),
+        Op::SoftmaxInt(x) => matches!(b, Op::SoftmaxInt(y) if x == y),
+        Op::ResizeInt(x) => matches!(b, Op::ResizeInt(y) if resize_eq(&x.resize, &y.resize)
+            && x.frac_bits == y.frac_bits && x.rounding == y.rounding),
     }
+}
+
+/// Resize attribute equality with bitwise scales.
+fn resize_eq(x: &ResizeAttrs, y: &ResizeAttrs) -> bool {
+    x.mode == y.mode
+        && x.coord == y.coord
+        && x.nearest == y.nearest
+        && f32s_eq(&x.scales, &y.scales)
 }
 
 #[cfg(test)]

@@ -9,12 +9,21 @@
 //!
 //! Typing rules common to all ops:
 //! - arithmetic ops produce their first input's element type without quantization;
-//! - data-movement ops (Concat, Split, Transpose, Pad) keep their input's full type,
-//!   quantization included, with the new shape;
+//! - data-movement ops (Concat, Split, Slice, Reshape, Transpose, Pad, MaxPool, Resize) keep
+//!   their input's full type, quantization included, with the new shape (all Concat inputs
+//!   share it; a per-axis quantization must keep its axis's size; Transpose moves the axis);
 //! - the data inputs of an op must share one element type.
+//!
+//! Quantization and integer ops: Quantize (f32 in) states its quantized integer output type;
+//! Dequantize gives f32 of the same shape; ConvInt, ConvTransposeInt, GemmInt and MatMulInt
+//! give the i32 accumulator with the product's shape, quantized with scales `s_x * s_w[c]`
+//! and zero point 0 when both operands carry parameters (see `accumulator`); Requant,
+//! AddInt, MulInt, Lut and SoftmaxInt state their integer output type, whose shape must be
+//! the inferred one; AvgPoolInt keeps its input's type with the pooled shape; ResizeInt
+//! states its shape and keeps the input's type.
 
-use crate::ops::{Op, PadMode, PoolAttrs};
-use crate::types::{Shape, TensorType};
+use crate::ops::{ConvAttrs, ConvTransposeAttrs, Op, PadMode, PoolAttrs, ResizeAttrs, ResizeMode};
+use crate::types::{DType, QuantGranularity, QuantParams, Shape, TensorType};
 use thiserror::Error;
 
 /// Why an op's inputs and attributes don't type-check.
@@ -101,21 +110,7 @@ pub fn infer_output_types(
         }
         Op::Resize(a) => {
             arity(name, inputs, 1, 1, "1")?;
-            let r = inputs[0].shape.rank();
-            if a.scales.len() != r {
-                return Err(attr_err(
-                    name,
-                    "scales",
-                    format!("has {} entries for rank {r}", a.scales.len()),
-                ));
-            }
-            if a.scales.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-                return Err(attr_err(
-                    name,
-                    "scales",
-                    "must be positive and finite".into(),
-                ));
-            }
+            check_scales(name, a, inputs[0])?;
             Ok(None)
         }
         Op::Slice(a) => {
@@ -133,16 +128,11 @@ pub fn infer_output_types(
                     ),
                 ));
             }
-            for (d, (&s, &st)) in a.starts.iter().zip(&a.steps).enumerate() {
+            // Starts are checked against the stated output size in
+            // `check_given_output_types` (a start is unused when nothing is taken).
+            for (d, &st) in a.steps.iter().enumerate() {
                 if st == 0 {
                     return Err(attr_err(name, "steps", format!("step of dim {d} is 0")));
-                }
-                if s >= dims[d] && dims[d] > 0 {
-                    return Err(attr_err(
-                        name,
-                        "starts",
-                        format!("start {s} of dim {d} is outside size {}", dims[d]),
-                    ));
                 }
             }
             Ok(None)
@@ -150,154 +140,17 @@ pub fn infer_output_types(
         Op::Conv(a) => {
             arity(name, inputs, 2, 3, "2 or 3")?;
             same_dtype(name, inputs)?;
-            let x = inputs[0].shape.dims();
-            let w = inputs[1].shape.dims();
-            if x.len() < 3 {
-                return Err(rank_err(name, 0, x.len(), "at least 3 (N, C, spatial..)"));
-            }
-            let k = x.len() - 2;
-            if w.len() != x.len() {
-                return Err(rank_err(
-                    name,
-                    1,
-                    w.len(),
-                    format!("{} like the input", x.len()),
-                ));
-            }
-            check_spatial(name, k, &a.strides, &a.pads, &a.dilations)?;
-            if a.group == 0 {
-                return Err(attr_err(name, "group", "must be at least 1".into()));
-            }
-            let (c, m) = (x[1], w[0]);
-            if w[1].checked_mul(a.group) != Some(c) {
-                return Err(mismatch(
-                    name,
-                    format!(
-                        "input has {c} channels but weight expects {} x group {}",
-                        w[1], a.group
-                    ),
-                ));
-            }
-            if !m.is_multiple_of(a.group) {
-                return Err(mismatch(
-                    name,
-                    format!("{m} output channels do not divide into {} groups", a.group),
-                ));
-            }
-            check_bias(name, inputs, m)?;
-            let mut out = vec![x[0], m];
-            for i in 0..k {
-                let eff = dilated(name, w[2 + i], a.dilations[i])?;
-                let padded = sum(name, "pads", &[x[2 + i], a.pads[i], a.pads[k + i]])?;
-                if padded < eff {
-                    return Err(mismatch(
-                        name,
-                        format!(
-                            "kernel extent {eff} exceeds padded input size {padded} in spatial dim {i}"
-                        ),
-                    ));
-                }
-                out.push((padded - eff) / a.strides[i] + 1);
-            }
-            one(Shape(out))
+            one(conv_shape(name, a, inputs)?)
         }
         Op::ConvTranspose(a) => {
             arity(name, inputs, 2, 3, "2 or 3")?;
             same_dtype(name, inputs)?;
-            let x = inputs[0].shape.dims();
-            let w = inputs[1].shape.dims();
-            if x.len() < 3 {
-                return Err(rank_err(name, 0, x.len(), "at least 3 (N, C, spatial..)"));
-            }
-            let k = x.len() - 2;
-            if w.len() != x.len() {
-                return Err(rank_err(
-                    name,
-                    1,
-                    w.len(),
-                    format!("{} like the input", x.len()),
-                ));
-            }
-            check_spatial(name, k, &a.strides, &a.pads, &a.dilations)?;
-            if a.output_padding.len() != k {
-                return Err(attr_err(
-                    name,
-                    "output_padding",
-                    format!(
-                        "has {} entries for {k} spatial dims",
-                        a.output_padding.len()
-                    ),
-                ));
-            }
-            if a.group == 0 {
-                return Err(attr_err(name, "group", "must be at least 1".into()));
-            }
-            if w[0] != x[1] || !x[1].is_multiple_of(a.group) {
-                return Err(mismatch(
-                    name,
-                    format!(
-                        "input has {} channels but weight has {} input channels (group {})",
-                        x[1], w[0], a.group
-                    ),
-                ));
-            }
-            let m = w[1]
-                .checked_mul(a.group)
-                .ok_or_else(|| attr_err(name, "group", "too large".into()))?;
-            check_bias(name, inputs, m)?;
-            let mut out = vec![x[0], m];
-            for i in 0..k {
-                let eff = dilated(name, w[2 + i], a.dilations[i])?;
-                if x[2 + i] == 0 {
-                    return Err(mismatch(name, format!("spatial dim {i} is empty")));
-                }
-                let stretched = a.strides[i]
-                    .checked_mul(x[2 + i] - 1)
-                    .ok_or_else(|| attr_err(name, "strides", "too large".into()))?;
-                let full = sum(
-                    name,
-                    "output_padding",
-                    &[stretched, a.output_padding[i], eff],
-                )?;
-                let crop = sum(name, "pads", &[a.pads[i], a.pads[k + i]])?;
-                if full <= crop {
-                    return Err(mismatch(
-                        name,
-                        format!(
-                            "pads {crop} crop the whole output of size {full} in spatial dim {i}"
-                        ),
-                    ));
-                }
-                out.push(full - crop);
-            }
-            one(Shape(out))
+            one(conv_transpose_shape(name, a, inputs)?)
         }
         Op::Gemm(a) => {
             arity(name, inputs, 2, 3, "2 or 3")?;
             same_dtype(name, inputs)?;
-            let (sa, sb) = (inputs[0].shape.dims(), inputs[1].shape.dims());
-            if sa.len() != 2 {
-                return Err(rank_err(name, 0, sa.len(), "2"));
-            }
-            if sb.len() != 2 {
-                return Err(rank_err(name, 1, sb.len(), "2"));
-            }
-            let (m, ka) = if a.trans_a {
-                (sa[1], sa[0])
-            } else {
-                (sa[0], sa[1])
-            };
-            let (kb, n) = if a.trans_b {
-                (sb[1], sb[0])
-            } else {
-                (sb[0], sb[1])
-            };
-            if ka != kb {
-                return Err(mismatch(
-                    name,
-                    format!("inner dims differ: a gives {ka}, b gives {kb}"),
-                ));
-            }
+            let (m, n) = gemm_dims(name, a.trans_a, a.trans_b, inputs)?;
             if let Some(c) = inputs.get(2) {
                 unidirectional(c.shape.dims(), &[m, n])?;
             }
@@ -372,7 +225,8 @@ pub fn infer_output_types(
         }
         Op::MaxPool(p) => {
             arity(name, inputs, 1, 1, "1")?;
-            one(pool_shape(name, inputs[0], p)?)
+            let shape = pool_shape(name, inputs[0], p)?;
+            Ok(Some(vec![moved(name, inputs[0], shape)?]))
         }
         Op::AveragePool(a) => {
             arity(name, inputs, 1, 1, "1")?;
@@ -447,7 +301,8 @@ pub fn infer_output_types(
             }
             let mut out = first.to_vec();
             out[a.axis] = total;
-            Ok(Some(vec![moved(inputs[0], Shape(out))]))
+            same_quant(name, inputs)?;
+            Ok(Some(vec![moved(name, inputs[0], Shape(out))?]))
         }
         Op::Split(a) => {
             arity(name, inputs, 1, 1, "1")?;
@@ -477,9 +332,9 @@ pub fn infer_output_types(
                 .map(|&s| {
                     let mut d = x.to_vec();
                     d[a.axis] = s;
-                    moved(inputs[0], Shape(d))
+                    moved(name, inputs[0], Shape(d))
                 })
-                .collect();
+                .collect::<Result<_, _>>()?;
             Ok(Some(outs))
         }
         Op::Transpose(a) => {
@@ -503,7 +358,17 @@ pub fn infer_output_types(
                 }
             }
             let out = a.perm.iter().map(|&p| x[p]).collect();
-            Ok(Some(vec![moved(inputs[0], Shape(out))]))
+            let mut t = moved(name, &unquantized(inputs[0]), Shape(out))?;
+            // A per-axis quantization follows its axis to the new position.
+            t.quant = inputs[0].quant.clone().map(|mut q| {
+                if let QuantGranularity::PerAxis { axis, .. } = &mut q.granularity
+                    && let Some(p) = a.perm.iter().position(|p| p == axis)
+                {
+                    *axis = p;
+                }
+                q
+            });
+            Ok(Some(vec![t]))
         }
         Op::Pad(a) => {
             arity(name, inputs, 1, 1, "1")?;
@@ -548,7 +413,79 @@ pub fn infer_output_types(
                 }
                 out.push(size as usize);
             }
-            Ok(Some(vec![moved(inputs[0], Shape(out))]))
+            Ok(Some(vec![moved(name, inputs[0], Shape(out))?]))
+        }
+        Op::Quantize => {
+            arity(name, inputs, 1, 1, "1")?;
+            expect_dtype(name, inputs, 0, DType::F32)?;
+            Ok(None)
+        }
+        Op::Dequantize => {
+            arity(name, inputs, 1, 1, "1")?;
+            quantized_int(name, inputs, 0)?;
+            Ok(Some(vec![TensorType::f32(inputs[0].shape.clone())]))
+        }
+        Op::ConvInt(a) => {
+            arity(name, inputs, 2, 3, "2 or 3")?;
+            int_operands(name, inputs)?;
+            let shape = conv_shape(name, &a.conv, inputs)?;
+            let m = shape.dims()[1];
+            Ok(Some(vec![accumulator(shape, inputs, 0, m)]))
+        }
+        Op::ConvTransposeInt(a) => {
+            arity(name, inputs, 2, 3, "2 or 3")?;
+            int_operands(name, inputs)?;
+            let shape = conv_transpose_shape(name, &a.conv, inputs)?;
+            let m = shape.dims()[1];
+            Ok(Some(vec![accumulator(shape, inputs, 1, m)]))
+        }
+        Op::GemmInt(a) => {
+            arity(name, inputs, 2, 3, "2 or 3")?;
+            int_operands(name, inputs)?;
+            let (m, n) = gemm_dims(name, false, a.trans_b, inputs)?;
+            check_bias(name, inputs, n)?;
+            let w_axis = if a.trans_b { 0 } else { 1 };
+            Ok(Some(vec![accumulator(
+                Shape(vec![m, n]),
+                inputs,
+                w_axis,
+                n,
+            )]))
+        }
+        Op::MatMulInt => {
+            arity(name, inputs, 2, 2, "2")?;
+            int_operands(name, inputs)?;
+            let shape = matmul_shape(inputs[0].shape.dims(), inputs[1].shape.dims())?;
+            Ok(Some(vec![accumulator(shape, inputs, usize::MAX, 1)]))
+        }
+        Op::Requant(_) | Op::Lut(_) => {
+            arity(name, inputs, 1, 1, "1")?;
+            int_operands(name, inputs)?;
+            Ok(None)
+        }
+        Op::SoftmaxInt(a) => {
+            arity(name, inputs, 1, 1, "1")?;
+            int_operands(name, inputs)?;
+            check_axis(name, "axis", a.axis, inputs[0].shape.rank())?;
+            Ok(None)
+        }
+        Op::AddInt(_) | Op::MulInt(_) => {
+            arity(name, inputs, 2, 2, "2")?;
+            int_operands(name, inputs)?;
+            broadcast_shapes(&inputs[0].shape, &inputs[1].shape)?;
+            Ok(None)
+        }
+        Op::AvgPoolInt(a) => {
+            arity(name, inputs, 1, 1, "1")?;
+            int_operands(name, inputs)?;
+            let shape = pool_shape(name, inputs[0], &a.pool.pool)?;
+            Ok(Some(vec![moved(name, inputs[0], shape)?]))
+        }
+        Op::ResizeInt(a) => {
+            arity(name, inputs, 1, 1, "1")?;
+            int_operands(name, inputs)?;
+            check_scales(name, &a.resize, inputs[0])?;
+            Ok(None)
         }
     }
 }
@@ -601,20 +538,50 @@ pub fn check_given_output_types(
                     format!("cannot reshape {} into {}", inputs[0].shape, out.shape),
                 ));
             }
+            keeps_type(name, inputs[0], out)?;
         }
-        Op::Resize(_) => {
-            if out.shape.rank() != inputs[0].shape.rank() {
+        Op::Resize(a) => {
+            same_rank(name, inputs[0], out)?;
+            keeps_type(name, inputs[0], out)?;
+            if inputs[0].dtype.is_int() && a.mode == ResizeMode::Linear {
+                return Err(mismatch(
+                    name,
+                    "linear resize of an integer tensor is `resize_int`".into(),
+                ));
+            }
+        }
+        Op::ResizeInt(_) => {
+            same_rank(name, inputs[0], out)?;
+            keeps_type(name, inputs[0], out)?;
+        }
+        Op::Quantize => {
+            same_shape(name, &inputs[0].shape, out)?;
+            if !out.dtype.is_int() || out.quant.is_none() {
                 return Err(mismatch(
                     name,
                     format!(
-                        "output rank {} differs from input rank {}",
-                        out.shape.rank(),
-                        inputs[0].shape.rank()
+                        "output must be a quantized integer type, got {}{}",
+                        out.dtype,
+                        if out.quant.is_none() {
+                            " without quantization"
+                        } else {
+                            ""
+                        }
                     ),
                 ));
             }
         }
+        Op::Requant(_) | Op::Lut(_) | Op::SoftmaxInt(_) => {
+            same_shape(name, &inputs[0].shape, out)?;
+            int_output(name, out)?;
+        }
+        Op::AddInt(_) | Op::MulInt(_) => {
+            let shape = broadcast_shapes(&inputs[0].shape, &inputs[1].shape)?;
+            same_shape(name, &shape, out)?;
+            int_output(name, out)?;
+        }
         Op::Slice(a) => {
+            keeps_type(name, inputs[0], out)?;
             let x = inputs[0].shape.dims();
             if out.shape.rank() != x.len() {
                 return Err(mismatch(name, "output rank differs from input rank".into()));
@@ -662,9 +629,77 @@ pub fn check_given_output_types(
         | Op::Concat(_)
         | Op::Split(_)
         | Op::Transpose(_)
-        | Op::Pad(_) => {}
+        | Op::Pad(_)
+        | Op::Dequantize
+        | Op::ConvInt(_)
+        | Op::ConvTransposeInt(_)
+        | Op::GemmInt(_)
+        | Op::MatMulInt
+        | Op::AvgPoolInt(_) => {}
     }
     Ok(())
+}
+
+fn same_rank(name: &'static str, x: &TensorType, out: &TensorType) -> Result<(), InferError> {
+    if out.shape.rank() != x.shape.rank() {
+        return Err(mismatch(
+            name,
+            format!(
+                "output rank {} differs from input rank {}",
+                out.shape.rank(),
+                x.shape.rank()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn same_shape(name: &'static str, shape: &Shape, out: &TensorType) -> Result<(), InferError> {
+    if &out.shape != shape {
+        return Err(mismatch(
+            name,
+            format!(
+                "output shape {} differs from the inferred {shape}",
+                out.shape
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn int_output(name: &'static str, out: &TensorType) -> Result<(), InferError> {
+    if !out.dtype.is_int() {
+        return Err(mismatch(
+            name,
+            format!("output must be an integer type, got {}", out.dtype),
+        ));
+    }
+    Ok(())
+}
+
+/// A data-movement op's stated output keeps the input's element type and quantization.
+fn keeps_type(name: &'static str, x: &TensorType, out: &TensorType) -> Result<(), InferError> {
+    if out.dtype != x.dtype {
+        return Err(mismatch(
+            name,
+            format!(
+                "output element type {} differs from the input's {}",
+                out.dtype, x.dtype
+            ),
+        ));
+    }
+    let same = match (&x.quant, &out.quant) {
+        (None, None) => true,
+        (Some(a), Some(b)) => crate::graph_eq::quant_eq(a, b),
+        _ => false,
+    };
+    if !same {
+        return Err(mismatch(
+            name,
+            "output quantization differs from the input's".into(),
+        ));
+    }
+    moved(name, x, out.shape.clone()).map(|_| ())
 }
 
 /// Numpy (multidirectional) broadcasting of two shapes.
@@ -777,6 +812,187 @@ pub fn window_output_size(
         out -= 1;
     }
     Some(out)
+}
+
+fn conv_shape(
+    name: &'static str,
+    a: &ConvAttrs,
+    inputs: &[&TensorType],
+) -> Result<Shape, InferError> {
+    let x = inputs[0].shape.dims();
+    let w = inputs[1].shape.dims();
+    if x.len() < 3 {
+        return Err(rank_err(name, 0, x.len(), "at least 3 (N, C, spatial..)"));
+    }
+    let k = x.len() - 2;
+    if w.len() != x.len() {
+        return Err(rank_err(
+            name,
+            1,
+            w.len(),
+            format!("{} like the input", x.len()),
+        ));
+    }
+    check_spatial(name, k, &a.strides, &a.pads, &a.dilations)?;
+    if a.group == 0 {
+        return Err(attr_err(name, "group", "must be at least 1".into()));
+    }
+    let (c, m) = (x[1], w[0]);
+    if w[1].checked_mul(a.group) != Some(c) {
+        return Err(mismatch(
+            name,
+            format!(
+                "input has {c} channels but weight expects {} x group {}",
+                w[1], a.group
+            ),
+        ));
+    }
+    if !m.is_multiple_of(a.group) {
+        return Err(mismatch(
+            name,
+            format!("{m} output channels do not divide into {} groups", a.group),
+        ));
+    }
+    check_bias(name, inputs, m)?;
+    let mut out = vec![x[0], m];
+    for i in 0..k {
+        let eff = dilated(name, w[2 + i], a.dilations[i])?;
+        let padded = sum(name, "pads", &[x[2 + i], a.pads[i], a.pads[k + i]])?;
+        if padded < eff {
+            return Err(mismatch(
+                name,
+                format!(
+                    "kernel extent {eff} exceeds padded input size {padded} in spatial dim {i}"
+                ),
+            ));
+        }
+        out.push((padded - eff) / a.strides[i] + 1);
+    }
+    Ok(Shape(out))
+}
+
+fn conv_transpose_shape(
+    name: &'static str,
+    a: &ConvTransposeAttrs,
+    inputs: &[&TensorType],
+) -> Result<Shape, InferError> {
+    let x = inputs[0].shape.dims();
+    let w = inputs[1].shape.dims();
+    if x.len() < 3 {
+        return Err(rank_err(name, 0, x.len(), "at least 3 (N, C, spatial..)"));
+    }
+    let k = x.len() - 2;
+    if w.len() != x.len() {
+        return Err(rank_err(
+            name,
+            1,
+            w.len(),
+            format!("{} like the input", x.len()),
+        ));
+    }
+    check_spatial(name, k, &a.strides, &a.pads, &a.dilations)?;
+    if a.output_padding.len() != k {
+        return Err(attr_err(
+            name,
+            "output_padding",
+            format!(
+                "has {} entries for {k} spatial dims",
+                a.output_padding.len()
+            ),
+        ));
+    }
+    if a.group == 0 {
+        return Err(attr_err(name, "group", "must be at least 1".into()));
+    }
+    if w[0] != x[1] || !x[1].is_multiple_of(a.group) {
+        return Err(mismatch(
+            name,
+            format!(
+                "input has {} channels but weight has {} input channels (group {})",
+                x[1], w[0], a.group
+            ),
+        ));
+    }
+    let m = w[1]
+        .checked_mul(a.group)
+        .ok_or_else(|| attr_err(name, "group", "too large".into()))?;
+    check_bias(name, inputs, m)?;
+    let mut out = vec![x[0], m];
+    for i in 0..k {
+        let eff = dilated(name, w[2 + i], a.dilations[i])?;
+        if x[2 + i] == 0 {
+            return Err(mismatch(name, format!("spatial dim {i} is empty")));
+        }
+        let stretched = a.strides[i]
+            .checked_mul(x[2 + i] - 1)
+            .ok_or_else(|| attr_err(name, "strides", "too large".into()))?;
+        let full = sum(
+            name,
+            "output_padding",
+            &[stretched, a.output_padding[i], eff],
+        )?;
+        let crop = sum(name, "pads", &[a.pads[i], a.pads[k + i]])?;
+        if full <= crop {
+            return Err(mismatch(
+                name,
+                format!("pads {crop} crop the whole output of size {full} in spatial dim {i}"),
+            ));
+        }
+        out.push(full - crop);
+    }
+    Ok(Shape(out))
+}
+
+fn check_scales(name: &'static str, a: &ResizeAttrs, x: &TensorType) -> Result<(), InferError> {
+    let r = x.shape.rank();
+    if a.scales.len() != r {
+        return Err(attr_err(
+            name,
+            "scales",
+            format!("has {} entries for rank {r}", a.scales.len()),
+        ));
+    }
+    if a.scales.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+        return Err(attr_err(
+            name,
+            "scales",
+            "must be positive and finite".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `(m, n)` of a 2-d product `op(a) @ op(b)`.
+fn gemm_dims(
+    name: &'static str,
+    trans_a: bool,
+    trans_b: bool,
+    inputs: &[&TensorType],
+) -> Result<(usize, usize), InferError> {
+    let (sa, sb) = (inputs[0].shape.dims(), inputs[1].shape.dims());
+    if sa.len() != 2 {
+        return Err(rank_err(name, 0, sa.len(), "2"));
+    }
+    if sb.len() != 2 {
+        return Err(rank_err(name, 1, sb.len(), "2"));
+    }
+    let (m, ka) = if trans_a {
+        (sa[1], sa[0])
+    } else {
+        (sa[0], sa[1])
+    };
+    let (kb, n) = if trans_b {
+        (sb[1], sb[0])
+    } else {
+        (sb[0], sb[1])
+    };
+    if ka != kb {
+        return Err(mismatch(
+            name,
+            format!("inner dims differ: a gives {ka}, b gives {kb}"),
+        ));
+    }
+    Ok((m, n))
 }
 
 fn pool_shape(name: &'static str, x: &TensorType, p: &PoolAttrs) -> Result<Shape, InferError> {
@@ -946,11 +1162,136 @@ fn arith(first: &TensorType, shape: Shape) -> TensorType {
     }
 }
 
-fn moved(first: &TensorType, shape: Shape) -> TensorType {
-    TensorType {
+/// `first`'s type with a new shape (data movement). A per-axis quantization must keep its
+/// axis and that axis's size.
+fn moved(name: &'static str, first: &TensorType, shape: Shape) -> Result<TensorType, InferError> {
+    if let Some(QuantParams {
+        granularity: QuantGranularity::PerAxis { axis, .. },
+        ..
+    }) = &first.quant
+        && (shape.rank() != first.shape.rank()
+            || shape.dims().get(*axis) != first.shape.dims().get(*axis))
+    {
+        return Err(mismatch(
+            name,
+            format!("changes the size of axis {axis}, along which the input is quantized"),
+        ));
+    }
+    Ok(TensorType {
         dtype: first.dtype,
         shape,
         quant: first.quant.clone(),
+    })
+}
+
+fn unquantized(t: &TensorType) -> TensorType {
+    TensorType {
+        quant: None,
+        ..t.clone()
+    }
+}
+
+/// All inputs carry the quantization of input 0 (Concat).
+fn same_quant(name: &'static str, inputs: &[&TensorType]) -> Result<(), InferError> {
+    for (i, t) in inputs.iter().enumerate().skip(1) {
+        let same = match (&inputs[0].quant, &t.quant) {
+            (None, None) => true,
+            (Some(a), Some(b)) => crate::graph_eq::quant_eq(a, b),
+            _ => false,
+        };
+        if !same {
+            return Err(mismatch(
+                name,
+                format!("input {i} has a quantization different from input 0's"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn expect_dtype(
+    op: &'static str,
+    inputs: &[&TensorType],
+    index: usize,
+    expected: DType,
+) -> Result<(), InferError> {
+    if inputs[index].dtype != expected {
+        return Err(InferError::DType {
+            op,
+            index,
+            got: inputs[index].dtype,
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// Every input has an integer element type.
+fn int_operands(op: &'static str, inputs: &[&TensorType]) -> Result<(), InferError> {
+    for (i, t) in inputs.iter().enumerate() {
+        if !t.dtype.is_int() {
+            return Err(mismatch(
+                op,
+                format!(
+                    "input {i} has element type {}, expected an integer type",
+                    t.dtype
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Input `index` is an integer type with quantization parameters.
+fn quantized_int(op: &'static str, inputs: &[&TensorType], index: usize) -> Result<(), InferError> {
+    int_operands(op, &inputs[index..=index])?;
+    if inputs[index].quant.is_none() {
+        return Err(mismatch(
+            op,
+            format!("input {index} has no quantization parameters"),
+        ));
+    }
+    Ok(())
+}
+
+/// The i32 accumulator type of an integer product `x * w` with `m` output channels along
+/// axis 1 of the result (axis 0 of a 0/1-d result): scales `s_x * s_w[c]` and zero point 0,
+/// per tensor when `w` is, per axis when `w` is quantized along `w_axis` (its output-channel
+/// axis; `m` must be a multiple of the scale count, channel `c` using scale `c % count`).
+/// Without parameters on both operands, or with other layouts, the accumulator is
+/// unquantized.
+fn accumulator(shape: Shape, inputs: &[&TensorType], w_axis: usize, m: usize) -> TensorType {
+    let quant = (|| {
+        let (qx, qw) = (inputs[0].quant.as_ref()?, inputs[1].quant.as_ref()?);
+        let QuantGranularity::PerTensor { scale: sx, .. } = qx.granularity else {
+            return None;
+        };
+        let granularity = match &qw.granularity {
+            QuantGranularity::PerTensor { scale, .. } => QuantGranularity::PerTensor {
+                scale: sx * scale,
+                zero_point: 0,
+            },
+            QuantGranularity::PerAxis { axis, scales, .. }
+                if *axis == w_axis && !scales.is_empty() && m.is_multiple_of(scales.len()) =>
+            {
+                QuantGranularity::PerAxis {
+                    axis: usize::from(shape.rank() > 1),
+                    scales: (0..m).map(|c| sx * scales[c % scales.len()]).collect(),
+                    zero_points: vec![0; m],
+                }
+            }
+            QuantGranularity::PerAxis { .. } => return None,
+        };
+        Some(QuantParams {
+            granularity,
+            bits: 32,
+            pow2: qx.pow2 && qw.pow2,
+        })
+    })();
+    TensorType {
+        dtype: DType::I32,
+        shape,
+        quant,
     }
 }
 

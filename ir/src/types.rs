@@ -87,6 +87,21 @@ impl DType {
             DType::U4 => Some((0, 15)),
         }
     }
+
+    /// The range of `bits`-wide quantized values stored in this type, signed like it
+    /// (`(-8, 7)` for 4 bits in an i8, `(0, 15)` in a u8); a `bits` of 0 or above the storage
+    /// width gives the storage range. `None` for f32.
+    pub fn quant_range(self, bits: u32) -> Option<(i64, i64)> {
+        let full = self.int_range()?;
+        if bits == 0 || bits >= self.bits() {
+            return Some(full);
+        }
+        Some(if self.is_signed() {
+            (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1)
+        } else {
+            (0, (1i64 << bits) - 1)
+        })
+    }
 }
 
 impl fmt::Display for DType {

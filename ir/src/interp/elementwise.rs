@@ -62,7 +62,20 @@ pub(super) fn unary(op: &Op, args: Vec<Cow<'_, Tensor>>, out: &TensorType) -> In
         | Op::Reshape
         | Op::Transpose(_)
         | Op::Pad(_)
-        | Op::Resize(_) => {
+        | Op::Resize(_)
+        | Op::Quantize
+        | Op::Dequantize
+        | Op::ConvInt(_)
+        | Op::ConvTransposeInt(_)
+        | Op::GemmInt(_)
+        | Op::MatMulInt
+        | Op::Requant(_)
+        | Op::AddInt(_)
+        | Op::MulInt(_)
+        | Op::AvgPoolInt(_)
+        | Op::Lut(_)
+        | Op::SoftmaxInt(_)
+        | Op::ResizeInt(_) => {
             return Err(super::invalid(name, "not a unary elementwise op"));
         }
     }
@@ -331,7 +344,20 @@ pub(super) fn binary(
         | Op::Reshape
         | Op::Transpose(_)
         | Op::Pad(_)
-        | Op::Resize(_) => Err(super::invalid(name, "not a binary elementwise op")),
+        | Op::Resize(_)
+        | Op::Quantize
+        | Op::Dequantize
+        | Op::ConvInt(_)
+        | Op::ConvTransposeInt(_)
+        | Op::GemmInt(_)
+        | Op::MatMulInt
+        | Op::Requant(_)
+        | Op::AddInt(_)
+        | Op::MulInt(_)
+        | Op::AvgPoolInt(_)
+        | Op::Lut(_)
+        | Op::SoftmaxInt(_)
+        | Op::ResizeInt(_) => Err(super::invalid(name, "not a binary elementwise op")),
     }
 }
 

@@ -15,7 +15,9 @@
 mod conv;
 mod elementwise;
 mod gemm;
+mod movement;
 mod pool;
+mod qdq;
 mod resize;
 mod sgemm;
 mod shape;
@@ -95,6 +97,12 @@ pub enum InterpError {
         /// What is wrong.
         message: String,
     },
+    /// An integer compute op reached the float interpreter.
+    #[error("integer op `{op}` needs the integer interpreter")]
+    NeedsIntegerInterpreter {
+        /// The op's mnemonic.
+        op: &'static str,
+    },
     /// [`Op::Input`] has no value outside of a graph run.
     #[error("input: a graph input cannot be evaluated on its own")]
     EvalInput,
@@ -145,13 +153,32 @@ pub fn run_float_batch(g: &Graph, samples: &[Vec<Tensor>]) -> InterpResult<Vec<V
 
 /// Evaluates one op on f32 operands; `output_types` are its result types (their shapes are
 /// the results' shapes).
+///
+/// The operands' types are taken from the tensors, without quantization parameters, so a
+/// [`Op::Dequantize`] needs [`eval_node_typed`].
 pub fn eval_node_float(
     op: &Op,
     inputs: &[&Tensor],
     output_types: &[TensorType],
 ) -> InterpResult<Vec<Tensor>> {
+    let types: Vec<TensorType> = inputs
+        .iter()
+        .map(|t| TensorType::new(t.dtype, t.shape.clone()))
+        .collect();
+    let refs: Vec<&TensorType> = types.iter().collect();
+    eval_node_typed(op, inputs, &refs, output_types)
+}
+
+/// Like [`eval_node_float`] with the operands' types (their quantization parameters are
+/// what [`Op::Dequantize`] reads).
+pub fn eval_node_typed(
+    op: &Op,
+    inputs: &[&Tensor],
+    input_types: &[&TensorType],
+    output_types: &[TensorType],
+) -> InterpResult<Vec<Tensor>> {
     let args: Vec<Cow<'_, Tensor>> = inputs.iter().map(|t| Cow::Borrowed(*t)).collect();
-    eval(op, args, output_types)
+    eval(op, args, input_types, output_types)
 }
 
 /// Checks the supplied inputs against the graph's input types.
@@ -262,8 +289,8 @@ fn run_impl(
                 }
             }
             Op::Const(c) => {
-                // Checked like every operand (f32, consistent storage) by `eval`'s rules.
-                check_f32("const", &c.value).map_err(wrap)?;
+                // Checked like every operand (consistent storage) by `eval`'s rules.
+                check_storage("const", &c.value).map_err(wrap)?;
                 vec![Cow::Borrowed(&c.value)]
             }
             op => {
@@ -295,7 +322,8 @@ fn run_impl(
                 }
                 let types: Vec<TensorType> =
                     node.outputs.iter().map(|&v| g.ty(v).clone()).collect();
-                let res = eval(op, args, &types).map_err(wrap)?;
+                let in_types: Vec<&TensorType> = node.inputs.iter().map(|&v| g.ty(v)).collect();
+                let res = eval(op, args, &in_types, &types).map_err(wrap)?;
                 for v in &node.inputs {
                     let u = &mut uses[v.index()];
                     *u -= 1;
@@ -337,9 +365,205 @@ fn run_impl(
 }
 
 /// Evaluates one op. Operands may be owned (last use) so that kernels can work in place.
-fn eval(op: &Op, args: Vec<Cow<'_, Tensor>>, out: &[TensorType]) -> InterpResult<Vec<Tensor>> {
+/// `ins` are the operands' types (quantization parameters included).
+fn eval(
+    op: &Op,
+    args: Vec<Cow<'_, Tensor>>,
+    ins: &[&TensorType],
+    out: &[TensorType],
+) -> InterpResult<Vec<Tensor>> {
     let name = op.mnemonic();
     for a in &args {
+        check_storage(name, a)?;
+    }
+    for t in out {
+        if t.shape.checked_numel().is_none() {
+            return Err(invalid(name, format!("result shape {} overflows", t.shape)));
+        }
+    }
+    let results = match op {
+        Op::Input => return Err(InterpError::EvalInput),
+        Op::Const(c) => {
+            arity(name, &args, 0, 0)?;
+            check_storage(name, &c.value)?;
+            vec![c.value.clone()]
+        }
+        Op::Conv(a) => {
+            float_only(name, &args, out)?;
+            vec![conv::conv(a, &args, one(name, out)?)?]
+        }
+        Op::ConvTranspose(a) => {
+            float_only(name, &args, out)?;
+            vec![conv::conv_transpose(a, &args, one(name, out)?)?]
+        }
+        Op::Gemm(a) => {
+            float_only(name, &args, out)?;
+            vec![gemm::gemm(a, &args, one(name, out)?)?]
+        }
+        Op::MatMul => {
+            float_only(name, &args, out)?;
+            vec![gemm::matmul(&args, one(name, out)?)?]
+        }
+        Op::BatchNorm(a) => {
+            float_only(name, &args, out)?;
+            vec![elementwise::batch_norm(a, args, one(name, out)?)?]
+        }
+        Op::Relu
+        | Op::LeakyRelu(_)
+        | Op::Clip(_)
+        | Op::Sigmoid
+        | Op::HardSigmoid(_)
+        | Op::HardSwish
+        | Op::Tanh => {
+            float_only(name, &args, out)?;
+            vec![elementwise::unary(op, args, one(name, out)?)?]
+        }
+        Op::PRelu | Op::Add | Op::Sub | Op::Mul | Op::Div => {
+            float_only(name, &args, out)?;
+            vec![elementwise::binary(op, args, one(name, out)?)?]
+        }
+        Op::Softmax(a) => {
+            float_only(name, &args, out)?;
+            vec![elementwise::softmax(a, args, one(name, out)?)?]
+        }
+        Op::AveragePool(a) => {
+            float_only(name, &args, out)?;
+            vec![pool::average_pool(a, &args, one(name, out)?)?]
+        }
+        Op::GlobalAveragePool => {
+            float_only(name, &args, out)?;
+            vec![pool::global_average_pool(&args, one(name, out)?)?]
+        }
+        Op::ReduceMean(a) => {
+            float_only(name, &args, out)?;
+            vec![pool::reduce_mean(a, &args, one(name, out)?)?]
+        }
+        Op::MaxPool(_)
+        | Op::Concat(_)
+        | Op::Split(_)
+        | Op::Slice(_)
+        | Op::Reshape
+        | Op::Transpose(_)
+        | Op::Pad(_)
+        | Op::Resize(_) => {
+            if args.first().is_some_and(|a| a.dtype.is_int()) {
+                movement::run_int(op, &args, out, |op, args, out| {
+                    let ins: Vec<TensorType> = args
+                        .iter()
+                        .map(|t| TensorType::f32(t.shape.clone()))
+                        .collect();
+                    let refs: Vec<&TensorType> = ins.iter().collect();
+                    eval(op, args, &refs, out)
+                })?
+            } else {
+                float_only(name, &args, out)?;
+                movement_f32(op, args, out)?
+            }
+        }
+        Op::Quantize => {
+            arity(name, &args, 1, 1)?;
+            vec![qdq::quantize(&args[0], one(name, out)?)?]
+        }
+        Op::Dequantize => {
+            arity(name, &args, 1, 1)?;
+            let ty = ins
+                .first()
+                .ok_or_else(|| invalid(name, "missing the operand type"))?;
+            vec![qdq::dequantize(&args[0], ty, one(name, out)?)?]
+        }
+        Op::ConvInt(_)
+        | Op::ConvTransposeInt(_)
+        | Op::GemmInt(_)
+        | Op::MatMulInt
+        | Op::Requant(_)
+        | Op::AddInt(_)
+        | Op::MulInt(_)
+        | Op::AvgPoolInt(_)
+        | Op::Lut(_)
+        | Op::SoftmaxInt(_)
+        | Op::ResizeInt(_) => return Err(InterpError::NeedsIntegerInterpreter { op: name }),
+    };
+    // Kernels build results from the result types; this guards their element counts.
+    ensure(results.len() == out.len(), name, || {
+        format!("produced {} results for {} types", results.len(), out.len())
+    })?;
+    for (r, t) in results.iter().zip(out) {
+        ensure(
+            r.shape == t.shape && r.numel() == t.shape.numel() && r.dtype == t.dtype,
+            name,
+            || {
+                format!(
+                    "produced {}{} for result type {}{}",
+                    r.dtype, r.shape, t.dtype, t.shape
+                )
+            },
+        )?;
+    }
+    Ok(results)
+}
+
+/// The f32 kernels of the data-movement ops.
+fn movement_f32(
+    op: &Op,
+    args: Vec<Cow<'_, Tensor>>,
+    out: &[TensorType],
+) -> InterpResult<Vec<Tensor>> {
+    let name = op.mnemonic();
+    Ok(match op {
+        Op::MaxPool(a) => vec![pool::max_pool(a, &args, one(name, out)?)?],
+        Op::Concat(a) => vec![shape::concat(a, &args, one(name, out)?)?],
+        Op::Split(a) => shape::split(a, &args, out)?,
+        Op::Slice(a) => vec![shape::slice(a, &args, one(name, out)?)?],
+        Op::Reshape => vec![shape::reshape(args, one(name, out)?)?],
+        Op::Transpose(a) => vec![shape::transpose(a, &args, one(name, out)?)?],
+        Op::Pad(a) => vec![shape::pad(a, &args, one(name, out)?)?],
+        Op::Resize(a) => vec![resize::resize(a, &args, one(name, out)?)?],
+        Op::Input
+        | Op::Const(_)
+        | Op::Conv(_)
+        | Op::ConvTranspose(_)
+        | Op::Gemm(_)
+        | Op::MatMul
+        | Op::BatchNorm(_)
+        | Op::Relu
+        | Op::PRelu
+        | Op::LeakyRelu(_)
+        | Op::Clip(_)
+        | Op::Sigmoid
+        | Op::HardSigmoid(_)
+        | Op::HardSwish
+        | Op::Tanh
+        | Op::Softmax(_)
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::AveragePool(_)
+        | Op::GlobalAveragePool
+        | Op::ReduceMean(_)
+        | Op::Quantize
+        | Op::Dequantize
+        | Op::ConvInt(_)
+        | Op::ConvTransposeInt(_)
+        | Op::GemmInt(_)
+        | Op::MatMulInt
+        | Op::Requant(_)
+        | Op::AddInt(_)
+        | Op::MulInt(_)
+        | Op::AvgPoolInt(_)
+        | Op::Lut(_)
+        | Op::SoftmaxInt(_)
+        | Op::ResizeInt(_) => return Err(invalid(name, "not a data-movement op")),
+    })
+}
+
+/// Checks that a float op gets f32 operands and f32 result types.
+fn float_only(
+    name: &'static str,
+    args: &[Cow<'_, Tensor>],
+    out: &[TensorType],
+) -> InterpResult<()> {
+    for a in args {
         check_f32(name, a)?;
     }
     for t in out {
@@ -349,57 +573,25 @@ fn eval(op: &Op, args: Vec<Cow<'_, Tensor>>, out: &[TensorType]) -> InterpResult
                 dtype: t.dtype,
             });
         }
-        if t.shape.checked_numel().is_none() {
-            return Err(invalid(name, format!("result shape {} overflows", t.shape)));
-        }
     }
-    let results = match op {
-        Op::Input => return Err(InterpError::EvalInput),
-        Op::Const(c) => {
-            arity(name, &args, 0, 0)?;
-            check_f32(name, &c.value)?;
-            vec![c.value.clone()]
-        }
-        Op::Conv(a) => vec![conv::conv(a, &args, one(name, out)?)?],
-        Op::ConvTranspose(a) => vec![conv::conv_transpose(a, &args, one(name, out)?)?],
-        Op::Gemm(a) => vec![gemm::gemm(a, &args, one(name, out)?)?],
-        Op::MatMul => vec![gemm::matmul(&args, one(name, out)?)?],
-        Op::BatchNorm(a) => vec![elementwise::batch_norm(a, args, one(name, out)?)?],
-        Op::Relu
-        | Op::LeakyRelu(_)
-        | Op::Clip(_)
-        | Op::Sigmoid
-        | Op::HardSigmoid(_)
-        | Op::HardSwish
-        | Op::Tanh => vec![elementwise::unary(op, args, one(name, out)?)?],
-        Op::PRelu | Op::Add | Op::Sub | Op::Mul | Op::Div => {
-            vec![elementwise::binary(op, args, one(name, out)?)?]
-        }
-        Op::Softmax(a) => vec![elementwise::softmax(a, args, one(name, out)?)?],
-        Op::MaxPool(a) => vec![pool::max_pool(a, &args, one(name, out)?)?],
-        Op::AveragePool(a) => vec![pool::average_pool(a, &args, one(name, out)?)?],
-        Op::GlobalAveragePool => vec![pool::global_average_pool(&args, one(name, out)?)?],
-        Op::ReduceMean(a) => vec![pool::reduce_mean(a, &args, one(name, out)?)?],
-        Op::Concat(a) => vec![shape::concat(a, &args, one(name, out)?)?],
-        Op::Split(a) => shape::split(a, &args, out)?,
-        Op::Slice(a) => vec![shape::slice(a, &args, one(name, out)?)?],
-        Op::Reshape => vec![shape::reshape(args, one(name, out)?)?],
-        Op::Transpose(a) => vec![shape::transpose(a, &args, one(name, out)?)?],
-        Op::Pad(a) => vec![shape::pad(a, &args, one(name, out)?)?],
-        Op::Resize(a) => vec![resize::resize(a, &args, one(name, out)?)?],
-    };
-    // Kernels build results from the result types; this guards their element counts.
-    ensure(results.len() == out.len(), name, || {
-        format!("produced {} results for {} types", results.len(), out.len())
-    })?;
-    for (r, t) in results.iter().zip(out) {
-        ensure(
-            r.shape == t.shape && r.numel() == t.shape.numel(),
-            name,
-            || format!("produced shape {} for result type {}", r.shape, t.shape),
-        )?;
+    Ok(())
+}
+
+/// Checks that `t`'s storage holds its element type and `shape.numel()` elements.
+fn check_storage(op: &'static str, t: &Tensor) -> InterpResult<()> {
+    if !t.data.fits(t.dtype) {
+        return Err(invalid(
+            op,
+            format!("operand storage cannot hold {} elements", t.dtype),
+        ));
     }
-    Ok(results)
+    if t.shape.checked_numel() != Some(t.numel()) {
+        return Err(invalid(
+            op,
+            format!("operand of shape {} holds {} elements", t.shape, t.numel()),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks that `t` is an f32 tensor whose storage matches its shape.

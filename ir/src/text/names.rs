@@ -1,5 +1,6 @@
 //! Spellings of attribute enums and constant storage kinds, shared by printer and parser.
 
+use crate::arith::RoundingMode;
 use crate::ops::{CoordMode, NearestMode, PadMode, ResizeMode};
 use crate::tensor::TensorData;
 use crate::types::DType;
@@ -78,6 +79,13 @@ impl Spelled for NearestMode {
             NearestMode::Floor => "floor",
             NearestMode::Ceil => "ceil",
         }
+    }
+}
+
+impl Spelled for RoundingMode {
+    const ALL: &'static [Self] = &RoundingMode::ALL;
+    fn spelling(self) -> &'static str {
+        self.name()
     }
 }
 

@@ -8,6 +8,7 @@
 use super::ParseError;
 use super::lexer::{Tok, Token, lex};
 use super::names::{Spelled, Storage, parse_f32};
+use crate::arith::QuantizedMultiplier;
 use crate::entities::{NodeId, ValueId};
 use crate::graph::Graph;
 use crate::ops::*;
@@ -650,6 +651,80 @@ impl Attrs<'_> {
         self.scalar(key, &format!("one of {}", T::expected()), T::from_spelling)
     }
 
+    fn i32(&mut self, key: &str) -> Result<i32, ParseError> {
+        self.scalar(key, "a 32-bit integer", |w| w.parse().ok())
+    }
+
+    fn u32(&mut self, key: &str) -> Result<u32, ParseError> {
+        self.scalar(key, "a non-negative 32-bit integer", |w| w.parse().ok())
+    }
+
+    fn i32s(&mut self, key: &str) -> Result<Vec<i32>, ParseError> {
+        self.list(key, "32-bit integers", |w| w.parse().ok())
+    }
+
+    /// `none` or a non-negative integer.
+    fn opt_usize(&mut self, key: &str) -> Result<Option<usize>, ParseError> {
+        self.scalar(key, "`none` or a non-negative integer", |w| match w {
+            "none" => Some(None),
+            _ => w.parse().ok().map(Some),
+        })
+    }
+
+    /// A multiplier `[m0,shift]`.
+    fn multiplier(&mut self, key: &str) -> Result<QuantizedMultiplier, ParseError> {
+        let v = self.get(key)?;
+        multiplier_value(key, v)
+    }
+
+    /// A list of multipliers `[[m0,shift],..]`.
+    fn multipliers(&mut self, key: &str) -> Result<Vec<QuantizedMultiplier>, ParseError> {
+        match self.get(key)? {
+            AttrValue::List(items, _) => items.iter().map(|v| multiplier_value(key, v)).collect(),
+            AttrValue::Word(w, span) => Err(err(
+                span.clone(),
+                format!(
+                    "attribute `{key}` expects a list of `[m0,shift]` multipliers, found `{w}`"
+                ),
+            )),
+        }
+    }
+
+    fn conv(&mut self) -> Result<ConvAttrs, ParseError> {
+        Ok(ConvAttrs {
+            strides: self.usizes("strides")?,
+            pads: self.usizes("pads")?,
+            dilations: self.usizes("dilations")?,
+            group: self.usize("group")?,
+        })
+    }
+
+    fn conv_transpose(&mut self) -> Result<ConvTransposeAttrs, ParseError> {
+        Ok(ConvTransposeAttrs {
+            strides: self.usizes("strides")?,
+            pads: self.usizes("pads")?,
+            dilations: self.usizes("dilations")?,
+            group: self.usize("group")?,
+            output_padding: self.usizes("output_padding")?,
+        })
+    }
+
+    fn resize(&mut self) -> Result<ResizeAttrs, ParseError> {
+        Ok(ResizeAttrs {
+            mode: self.spelled("mode")?,
+            coord: self.spelled("coord")?,
+            nearest: self.spelled("nearest")?,
+            scales: self.f32s("scales")?,
+        })
+    }
+
+    fn avg_pool(&mut self) -> Result<AvgPoolAttrs, ParseError> {
+        Ok(AvgPoolAttrs {
+            pool: self.pool()?,
+            count_include_pad: self.bool("count_include_pad")?,
+        })
+    }
+
     fn pool(&mut self) -> Result<PoolAttrs, ParseError> {
         Ok(PoolAttrs {
             kernel: self.usizes("kernel")?,
@@ -671,6 +746,28 @@ impl Attrs<'_> {
     }
 }
 
+/// Reads `[m0,shift]` as a multiplier.
+fn multiplier_value(key: &str, v: &AttrValue) -> Result<QuantizedMultiplier, ParseError> {
+    let bad = |span: Span| {
+        err(
+            span,
+            format!("attribute `{key}` expects a multiplier `[m0,shift]` of two 32-bit integers"),
+        )
+    };
+    match v {
+        AttrValue::List(items, span) => match items.as_slice() {
+            [AttrValue::Word(m0, _), AttrValue::Word(shift, _)] => {
+                match (m0.parse(), shift.parse()) {
+                    (Ok(m0), Ok(shift)) => Ok(QuantizedMultiplier { m0, shift }),
+                    _ => Err(bad(span.clone())),
+                }
+            }
+            _ => Err(bad(span.clone())),
+        },
+        AttrValue::Word(_, span) => Err(bad(span.clone())),
+    }
+}
+
 /// Builds the op of a node statement (without its constant, filled in by the caller).
 fn build_op(stmt: &mut NodeStmt) -> Result<Op, ParseError> {
     let items = std::mem::take(&mut stmt.attrs);
@@ -688,19 +785,8 @@ fn build_op(stmt: &mut NodeStmt) -> Result<Op, ParseError> {
     let op = match stmt.mnemonic.as_str() {
         "input" => Op::Input,
         "const" => Op::Const(ConstAttrs { value: placeholder }),
-        "conv" => Op::Conv(ConvAttrs {
-            strides: a.usizes("strides")?,
-            pads: a.usizes("pads")?,
-            dilations: a.usizes("dilations")?,
-            group: a.usize("group")?,
-        }),
-        "conv_transpose" => Op::ConvTranspose(ConvTransposeAttrs {
-            strides: a.usizes("strides")?,
-            pads: a.usizes("pads")?,
-            dilations: a.usizes("dilations")?,
-            group: a.usize("group")?,
-            output_padding: a.usizes("output_padding")?,
-        }),
+        "conv" => Op::Conv(a.conv()?),
+        "conv_transpose" => Op::ConvTranspose(a.conv_transpose()?),
         "gemm" => Op::Gemm(GemmAttrs {
             alpha: a.f32("alpha")?,
             beta: a.f32("beta")?,
@@ -735,10 +821,7 @@ fn build_op(stmt: &mut NodeStmt) -> Result<Op, ParseError> {
         "mul" => Op::Mul,
         "div" => Op::Div,
         "max_pool" => Op::MaxPool(a.pool()?),
-        "average_pool" => Op::AveragePool(AvgPoolAttrs {
-            pool: a.pool()?,
-            count_include_pad: a.bool("count_include_pad")?,
-        }),
+        "average_pool" => Op::AveragePool(a.avg_pool()?),
         "global_average_pool" => Op::GlobalAveragePool,
         "reduce_mean" => Op::ReduceMean(ReduceAttrs {
             axes: a.usizes("axes")?,
@@ -764,11 +847,57 @@ fn build_op(stmt: &mut NodeStmt) -> Result<Op, ParseError> {
             mode: a.spelled("mode")?,
             value: a.f32("value")?,
         }),
-        "resize" => Op::Resize(ResizeAttrs {
-            mode: a.spelled("mode")?,
-            coord: a.spelled("coord")?,
-            nearest: a.spelled("nearest")?,
-            scales: a.f32s("scales")?,
+        "resize" => Op::Resize(a.resize()?),
+        "quantize" => Op::Quantize,
+        "dequantize" => Op::Dequantize,
+        "conv_int" => Op::ConvInt(ConvIntAttrs { conv: a.conv()? }),
+        "conv_transpose_int" => Op::ConvTransposeInt(ConvTransposeIntAttrs {
+            conv: a.conv_transpose()?,
+        }),
+        "gemm_int" => Op::GemmInt(GemmIntAttrs {
+            trans_b: a.bool("trans_b")?,
+        }),
+        "matmul_int" => Op::MatMulInt,
+        "requant" => Op::Requant(RequantAttrs {
+            multipliers: a.multipliers("multipliers")?,
+            axis: a.usize("axis")?,
+            rounding: a.spelled("rounding")?,
+            lo: a.i32("lo")?,
+            hi: a.i32("hi")?,
+        }),
+        "add_int" => Op::AddInt(AddIntAttrs {
+            shift: a.u32("shift")?,
+            ma: a.multiplier("ma")?,
+            mb: a.multiplier("mb")?,
+            mo: a.multiplier("mo")?,
+            rounding: a.spelled("rounding")?,
+            lo: a.i32("lo")?,
+            hi: a.i32("hi")?,
+        }),
+        "mul_int" => Op::MulInt(MulIntAttrs {
+            m: a.multiplier("m")?,
+            rounding: a.spelled("rounding")?,
+            lo: a.i32("lo")?,
+            hi: a.i32("hi")?,
+        }),
+        "avg_pool_int" => Op::AvgPoolInt(AvgPoolIntAttrs {
+            pool: a.avg_pool()?,
+            rounding: a.spelled("rounding")?,
+        }),
+        "lut" => Op::Lut(LutAttrs {
+            table: a.i32s("table")?,
+            axis: a.opt_usize("axis")?,
+        }),
+        "softmax_int" => Op::SoftmaxInt(SoftmaxIntAttrs {
+            axis: a.usize("axis")?,
+            exp_table: a.i32s("exp_table")?,
+            exp_bits: a.u32("exp_bits")?,
+            rounding: a.spelled("rounding")?,
+        }),
+        "resize_int" => Op::ResizeInt(ResizeIntAttrs {
+            resize: a.resize()?,
+            frac_bits: a.u32("frac_bits")?,
+            rounding: a.spelled("rounding")?,
         }),
         m => {
             return Err(err(stmt.mnemonic_span.clone(), format!("unknown op `{m}`")));

@@ -8,6 +8,7 @@
 
 use super::lexer::quote;
 use super::names::{Spelled, Storage, fmt_f32};
+use crate::arith::QuantizedMultiplier;
 use crate::entities::{NodeId, ValueId};
 use crate::graph::Graph;
 use crate::graph_eq::canonical_order;
@@ -332,19 +333,8 @@ fn pool_attrs(p: &PoolAttrs) -> Vec<String> {
 fn attrs(op: &Op) -> Vec<String> {
     match op {
         Op::Input | Op::Const(_) => vec![],
-        Op::Conv(a) => vec![
-            format!("strides={}", usize_list(&a.strides)),
-            format!("pads={}", usize_list(&a.pads)),
-            format!("dilations={}", usize_list(&a.dilations)),
-            format!("group={}", a.group),
-        ],
-        Op::ConvTranspose(a) => vec![
-            format!("strides={}", usize_list(&a.strides)),
-            format!("pads={}", usize_list(&a.pads)),
-            format!("dilations={}", usize_list(&a.dilations)),
-            format!("group={}", a.group),
-            format!("output_padding={}", usize_list(&a.output_padding)),
-        ],
+        Op::Conv(a) => conv_attrs(a),
+        Op::ConvTranspose(a) => conv_transpose_attrs(a),
         Op::Gemm(a) => vec![
             format!("alpha={}", fmt_f32(a.alpha)),
             format!("beta={}", fmt_f32(a.beta)),
@@ -394,11 +384,101 @@ fn attrs(op: &Op) -> Vec<String> {
             format!("mode={}", a.mode.spelling()),
             format!("value={}", fmt_f32(a.value)),
         ],
-        Op::Resize(a) => vec![
-            format!("mode={}", a.mode.spelling()),
-            format!("coord={}", a.coord.spelling()),
-            format!("nearest={}", a.nearest.spelling()),
-            format!("scales={}", f32_list(&a.scales)),
+        Op::Resize(a) => resize_attrs(a),
+        Op::Quantize | Op::Dequantize => vec![],
+        Op::ConvInt(a) => conv_attrs(&a.conv),
+        Op::ConvTransposeInt(a) => conv_transpose_attrs(&a.conv),
+        Op::GemmInt(a) => vec![format!("trans_b={}", a.trans_b)],
+        Op::MatMulInt => vec![],
+        Op::Requant(a) => vec![
+            format!("multipliers={}", multiplier_list(&a.multipliers)),
+            format!("axis={}", a.axis),
+            format!("rounding={}", a.rounding.spelling()),
+            format!("lo={}", a.lo),
+            format!("hi={}", a.hi),
         ],
+        Op::AddInt(a) => vec![
+            format!("shift={}", a.shift),
+            format!("ma={}", multiplier(a.ma)),
+            format!("mb={}", multiplier(a.mb)),
+            format!("mo={}", multiplier(a.mo)),
+            format!("rounding={}", a.rounding.spelling()),
+            format!("lo={}", a.lo),
+            format!("hi={}", a.hi),
+        ],
+        Op::MulInt(a) => vec![
+            format!("m={}", multiplier(a.m)),
+            format!("rounding={}", a.rounding.spelling()),
+            format!("lo={}", a.lo),
+            format!("hi={}", a.hi),
+        ],
+        Op::AvgPoolInt(a) => {
+            let mut v = pool_attrs(&a.pool.pool);
+            v.push(format!("count_include_pad={}", a.pool.count_include_pad));
+            v.push(format!("rounding={}", a.rounding.spelling()));
+            v
+        }
+        Op::Lut(a) => vec![
+            format!("table={}", i32_list(&a.table)),
+            format!(
+                "axis={}",
+                a.axis.map_or_else(|| "none".to_string(), |x| x.to_string())
+            ),
+        ],
+        Op::SoftmaxInt(a) => vec![
+            format!("axis={}", a.axis),
+            format!("exp_table={}", i32_list(&a.exp_table)),
+            format!("exp_bits={}", a.exp_bits),
+            format!("rounding={}", a.rounding.spelling()),
+        ],
+        Op::ResizeInt(a) => {
+            let mut v = resize_attrs(&a.resize);
+            v.push(format!("frac_bits={}", a.frac_bits));
+            v.push(format!("rounding={}", a.rounding.spelling()));
+            v
+        }
     }
+}
+
+fn conv_attrs(a: &ConvAttrs) -> Vec<String> {
+    vec![
+        format!("strides={}", usize_list(&a.strides)),
+        format!("pads={}", usize_list(&a.pads)),
+        format!("dilations={}", usize_list(&a.dilations)),
+        format!("group={}", a.group),
+    ]
+}
+
+fn conv_transpose_attrs(a: &ConvTransposeAttrs) -> Vec<String> {
+    vec![
+        format!("strides={}", usize_list(&a.strides)),
+        format!("pads={}", usize_list(&a.pads)),
+        format!("dilations={}", usize_list(&a.dilations)),
+        format!("group={}", a.group),
+        format!("output_padding={}", usize_list(&a.output_padding)),
+    ]
+}
+
+fn resize_attrs(a: &ResizeAttrs) -> Vec<String> {
+    vec![
+        format!("mode={}", a.mode.spelling()),
+        format!("coord={}", a.coord.spelling()),
+        format!("nearest={}", a.nearest.spelling()),
+        format!("scales={}", f32_list(&a.scales)),
+    ]
+}
+
+fn i32_list(v: &[i32]) -> String {
+    let items: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// `[m0,shift]`: the multiplier `m0 * 2^-31 * 2^-shift`.
+fn multiplier(m: QuantizedMultiplier) -> String {
+    format!("[{},{}]", m.m0, m.shift)
+}
+
+fn multiplier_list(v: &[QuantizedMultiplier]) -> String {
+    let items: Vec<String> = v.iter().map(|&m| multiplier(m)).collect();
+    format!("[{}]", items.join(","))
 }

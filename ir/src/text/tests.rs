@@ -44,10 +44,23 @@ fn variant_index(op: &Op) -> usize {
         Op::Transpose(_) => 28,
         Op::Pad(_) => 29,
         Op::Resize(_) => 30,
+        Op::Quantize => 31,
+        Op::Dequantize => 32,
+        Op::ConvInt(_) => 33,
+        Op::ConvTransposeInt(_) => 34,
+        Op::GemmInt(_) => 35,
+        Op::MatMulInt => 36,
+        Op::Requant(_) => 37,
+        Op::AddInt(_) => 38,
+        Op::MulInt(_) => 39,
+        Op::AvgPoolInt(_) => 40,
+        Op::Lut(_) => 41,
+        Op::SoftmaxInt(_) => 42,
+        Op::ResizeInt(_) => 43,
     }
 }
 
-const VARIANTS: usize = 31;
+const VARIANTS: usize = 44;
 
 fn f(v: Vec<usize>) -> TensorType {
     TensorType::f32(v)
@@ -259,6 +272,283 @@ pub(crate) fn all_ops_graph() -> Graph {
     g
 }
 
+/// A per-tensor quantized type.
+fn qt(dtype: DType, shape: Vec<usize>, scale: f32, zp: i32) -> TensorType {
+    TensorType {
+        quant: Some(QuantParams::per_tensor(dtype, scale, zp)),
+        ..TensorType::new(dtype, shape)
+    }
+}
+
+fn qm(real: f64) -> crate::arith::QuantizedMultiplier {
+    crate::arith::quantize_multiplier(real).unwrap()
+}
+
+/// An integer-phase graph that uses every quantization and integer op once (and some
+/// data-movement ops on integer tensors), with plausible types; it verifies.
+pub(crate) fn int_ops_graph() -> Graph {
+    use crate::arith::RoundingMode::{HalfAwayFromZero, HalfUp};
+    let mut g = Graph::new("int_ops");
+    g.phase = Phase::Integer;
+    let act = |shape: Vec<usize>| qt(DType::U8, shape, 0.05, 128);
+    let x = g.add_input("x", f(vec![1, 2, 4, 4]));
+    let q = g.add_simple(Op::Quantize, vec![x], act(vec![1, 2, 4, 4]), "");
+    let w_ty = TensorType {
+        quant: Some(QuantParams {
+            granularity: QuantGranularity::PerAxis {
+                axis: 0,
+                scales: vec![0.01, 0.02],
+                zero_points: vec![0, 0],
+            },
+            bits: 8,
+            pow2: false,
+        }),
+        ..TensorType::new(DType::I8, vec![2, 2, 1, 1])
+    };
+    let w = g.add_simple(
+        Op::Const(ConstAttrs {
+            value: Tensor {
+                dtype: DType::I8,
+                shape: Shape(vec![2, 2, 1, 1]),
+                data: TensorData::I8(vec![-127, 3, 64, 127]),
+            },
+        }),
+        vec![],
+        w_ty,
+        "",
+    );
+    let b = cst(
+        &mut g,
+        Tensor {
+            dtype: DType::I32,
+            shape: Shape(vec![2]),
+            data: TensorData::I32(vec![-100, 250]),
+        },
+    );
+    let conv = ConvAttrs {
+        strides: vec![1, 1],
+        pads: vec![0, 0, 0, 0],
+        dilations: vec![1, 1],
+        group: 1,
+    };
+    let acc_ty = TensorType {
+        quant: Some(QuantParams {
+            granularity: QuantGranularity::PerAxis {
+                axis: 1,
+                scales: vec![0.05 * 0.01, 0.05 * 0.02],
+                zero_points: vec![0, 0],
+            },
+            bits: 32,
+            pow2: false,
+        }),
+        ..TensorType::new(DType::I32, vec![1, 2, 4, 4])
+    };
+    let acc = g.add_simple(
+        Op::ConvInt(ConvIntAttrs { conv }),
+        vec![q, w, b],
+        acc_ty,
+        "conv",
+    );
+    let r = g.add_simple(
+        Op::Requant(RequantAttrs {
+            multipliers: vec![qm(0.01), qm(0.02)],
+            axis: 1,
+            rounding: HalfUp,
+            lo: 128,
+            hi: 255,
+        }),
+        vec![acc],
+        act(vec![1, 2, 4, 4]),
+        "relu",
+    );
+    let wt = g.add_simple(
+        Op::Const(ConstAttrs {
+            value: Tensor {
+                dtype: DType::I8,
+                shape: Shape(vec![2, 2, 1, 1]),
+                data: TensorData::I8(vec![1, -2, 3, -4]),
+            },
+        }),
+        vec![],
+        qt(DType::I8, vec![2, 2, 1, 1], 0.5, 0),
+        "",
+    );
+    let acc2 = g.add_simple(
+        Op::ConvTransposeInt(ConvTransposeIntAttrs {
+            conv: ConvTransposeAttrs {
+                strides: vec![1, 1],
+                pads: vec![0, 0, 0, 0],
+                dilations: vec![1, 1],
+                group: 1,
+                output_padding: vec![0, 0],
+            },
+        }),
+        vec![r, wt],
+        qt(DType::I32, vec![1, 2, 4, 4], 0.025, 0),
+        "",
+    );
+    let r2 = g.add_simple(
+        Op::Requant(RequantAttrs {
+            multipliers: vec![qm(0.5)],
+            axis: 0,
+            rounding: HalfAwayFromZero,
+            lo: 0,
+            hi: 255,
+        }),
+        vec![acc2],
+        act(vec![1, 2, 4, 4]),
+        "",
+    );
+    let add = g.add_simple(
+        Op::AddInt(AddIntAttrs {
+            shift: 20,
+            ma: qm(0.5),
+            mb: qm(0.5),
+            mo: qm(2.0 / f64::from(1u32 << 20)),
+            rounding: HalfUp,
+            lo: 0,
+            hi: 255,
+        }),
+        vec![r, r2],
+        act(vec![1, 2, 4, 4]),
+        "",
+    );
+    let mul = g.add_simple(
+        Op::MulInt(MulIntAttrs {
+            m: qm(0.05),
+            rounding: HalfUp,
+            lo: 0,
+            hi: 255,
+        }),
+        vec![add, r],
+        act(vec![1, 2, 4, 4]),
+        "",
+    );
+    let mp = g.add_simple(
+        Op::MaxPool(PoolAttrs {
+            kernel: vec![1, 1],
+            strides: vec![1, 1],
+            pads: vec![0, 0, 0, 0],
+            dilations: vec![1, 1],
+            ceil_mode: false,
+        }),
+        vec![mul],
+        act(vec![1, 2, 4, 4]),
+        "",
+    );
+    let ap = g.add_simple(
+        Op::AvgPoolInt(AvgPoolIntAttrs {
+            pool: AvgPoolAttrs {
+                pool: PoolAttrs {
+                    kernel: vec![2, 2],
+                    strides: vec![2, 2],
+                    pads: vec![0, 0, 0, 0],
+                    dilations: vec![1, 1],
+                    ceil_mode: false,
+                },
+                count_include_pad: false,
+            },
+            rounding: HalfUp,
+        }),
+        vec![mp],
+        act(vec![1, 2, 2, 2]),
+        "",
+    );
+    let lut = g.add_simple(
+        Op::Lut(LutAttrs {
+            table: (0..256).map(|i| 255 - i).collect(),
+            axis: None,
+        }),
+        vec![ap],
+        act(vec![1, 2, 2, 2]),
+        "",
+    );
+    let rs = g.add_simple(
+        Op::ResizeInt(ResizeIntAttrs {
+            resize: ResizeAttrs {
+                mode: ResizeMode::Linear,
+                coord: CoordMode::HalfPixel,
+                nearest: NearestMode::RoundPreferFloor,
+                scales: vec![1.0, 1.0, 2.0, 2.0],
+            },
+            frac_bits: 8,
+            rounding: HalfUp,
+        }),
+        vec![lut],
+        act(vec![1, 2, 4, 4]),
+        "",
+    );
+    let sm = g.add_simple(
+        Op::SoftmaxInt(SoftmaxIntAttrs {
+            axis: 1,
+            exp_table: (0..256)
+                .map(|d| (65536.0 * (-0.05 * d as f64).exp()).round() as i32)
+                .collect(),
+            exp_bits: 16,
+            rounding: HalfUp,
+        }),
+        vec![rs],
+        qt(DType::U8, vec![1, 2, 4, 4], 1.0 / 256.0, 0),
+        "",
+    );
+    let flat = g.add_simple(
+        Op::Reshape,
+        vec![sm],
+        qt(DType::U8, vec![1, 32], 1.0 / 256.0, 0),
+        "",
+    );
+    let wg = cst(
+        &mut g,
+        Tensor {
+            dtype: DType::I8,
+            shape: Shape(vec![3, 32]),
+            data: TensorData::I8((0..96).map(|i| (i % 11) as i8 - 5).collect()),
+        },
+    );
+    g.value_mut(wg).ty.quant = Some(QuantParams::per_tensor(DType::I8, 0.1, 0));
+    let gm = g.add_simple(
+        Op::GemmInt(GemmIntAttrs { trans_b: true }),
+        vec![flat, wg],
+        qt(DType::I32, vec![1, 3], 0.1 / 256.0, 0),
+        "",
+    );
+    let gr = g.add_simple(
+        Op::Requant(RequantAttrs {
+            multipliers: vec![qm(0.1 / 256.0 / 0.05)],
+            axis: 0,
+            rounding: HalfUp,
+            lo: 0,
+            hi: 255,
+        }),
+        vec![gm],
+        act(vec![1, 3]),
+        "",
+    );
+    let col = g.add_simple(Op::Reshape, vec![gr], act(vec![3, 1]), "");
+    let mm = g.add_simple(
+        Op::MatMulInt,
+        vec![gr, col],
+        qt(DType::I32, vec![1, 1], 0.05 * 0.05, 0),
+        "",
+    );
+    let mr = g.add_simple(
+        Op::Requant(RequantAttrs {
+            multipliers: vec![qm(0.05)],
+            axis: 0,
+            rounding: HalfUp,
+            lo: 0,
+            hi: 255,
+        }),
+        vec![mm],
+        act(vec![1, 1]),
+        "",
+    );
+    let y = g.add_simple(Op::Dequantize, vec![mr], f(vec![1, 1]), "");
+    g.value_mut(y).name = Some("y".into());
+    g.outputs.push(y);
+    g
+}
+
 /// A small integer graph with the quantized type forms.
 fn quant_graph() -> Graph {
     let mut g = Graph::new("quant \"demo\"");
@@ -325,11 +615,12 @@ fn quant_graph() -> Graph {
 }
 
 #[test]
-fn every_variant_is_in_the_all_ops_graph() {
-    let g = all_ops_graph();
+fn every_variant_is_in_the_all_ops_graphs() {
     let mut seen = [false; VARIANTS];
-    for n in g.node_ids() {
-        seen[variant_index(&g.node(n).op)] = true;
+    for g in [all_ops_graph(), int_ops_graph()] {
+        for n in g.node_ids() {
+            seen[variant_index(&g.node(n).op)] = true;
+        }
     }
     let missing: Vec<usize> = (0..VARIANTS).filter(|&i| !seen[i]).collect();
     assert!(missing.is_empty(), "variants missing: {missing:?}");
@@ -340,6 +631,14 @@ fn snapshot_all_ops() {
     let g = all_ops_graph();
     let text = print(&g);
     insta::assert_snapshot!("all_ops", text);
+    assert!(parse(&text).unwrap() == g);
+}
+
+#[test]
+fn snapshot_int_ops() {
+    let g = int_ops_graph();
+    let text = print(&g);
+    insta::assert_snapshot!("int_ops", text);
     assert!(parse(&text).unwrap() == g);
 }
 
@@ -650,6 +949,15 @@ fn arb_tensor() -> impl Strategy<Value = Tensor> {
         .prop_map(|(dtype, shape, data)| Tensor { dtype, shape, data })
 }
 
+fn arb_multiplier() -> impl Strategy<Value = crate::arith::QuantizedMultiplier> {
+    (any::<i32>(), -40i32..40)
+        .prop_map(|(m0, shift)| crate::arith::QuantizedMultiplier { m0, shift })
+}
+
+fn arb_rounding() -> impl Strategy<Value = crate::arith::RoundingMode> {
+    prop::sample::select(crate::arith::RoundingMode::ALL.to_vec())
+}
+
 fn arb_op() -> BoxedStrategy<Op> {
     let pool = || {
         (
@@ -790,6 +1098,138 @@ fn arb_op() -> BoxedStrategy<Op> {
                     coord,
                     nearest,
                     scales,
+                })
+            })
+            .boxed(),
+        Just(Op::Quantize).boxed(),
+        Just(Op::Dequantize).boxed(),
+        (arb_usizes(3), arb_usizes(5), arb_usizes(3), 0usize..4)
+            .prop_map(|(strides, pads, dilations, group)| {
+                Op::ConvInt(ConvIntAttrs {
+                    conv: ConvAttrs {
+                        strides,
+                        pads,
+                        dilations,
+                        group,
+                    },
+                })
+            })
+            .boxed(),
+        (arb_usizes(3), arb_usizes(5), 0usize..4, arb_usizes(3))
+            .prop_map(|(strides, pads, group, output_padding)| {
+                Op::ConvTransposeInt(ConvTransposeIntAttrs {
+                    conv: ConvTransposeAttrs {
+                        dilations: strides.clone(),
+                        strides,
+                        pads,
+                        group,
+                        output_padding,
+                    },
+                })
+            })
+            .boxed(),
+        any::<bool>()
+            .prop_map(|trans_b| Op::GemmInt(GemmIntAttrs { trans_b }))
+            .boxed(),
+        Just(Op::MatMulInt).boxed(),
+        (
+            prop::collection::vec(arb_multiplier(), 0..4),
+            0usize..5,
+            arb_rounding(),
+            any::<i32>(),
+            any::<i32>(),
+        )
+            .prop_map(|(multipliers, axis, rounding, lo, hi)| {
+                Op::Requant(RequantAttrs {
+                    multipliers,
+                    axis,
+                    rounding,
+                    lo,
+                    hi,
+                })
+            })
+            .boxed(),
+        (
+            0u32..40,
+            (arb_multiplier(), arb_multiplier(), arb_multiplier()),
+            arb_rounding(),
+            -300i32..300,
+            -300i32..300,
+        )
+            .prop_map(|(shift, (ma, mb, mo), rounding, lo, hi)| {
+                Op::AddInt(AddIntAttrs {
+                    shift,
+                    ma,
+                    mb,
+                    mo,
+                    rounding,
+                    lo,
+                    hi,
+                })
+            })
+            .boxed(),
+        (arb_multiplier(), arb_rounding(), any::<i32>(), any::<i32>())
+            .prop_map(|(m, rounding, lo, hi)| {
+                Op::MulInt(MulIntAttrs {
+                    m,
+                    rounding,
+                    lo,
+                    hi,
+                })
+            })
+            .boxed(),
+        (pool(), any::<bool>(), arb_rounding())
+            .prop_map(|(pool, count_include_pad, rounding)| {
+                Op::AvgPoolInt(AvgPoolIntAttrs {
+                    pool: AvgPoolAttrs {
+                        pool,
+                        count_include_pad,
+                    },
+                    rounding,
+                })
+            })
+            .boxed(),
+        (
+            prop::collection::vec(any::<i32>(), 0..6),
+            prop::option::of(0usize..4),
+        )
+            .prop_map(|(table, axis)| Op::Lut(LutAttrs { table, axis }))
+            .boxed(),
+        (
+            0usize..4,
+            prop::collection::vec(any::<i32>(), 0..6),
+            0u32..40,
+            arb_rounding(),
+        )
+            .prop_map(|(axis, exp_table, exp_bits, rounding)| {
+                Op::SoftmaxInt(SoftmaxIntAttrs {
+                    axis,
+                    exp_table,
+                    exp_bits,
+                    rounding,
+                })
+            })
+            .boxed(),
+        (
+            prop::collection::vec(arb_f32(), 0..4),
+            0u32..20,
+            arb_rounding(),
+            any::<bool>(),
+        )
+            .prop_map(|(scales, frac_bits, rounding, linear)| {
+                Op::ResizeInt(ResizeIntAttrs {
+                    resize: ResizeAttrs {
+                        mode: if linear {
+                            ResizeMode::Linear
+                        } else {
+                            ResizeMode::Nearest
+                        },
+                        coord: CoordMode::AlignCorners,
+                        nearest: NearestMode::Ceil,
+                        scales,
+                    },
+                    frac_bits,
+                    rounding,
                 })
             })
             .boxed(),

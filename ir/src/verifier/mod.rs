@@ -31,8 +31,8 @@
 //!   step per dim and starts in range, clip bounds are ordered, float attributes that must be
 //!   finite are, resize scales are positive and finite with one per dim;
 //! - output-type consistency: a node's result types equal the types inferred from its
-//!   operands. This comes from `ir::infer` and plugs in at the single call site
-//!   `check_inferred_types` below (a documented hook until `infer.rs` lands).
+//!   operands (`ir::infer`, see `check_inferred_types` below), quantization included for
+//!   ops that keep their operand's.
 //!
 //! ## Types (`types.rs`)
 //! - shapes do not overflow `usize` when multiplied out;
@@ -45,12 +45,33 @@
 //!   every element fits the element type (and the quantized bit width, if narrower), and the
 //!   tensor's element type and shape equal its result's.
 //!
+//! ## Integer and boundary ops (`ops.rs`)
+//! - `quantize` takes f32 and gives an integer type with quantization parameters, same shape;
+//!   `dequantize` the reverse;
+//! - `conv_int`/`conv_transpose_int`/`gemm_int`: activation u8/i8/i16 quantized per tensor,
+//!   weight i8/i4 with zero points 0, optional i32 bias, i32 accumulator with zero points 0;
+//!   `matmul_int`: two per-tensor activations into i32;
+//! - `requant`: one multiplier or one per index of `axis`; `add_int`/`mul_int`: per-tensor
+//!   operands, `shift <= 31`; multipliers have `m0 >= 0` and a shift in `[-31, 31]`; clamps
+//!   have `lo <= hi` within the result's quantized range;
+//! - `lut`: 8-bit operand, 256 entries per channel of `axis` (or 256), entries within the
+//!   result range; `softmax_int`: 8-bit operand, 256 `exp_table` entries in
+//!   `[0, 2^exp_bits]`, `exp_bits` in `1..=30`; `resize_int`: linear, 8/16-bit operand,
+//!   `frac_bits` in `1..=15`;
+//! - data movement (`max_pool`, `concat`, `split`, `slice`, `reshape`, `transpose`, `pad`,
+//!   `resize`), `avg_pool_int` and `resize_int` keep their operand's element type and
+//!   quantization (all `concat` operands share them); a constant `pad` of an integer tensor
+//!   fills with an integer of its range; linear `resize` of integers is `resize_int`.
+//!
 //! ## Phase (`phase.rs`)
-//! - `float` and `calibrated`: every value is f32 without quantization parameters;
-//! - `qdq`: no extra rule yet;
-//! - `integer` and `scheduled`: no f32 value except graph inputs, graph outputs and the results
-//!   of boundary conversion ops (`phase::converts_at_boundary`, the hook for the future
-//!   quantize/dequantize ops; it returns false for every op today).
+//! - `float` and `calibrated`: every value is f32 without quantization parameters; no
+//!   `quantize`, `dequantize` or integer op;
+//! - `qdq`: `quantize`/`dequantize` around float ops; float ops take only f32 operands (the
+//!   integer values between a `quantize` and a `dequantize` may pass data-movement ops); no
+//!   integer op;
+//! - `integer` and `scheduled`: no float compute op; f32 only at the boundary: graph inputs
+//!   feed `quantize` (which converts nothing else), `dequantize` results are graph outputs
+//!   (`phase::converts_at_boundary`), and no other op takes or makes f32.
 
 mod ops;
 mod phase;
@@ -62,6 +83,7 @@ mod tests;
 
 use crate::entities::NodeId;
 use crate::graph::Graph;
+use crate::text::print::fmt_type;
 use crate::text::{PrintOptions, print_with};
 use std::fmt;
 
@@ -243,6 +265,19 @@ fn check_inferred_types(g: &Graph, n: NodeId) -> Result<(), String> {
             return Err(format!(
                 "result {k} has type {}{}, inferred {}{}",
                 got.dtype, got.shape, want.dtype, want.shape
+            ));
+        }
+        let same_quant = match (&got.quant, &want.quant) {
+            (None, None) => true,
+            (Some(a), Some(b)) => crate::graph_eq::quant_eq(a, b),
+            _ => false,
+        };
+        if ops::propagates_quant(&node.op) && !same_quant {
+            return Err(format!(
+                "result {k} has type {}, but `{}` keeps its operand's quantization: {}",
+                fmt_type(got),
+                node.op.mnemonic(),
+                fmt_type(want)
             ));
         }
     }

@@ -5,7 +5,7 @@
 use super::*;
 use crate::ops::*;
 use crate::text::parse;
-use crate::text::tests::all_ops_graph;
+use crate::text::tests::{all_ops_graph, int_ops_graph};
 use crate::types::TensorType;
 
 fn messages(g: &Graph) -> Vec<String> {
@@ -18,6 +18,11 @@ fn messages(g: &Graph) -> Vec<String> {
 #[test]
 fn the_all_ops_graph_verifies() {
     assert_eq!(messages(&all_ops_graph()), Vec::<String>::new());
+}
+
+#[test]
+fn the_int_ops_graph_verifies() {
+    assert_eq!(messages(&int_ops_graph()), Vec::<String>::new());
 }
 
 #[test]

@@ -30,15 +30,8 @@ pub(super) fn check_node(g: &Graph, n: NodeId, sink: &mut Sink) {
 }
 
 /// The integer range of `bits`-wide values, signed like `dtype`.
-fn quant_range(dtype: DType, bits: u32) -> (i64, i64) {
-    if bits == 0 || bits > dtype.bits() {
-        return dtype.int_range().unwrap_or((i64::MIN, i64::MAX));
-    }
-    if dtype.is_signed() {
-        (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1)
-    } else {
-        (0, (1i64 << bits) - 1)
-    }
+pub(super) fn quant_range(dtype: DType, bits: u32) -> (i64, i64) {
+    dtype.quant_range(bits).unwrap_or((i64::MIN, i64::MAX))
 }
 
 fn is_pow2(s: f32) -> bool {

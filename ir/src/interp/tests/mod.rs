@@ -14,6 +14,7 @@ mod ort_pool;
 mod ort_resize;
 mod ort_shape;
 mod prop;
+mod qdq;
 mod run;
 
 pub(super) use super::{

@@ -158,7 +158,15 @@ fn error_integer_const_in_float_graph() {
         TensorType::new(crate::DType::I8, vec![2]),
         "q",
     );
+    // Integer constants exist in Qdq graphs (weights feeding `dequantize`) and pass through.
     g.outputs = vec![c];
+    assert_eq!(
+        run_float(&g, &[]).unwrap(),
+        vec![Tensor::zeros(crate::DType::I8, vec![2])]
+    );
+    // A float op does not take them.
+    let r = g.add_simple(Op::Relu, vec![c], TensorType::f32(vec![2]), "r");
+    g.outputs = vec![r];
     let e = run_float(&g, &[]).unwrap_err();
     assert!(
         e.to_string().contains("element type i8 is not supported"),
