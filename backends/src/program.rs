@@ -15,8 +15,8 @@
 use crate::EmitError;
 use ir::arith::{RoundingMode, fixed_reciprocal};
 use ir::{
-    DType, Graph, Node, NodeId, Op, PadAttrs, PadMode, QuantGranularity, ResizeAttrs,
-    ResizeMode, Tensor, TensorData, TensorType, ValueId,
+    DType, Graph, Node, NodeId, Op, PadAttrs, PadMode, QuantGranularity, ResizeAttrs, ResizeMode,
+    Tensor, TensorData, TensorType, ValueId,
 };
 use passes::plan_memory::{self, ARENA_ALIGN, MemoryPlan};
 
@@ -381,7 +381,14 @@ impl Builder<'_> {
         })
     }
 
-    fn call(&mut self, n: NodeId, kernel: Kernel, ins: Vec<Operand>, out: Operand, params: Vec<i32>) {
+    fn call(
+        &mut self,
+        n: NodeId,
+        kernel: Kernel,
+        ins: Vec<Operand>,
+        out: Operand,
+        params: Vec<i32>,
+    ) {
         let node = self.g.node(n);
         self.calls.push(Call {
             kernel,
@@ -402,7 +409,11 @@ impl Builder<'_> {
                 if zero_points.iter().all(|&x| x == z) {
                     Ok(z)
                 } else {
-                    Err(unsupported(self.g, n, format!("operand {v} has per-axis zero points")))
+                    Err(unsupported(
+                        self.g,
+                        n,
+                        format!("operand {v} has per-axis zero points"),
+                    ))
                 }
             }
         }
@@ -450,7 +461,12 @@ impl Builder<'_> {
     fn input_boundary(&self, v: ValueId) -> Result<Boundary, EmitError> {
         let n = self.g.value(v).producer;
         let users = self.g.users(v);
-        let name = self.g.value(v).name.clone().unwrap_or_else(|| v.to_string());
+        let name = self
+            .g
+            .value(v)
+            .name
+            .clone()
+            .unwrap_or_else(|| v.to_string());
         match users.as_slice() {
             [(q, _)] if matches!(self.g.node(*q).op, Op::Quantize) => {
                 self.boundary(v, self.g.node(*q).outputs[0], name)
@@ -466,7 +482,12 @@ impl Builder<'_> {
     fn output_boundary(&self, v: ValueId) -> Result<Boundary, EmitError> {
         let n = self.g.value(v).producer;
         let node = self.g.node(n);
-        let name = self.g.value(v).name.clone().unwrap_or_else(|| v.to_string());
+        let name = self
+            .g
+            .value(v)
+            .name
+            .clone()
+            .unwrap_or_else(|| v.to_string());
         if !matches!(node.op, Op::Dequantize) || self.plan.offset(node.inputs[0]).is_none() {
             return Err(unsupported(
                 self.g,
@@ -498,7 +519,14 @@ impl Builder<'_> {
                     Err(unsupported(g, n, "dequantize that is not a graph output"))
                 }
             }
-            Op::ConvInt(a) => self.conv(n, Kernel::Conv, &a.conv.strides, &a.conv.pads, &a.conv.dilations, a.conv.group),
+            Op::ConvInt(a) => self.conv(
+                n,
+                Kernel::Conv,
+                &a.conv.strides,
+                &a.conv.pads,
+                &a.conv.dilations,
+                a.conv.group,
+            ),
             Op::ConvTransposeInt(a) => self.conv(
                 n,
                 Kernel::ConvTranspose,
@@ -530,7 +558,11 @@ impl Builder<'_> {
                 self.binary(n, Kernel::Mul, &p)
             }
             Op::MaxPool(a) => self.pool(n, a, None),
-            Op::AvgPoolInt(a) => self.pool(n, &a.pool.pool, Some((a.pool.count_include_pad, a.rounding))),
+            Op::AvgPoolInt(a) => self.pool(
+                n,
+                &a.pool.pool,
+                Some((a.pool.count_include_pad, a.rounding)),
+            ),
             Op::Lut(a) => self.lut(n, a),
             Op::Reshape => {
                 let (x, y) = (node.inputs[0], node.outputs[0]);
@@ -540,7 +572,13 @@ impl Builder<'_> {
                 let numel = g.ty(y).shape.numel();
                 let xo = self.operand(n, x)?;
                 let yo = self.out_operand(n, y)?;
-                self.call(n, Kernel::Copy, vec![xo], yo, vec![1, to_i32(numel), 0, 0, 0, 0]);
+                self.call(
+                    n,
+                    Kernel::Copy,
+                    vec![xo],
+                    yo,
+                    vec![1, to_i32(numel), 0, 0, 0, 0],
+                );
                 Ok(())
             }
             Op::Concat(a) => {
@@ -552,7 +590,10 @@ impl Builder<'_> {
                 for &x in &node.inputs {
                     let len = g.ty(x).shape.dims()[a.axis] * inner;
                     let xo = self.operand(n, x)?;
-                    let p = vec![outer, len, len, 0, total * inner, off].into_iter().map(to_i32).collect();
+                    let p = vec![outer, len, len, 0, total * inner, off]
+                        .into_iter()
+                        .map(to_i32)
+                        .collect();
                     self.call(n, Kernel::Copy, vec![xo], yo, p);
                     off += len;
                 }
@@ -567,7 +608,10 @@ impl Builder<'_> {
                 for (&y, &size) in node.outputs.iter().zip(&a.sizes) {
                     let len = size * inner;
                     let yo = self.out_operand(n, y)?;
-                    let p = vec![outer, len, total * inner, off, len, 0].into_iter().map(to_i32).collect();
+                    let p = vec![outer, len, total * inner, off, len, 0]
+                        .into_iter()
+                        .map(to_i32)
+                        .collect();
                     self.call(n, Kernel::Copy, vec![xo], yo, p);
                     off += len;
                 }
@@ -641,13 +685,23 @@ impl Builder<'_> {
         let g = self.g;
         let node = g.node(n);
         let (x, w, y) = (node.inputs[0], node.inputs[1], node.outputs[0]);
-        let (xd, wd, yd) = (g.ty(x).shape.dims(), g.ty(w).shape.dims(), g.ty(y).shape.dims());
+        let (xd, wd, yd) = (
+            g.ty(x).shape.dims(),
+            g.ty(w).shape.dims(),
+            g.ty(y).shape.dims(),
+        );
         let spatial = xd.len().saturating_sub(2);
         if !(1..=2).contains(&spatial) || wd.len() != xd.len() || yd.len() != xd.len() {
             return Err(unsupported(g, n, "only 1 or 2 spatial dims"));
         }
         // 1-d is 2-d with a height of 1.
-        let two = |v: &[usize], i: usize, one: usize| if spatial == 1 { if i == 0 { one } else { v[0] } } else { v[i] };
+        let two = |v: &[usize], i: usize, one: usize| {
+            if spatial == 1 {
+                if i == 0 { one } else { v[0] }
+            } else {
+                v[i]
+            }
+        };
         let (h, wdt) = (two(&xd[2..], 0, 1), two(&xd[2..], 1, 1));
         let (kh, kw) = (two(&wd[2..], 0, 1), two(&wd[2..], 1, 1));
         let (oh, ow) = (two(&yd[2..], 0, 1), two(&yd[2..], 1, 1));
@@ -662,11 +716,18 @@ impl Builder<'_> {
             ins.push(self.operand(n, node.inputs[2])?);
         }
         let out = self.out_operand(n, y)?;
-        let p = [xd[0], xd[1], h, wdt, m, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, group]
-            .into_iter()
-            .map(to_i32)
-            .chain([zpx, i32::from(has_bias), to_i32(xd[1] / group.max(1)), to_i32(m / group.max(1))])
-            .collect();
+        let p = [
+            xd[0], xd[1], h, wdt, m, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, group,
+        ]
+        .into_iter()
+        .map(to_i32)
+        .chain([
+            zpx,
+            i32::from(has_bias),
+            to_i32(xd[1] / group.max(1)),
+            to_i32(m / group.max(1)),
+        ])
+        .collect();
         self.call(n, kernel, ins, out, p);
         Ok(())
     }
@@ -692,7 +753,16 @@ impl Builder<'_> {
         }
         ins.push(self.table(vec![0, 0]));
         let out = self.out_operand(n, y)?;
-        let p = vec![to_i32(m), to_i32(k), to_i32(nn), i32::from(trans_b), zpa, zpb, i32::from(has_bias), 1];
+        let p = vec![
+            to_i32(m),
+            to_i32(k),
+            to_i32(nn),
+            i32::from(trans_b),
+            zpa,
+            zpb,
+            i32::from(has_bias),
+            1,
+        ];
         self.call(n, Kernel::MatMul, ins, out, p);
         Ok(())
     }
@@ -701,7 +771,11 @@ impl Builder<'_> {
         let g = self.g;
         let node = g.node(n);
         let (a, b, y) = (node.inputs[0], node.inputs[1], node.outputs[0]);
-        let (ad, bd, yd) = (g.ty(a).shape.dims(), g.ty(b).shape.dims(), g.ty(y).shape.dims());
+        let (ad, bd, yd) = (
+            g.ty(a).shape.dims(),
+            g.ty(b).shape.dims(),
+            g.ty(y).shape.dims(),
+        );
         if ad.len() < 2 || bd.len() < 2 || yd.len() < 2 {
             return Err(unsupported(g, n, "matmul operands must be at least 2-d"));
         }
@@ -734,11 +808,20 @@ impl Builder<'_> {
         };
         let oa = offsets(ad, m * k);
         let ob = offsets(bd, k * nn);
-        let pairs: Vec<i32> = oa.iter().zip(&ob).flat_map(|(&x, &y)| [to_i32(x), to_i32(y)]).collect();
+        let pairs: Vec<i32> = oa
+            .iter()
+            .zip(&ob)
+            .flat_map(|(&x, &y)| [to_i32(x), to_i32(y)])
+            .collect();
         let nb = oa.len();
         let zpa = self.zp(n, a)?;
         let zpb = self.zp(n, b)?;
-        let ins = vec![self.operand(n, a)?, self.operand(n, b)?, self.table(vec![0]), self.table(pairs)];
+        let ins = vec![
+            self.operand(n, a)?,
+            self.operand(n, b)?,
+            self.table(vec![0]),
+            self.table(pairs),
+        ];
         let out = self.out_operand(n, y)?;
         let p = vec![to_i32(m), to_i32(k), to_i32(nn), 0, zpa, zpb, 0, to_i32(nb)];
         self.call(n, Kernel::MatMul, ins, out, p);
@@ -760,13 +843,19 @@ impl Builder<'_> {
         let zp_in: Vec<i32> = match g.ty(x).quant.as_ref().map(|q| &q.granularity) {
             None => vec![0; ch],
             Some(QuantGranularity::PerTensor { zero_point, .. }) => vec![*zero_point; ch],
-            Some(QuantGranularity::PerAxis { axis, zero_points, .. }) => {
+            Some(QuantGranularity::PerAxis {
+                axis, zero_points, ..
+            }) => {
                 if zero_points.iter().all(|&z| z == 0) {
                     vec![0; ch]
                 } else if *axis == a.axis && zero_points.len() == ch {
                     zero_points.clone()
                 } else {
-                    return Err(unsupported(g, n, "per-axis input zero points off the requant axis"));
+                    return Err(unsupported(
+                        g,
+                        n,
+                        "per-axis input zero points off the requant axis",
+                    ));
                 }
             }
         };
@@ -778,7 +867,15 @@ impl Builder<'_> {
             self.table(zp_in),
         ];
         let out = self.out_operand(n, y)?;
-        let p = vec![to_i32(outer), to_i32(ch), to_i32(inner), zp_out, a.lo, a.hi, mode_code(a.rounding)];
+        let p = vec![
+            to_i32(outer),
+            to_i32(ch),
+            to_i32(inner),
+            zp_out,
+            a.lo,
+            a.hi,
+            mode_code(a.rounding),
+        ];
         self.call(n, Kernel::Requant, ins, out, p);
         Ok(())
     }
@@ -793,7 +890,13 @@ impl Builder<'_> {
             let pad = yd.len() - d.len().min(yd.len());
             let st = g.ty(v).shape.strides();
             (0..yd.len())
-                .map(|i| if i < pad || d[i - pad] == 1 { 0 } else { to_i32(st[i - pad]) })
+                .map(|i| {
+                    if i < pad || d[i - pad] == 1 {
+                        0
+                    } else {
+                        to_i32(st[i - pad])
+                    }
+                })
                 .collect()
         };
         let (sa, sb) = (bstrides(a), bstrides(b));
@@ -826,14 +929,28 @@ impl Builder<'_> {
         if !(1..=2).contains(&spatial) || yd.len() != xd.len() {
             return Err(unsupported(g, n, "only 1 or 2 spatial dims"));
         }
-        let two = |v: &[usize], i: usize, one: usize| if spatial == 1 { if i == 0 { one } else { v[0] } } else { v[i] };
+        let two = |v: &[usize], i: usize, one: usize| {
+            if spatial == 1 {
+                if i == 0 { one } else { v[0] }
+            } else {
+                v[i]
+            }
+        };
         let (h, w) = (two(&xd[2..], 0, 1), two(&xd[2..], 1, 1));
         let (oh, ow) = (two(&yd[2..], 0, 1), two(&yd[2..], 1, 1));
         let (kh, kw) = (two(&a.kernel, 0, 1), two(&a.kernel, 1, 1));
         let (sh, sw) = (two(&a.strides, 0, 1), two(&a.strides, 1, 1));
         let (dh, dw) = (two(&a.dilations, 0, 1), two(&a.dilations, 1, 1));
-        let pads_h = if spatial == 1 { (0, 0) } else { (a.pads[0], a.pads[2]) };
-        let pads_w = if spatial == 1 { (a.pads[0], a.pads[1]) } else { (a.pads[1], a.pads[3]) };
+        let pads_h = if spatial == 1 {
+            (0, 0)
+        } else {
+            (a.pads[0], a.pads[2])
+        };
+        let pads_w = if spatial == 1 {
+            (a.pads[0], a.pads[1])
+        } else {
+            (a.pads[1], a.pads[3])
+        };
         let wh = windows(oh, h, kh, sh, dh, pads_h);
         let ww = windows(ow, w, kw, sw, dw, pads_w);
         let planes = xd[0] * xd[1];
@@ -875,7 +992,9 @@ impl Builder<'_> {
                     self.table(rm0),
                     self.table(rsh),
                 ];
-                let p = geom.chain([zp, i32::from(include_pad), mode_code(mode)]).collect();
+                let p = geom
+                    .chain([zp, i32::from(include_pad), mode_code(mode)])
+                    .collect();
                 self.call(n, Kernel::AvgPool, ins, out, p);
             }
         }
@@ -903,8 +1022,18 @@ impl Builder<'_> {
         let ins = vec![self.operand(n, x)?, self.table(a.table.clone())];
         let out = self.out_operand(n, y)?;
         let ch_param = if a.axis.is_some() { ch } else { 1 };
-        let (outer, inner) = if a.axis.is_some() { (outer, inner) } else { (1, outer * ch * inner) };
-        self.call(n, Kernel::Lut, ins, out, vec![to_i32(outer), to_i32(ch_param), to_i32(inner), xmin]);
+        let (outer, inner) = if a.axis.is_some() {
+            (outer, inner)
+        } else {
+            (1, outer * ch * inner)
+        };
+        self.call(
+            n,
+            Kernel::Lut,
+            ins,
+            out,
+            vec![to_i32(outer), to_i32(ch_param), to_i32(inner), xmin],
+        );
         Ok(())
     }
 
@@ -919,7 +1048,13 @@ impl Builder<'_> {
             self.table(tabs.concat()),
         ];
         let out = self.out_operand(n, y)?;
-        self.call(n, Kernel::Gather, ins, out, vec![to_i32(yd.len()), to_i32(yd.iter().product()), fill]);
+        self.call(
+            n,
+            Kernel::Gather,
+            ins,
+            out,
+            vec![to_i32(yd.len()), to_i32(yd.iter().product()), fill],
+        );
         Ok(())
     }
 
@@ -961,7 +1096,11 @@ impl Builder<'_> {
         let g = self.g;
         let node = g.node(n);
         if a.mode != ResizeMode::Nearest {
-            return Err(unsupported(g, n, "linear resize of integers must be resize_int"));
+            return Err(unsupported(
+                g,
+                n,
+                "linear resize of integers must be resize_int",
+            ));
         }
         let (x, y) = (node.inputs[0], node.outputs[0]);
         let (xd, yd) = (g.ty(x).shape.dims().to_vec(), g.ty(y).shape.dims().to_vec());
@@ -1008,7 +1147,14 @@ struct Win {
 /// The windows along one axis, as the reference interpreter computes them (onnxruntime's
 /// rules: padding never wins a max; ceil mode may create taps past the end padding, which do
 /// not count).
-fn windows(out: usize, len: usize, k: usize, s: usize, d: usize, (pb, pe): (usize, usize)) -> Vec<Win> {
+fn windows(
+    out: usize,
+    len: usize,
+    k: usize,
+    s: usize,
+    d: usize,
+    (pb, pe): (usize, usize),
+) -> Vec<Win> {
     (0..out)
         .map(|o| {
             let start = (o * s) as i64 - pb as i64;

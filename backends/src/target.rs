@@ -121,17 +121,24 @@ impl Target {
             Op::Input | Op::Const(_) | Op::Reshape => 0,
             Op::ConvInt(_) => {
                 // Each output sums C/group * kernel taps: the weight's dims after the first.
-                let k: usize = inputs.get(1).map_or(1, |w| w.shape.dims().iter().skip(1).product());
+                let k: usize = inputs
+                    .get(1)
+                    .map_or(1, |w| w.shape.dims().iter().skip(1).product());
                 macs(k)
             }
             Op::ConvTransposeInt(_) => {
                 // Every input element meets every tap of its group's outputs.
-                let w = inputs.get(1).map_or(1, |w| w.shape.dims().iter().skip(1).product::<usize>());
+                let w = inputs
+                    .get(1)
+                    .map_or(1, |w| w.shape.dims().iter().skip(1).product::<usize>());
                 let in_elems = inputs.first().map_or(0, |t| t.shape.numel());
                 macs((in_elems * w).div_ceil(out_elems.max(1)))
             }
             Op::GemmInt(_) | Op::MatMulInt => {
-                let k = inputs.first().and_then(|t| t.shape.dims().last().copied()).unwrap_or(1);
+                let k = inputs
+                    .first()
+                    .and_then(|t| t.shape.dims().last().copied())
+                    .unwrap_or(1);
                 macs(k)
             }
             Op::Requant(_) => self.elementwise(out_elems, 4, 6),
@@ -202,7 +209,10 @@ mod tests {
         let h = Target::hvx_like();
         assert!(h.supports_rounding(RoundingMode::HalfUp));
         assert!(!h.supports_rounding(RoundingMode::HalfAwayFromZero));
-        assert!(Target::generic_c(RoundingMode::HalfUp).supports_rounding(RoundingMode::HalfAwayFromZero));
+        assert!(
+            Target::generic_c(RoundingMode::HalfUp)
+                .supports_rounding(RoundingMode::HalfAwayFromZero)
+        );
     }
 
     #[test]

@@ -20,7 +20,10 @@
 
 use crate::quant_params::{activation_params, quantize_bias, quantize_weights, scales};
 use crate::{PassCtx, PassError, PassStats};
-use ir::{ConstAttrs, DType, Graph, NodeId, Op, Phase, QuantParams, Tensor, TensorType, ValueId, ValueRange};
+use ir::{
+    ConstAttrs, DType, Graph, NodeId, Op, Phase, QuantParams, Tensor, TensorType, ValueId,
+    ValueRange,
+};
 use std::collections::HashMap;
 
 /// Runs the pass.
@@ -141,7 +144,10 @@ fn choose_activation_params(
                 }
                 _ => {
                     let range = g.value(v).range.ok_or_else(|| {
-                        fail(n, format!("the result of `{}` has no calibrated range", node.name))
+                        fail(
+                            n,
+                            format!("the result of `{}` has no calibrated range", node.name),
+                        )
                     })?;
                     activation_params(range, act).map_err(|e| fail(n, e))?
                 }
@@ -227,7 +233,12 @@ fn quantize_constants(
                     let bv = dequantized_const(g, bq, bp, &node.name);
                     // Keep the model's bias shape (Gemm's C may be [1, N]).
                     let bv = if g.ty(bv).shape != b.shape {
-                        g.add_simple(Op::Reshape, vec![bv], TensorType::f32(b.shape.clone()), &node.name)
+                        g.add_simple(
+                            Op::Reshape,
+                            vec![bv],
+                            TensorType::f32(b.shape.clone()),
+                            &node.name,
+                        )
                     } else {
                         bv
                     };
@@ -238,7 +249,9 @@ fn quantize_constants(
         }
         Op::Add | Op::Mul => {
             for slot in 0..node.inputs.len() {
-                let Some(c) = f32_const(g, slot) else { continue };
+                let Some(c) = f32_const(g, slot) else {
+                    continue;
+                };
                 let data = c.as_f32().unwrap_or(&[]);
                 let lo = data.iter().copied().fold(0f32, f32::min);
                 let hi = data.iter().copied().fold(0f32, f32::max);
@@ -249,7 +262,9 @@ fn quantize_constants(
                 let (qmin, qmax) = ctx.quant.activation.int_range().unwrap_or((0, 255));
                 let q: Vec<i32> = data
                     .iter()
-                    .map(|&x| ir::arith::quantize(x, recip, p.zero_point(0), qmin as i32, qmax as i32))
+                    .map(|&x| {
+                        ir::arith::quantize(x, recip, p.zero_point(0), qmin as i32, qmax as i32)
+                    })
                     .collect();
                 let t = int_tensor(ctx.quant.activation, c.shape.clone(), q);
                 let v = dequantized_const(g, t, p, &node.name);

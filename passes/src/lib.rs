@@ -12,9 +12,9 @@ pub mod const_fold;
 pub mod dead_code;
 pub mod fold_batch_norm;
 pub mod insert_qdq;
-pub mod quant_params;
 pub mod manager;
 pub mod plan_memory;
+pub mod quant_params;
 
 use ir::{DType, Graph, NodeId, Phase, Tensor};
 use std::sync::Arc;

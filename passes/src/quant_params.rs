@@ -7,7 +7,10 @@
 //! definition). Biases: i32 in the accumulator scale `s_x * s_w[c]` with
 //! [`ir::arith::bias_q`]. [`insert_qdq`](crate::insert_qdq) applies the choices.
 
-use ir::arith::{bias_q, choose_qparams_asymmetric, choose_qparams_symmetric, quantize, reciprocal, symmetric_range};
+use ir::arith::{
+    bias_q, choose_qparams_asymmetric, choose_qparams_symmetric, quantize, reciprocal,
+    symmetric_range,
+};
 use ir::{DType, QuantGranularity, QuantParams, Tensor, TensorData, ValueRange};
 
 /// Per-tensor activation parameters for `range` in element type `dtype` (u8 or i8).
@@ -22,16 +25,31 @@ pub fn activation_params(range: ValueRange, dtype: DType) -> Result<QuantParams,
 
 /// Symmetric weight quantization of `w` with `bits` bits, per index of `axis` (or per tensor
 /// when `None`): the i8 tensor and its parameters.
-pub fn quantize_weights(w: &Tensor, axis: Option<usize>, bits: u32) -> Result<(Tensor, QuantParams), String> {
+pub fn quantize_weights(
+    w: &Tensor,
+    axis: Option<usize>,
+    bits: u32,
+) -> Result<(Tensor, QuantParams), String> {
     let data = w.as_f32().ok_or("weights must be f32")?;
     let (qmin, qmax) = symmetric_range(bits).map_err(|e| e.to_string())?;
     let dims = w.shape.dims();
     let (channels, inner) = match axis {
         Some(a) if a < dims.len() => (dims[a], dims[a + 1..].iter().product::<usize>()),
-        Some(a) => return Err(format!("weight axis {a} out of range for rank {}", dims.len())),
+        Some(a) => {
+            return Err(format!(
+                "weight axis {a} out of range for rank {}",
+                dims.len()
+            ));
+        }
         None => (1, data.len()),
     };
-    let channel_of = |i: usize| if channels == 1 { 0 } else { (i / inner) % channels };
+    let channel_of = |i: usize| {
+        if channels == 1 {
+            0
+        } else {
+            (i / inner) % channels
+        }
+    };
     let mut absmax = vec![0f32; channels];
     for (i, x) in data.iter().enumerate() {
         let c = channel_of(i);

@@ -111,7 +111,11 @@ fn conv2d(pads: usize, stride: usize, group: usize) -> Op {
 /// concat, transpose, pad, slice, reshape, gemm; two outputs.
 fn cnn(mode: RoundingMode, act: DType) -> Graph {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let (amin, amax) = if act == DType::U8 { (0, 255) } else { (-128, 127) };
+    let (amin, amax) = if act == DType::U8 {
+        (0, 255)
+    } else {
+        (-128, 127)
+    };
     let zp = if act == DType::U8 { 100 } else { -20 };
     let s_x = 0.05f32;
     let mut g = Graph::new("cnn");
@@ -119,17 +123,51 @@ fn cnn(mode: RoundingMode, act: DType) -> Graph {
     let q = g.add_simple(Op::Quantize, vec![x], qt(act, &[1, 2, 8, 8], s_x, zp), "q");
     // conv 2 -> 4, 3x3, pad 1.
     let s_w: Vec<f32> = (0..4).map(|i| 0.01 + 0.002 * i as f32).collect();
-    let w = const_i8(&mut g, per_axis(DType::I8, &[4, 2, 3, 3], 0, s_w.clone()), &mut rng);
-    let b = const_i32(&mut g, per_axis(DType::I32, &[4], 0, s_w.iter().map(|s| s * s_x).collect()), &mut rng, -3000, 3000);
-    let acc_ty = per_axis(DType::I32, &[1, 4, 8, 8], 1, s_w.iter().map(|s| s * s_x).collect());
+    let w = const_i8(
+        &mut g,
+        per_axis(DType::I8, &[4, 2, 3, 3], 0, s_w.clone()),
+        &mut rng,
+    );
+    let b = const_i32(
+        &mut g,
+        per_axis(DType::I32, &[4], 0, s_w.iter().map(|s| s * s_x).collect()),
+        &mut rng,
+        -3000,
+        3000,
+    );
+    let acc_ty = per_axis(
+        DType::I32,
+        &[1, 4, 8, 8],
+        1,
+        s_w.iter().map(|s| s * s_x).collect(),
+    );
     let acc = g.add_simple(conv2d(1, 1, 1), vec![q, w, b], acc_ty, "conv1");
     let s_y = 0.08f32;
     let mults = s_w.iter().map(|s| qm(f64::from(s * s_x / s_y))).collect();
-    let y1 = g.add_simple(requant(mults, mode, zp.max(amin), amax), vec![acc], qt(act, &[1, 4, 8, 8], s_y, zp), "rq1");
+    let y1 = g.add_simple(
+        requant(mults, mode, zp.max(amin), amax),
+        vec![acc],
+        qt(act, &[1, 4, 8, 8], s_y, zp),
+        "rq1",
+    );
     // depthwise-ish grouped conv 4 -> 4 (group 2), stride 2, no bias.
-    let w2 = const_i8(&mut g, per_axis(DType::I8, &[4, 2, 3, 3], 0, vec![0.02; 4]), &mut rng);
-    let acc2 = g.add_simple(conv2d(1, 2, 2), vec![y1, w2], per_axis(DType::I32, &[1, 4, 4, 4], 1, vec![0.02 * s_y; 4]), "conv2");
-    let y2 = g.add_simple(requant(vec![qm(0.02 * 0.08 / 0.1)], mode, amin, amax), vec![acc2], qt(act, &[1, 4, 4, 4], 0.1, zp), "rq2");
+    let w2 = const_i8(
+        &mut g,
+        per_axis(DType::I8, &[4, 2, 3, 3], 0, vec![0.02; 4]),
+        &mut rng,
+    );
+    let acc2 = g.add_simple(
+        conv2d(1, 2, 2),
+        vec![y1, w2],
+        per_axis(DType::I32, &[1, 4, 4, 4], 1, vec![0.02 * s_y; 4]),
+        "conv2",
+    );
+    let y2 = g.add_simple(
+        requant(vec![qm(0.02 * 0.08 / 0.1)], mode, amin, amax),
+        vec![acc2],
+        qt(act, &[1, 4, 4, 4], 0.1, zp),
+        "rq2",
+    );
     // max pool 2x2 of y1 -> [1,4,4,4]; add to y2.
     let mp = Op::MaxPool(PoolAttrs {
         kernel: vec![2, 2],
@@ -159,7 +197,12 @@ fn cnn(mode: RoundingMode, act: DType) -> Graph {
             TensorData::I8(vec![-90, 20, 100, -3])
         },
     };
-    let c = g.add_simple(Op::Const(ir::ConstAttrs { value: cst }), vec![], qt(act, &[1, 4, 1, 1], 0.02, zp), "c");
+    let c = g.add_simple(
+        Op::Const(ir::ConstAttrs { value: cst }),
+        vec![],
+        qt(act, &[1, 4, 1, 1], 0.02, zp),
+        "c",
+    );
     let mul = Op::MulInt(MulIntAttrs {
         m: qm(0.15 * 0.02 / 0.05),
         rounding: mode,
@@ -169,7 +212,12 @@ fn cnn(mode: RoundingMode, act: DType) -> Graph {
     let prod = g.add_simple(mul, vec![sum, c], qt(act, &[1, 4, 4, 4], 0.05, zp), "mul");
     // lut (a made-up monotone table), in place.
     let table: Vec<i32> = (0..256).map(|i| (amin + (i * i) / 256).min(amax)).collect();
-    let l = g.add_simple(Op::Lut(LutAttrs { table, axis: None }), vec![prod], qt(act, &[1, 4, 4, 4], 0.05, zp), "lut");
+    let l = g.add_simple(
+        Op::Lut(LutAttrs { table, axis: None }),
+        vec![prod],
+        qt(act, &[1, 4, 4, 4], 0.05, zp),
+        "lut",
+    );
     // average pool 3x3 stride 1 pad 1 (count_include_pad false) -> [1,4,4,4].
     let ap = Op::AvgPoolInt(AvgPoolIntAttrs {
         pool: AvgPoolAttrs {
@@ -186,8 +234,20 @@ fn cnn(mode: RoundingMode, act: DType) -> Graph {
     });
     let avg = g.add_simple(ap, vec![l], qt(act, &[1, 4, 4, 4], 0.05, zp), "avg");
     // concat with a transpose of itself along channels -> [1,8,4,4].
-    let tr = g.add_simple(Op::Transpose(TransposeAttrs { perm: vec![0, 1, 3, 2] }), vec![avg], qt(act, &[1, 4, 4, 4], 0.05, zp), "tr");
-    let cat = g.add_simple(Op::Concat(ConcatAttrs { axis: 1 }), vec![avg, tr], qt(act, &[1, 8, 4, 4], 0.05, zp), "cat");
+    let tr = g.add_simple(
+        Op::Transpose(TransposeAttrs {
+            perm: vec![0, 1, 3, 2],
+        }),
+        vec![avg],
+        qt(act, &[1, 4, 4, 4], 0.05, zp),
+        "tr",
+    );
+    let cat = g.add_simple(
+        Op::Concat(ConcatAttrs { axis: 1 }),
+        vec![avg, tr],
+        qt(act, &[1, 8, 4, 4], 0.05, zp),
+        "cat",
+    );
     // pad (edge) then slice with a step back to 4x4... and a reversed slice.
     let pad = Op::Pad(PadAttrs {
         pads: vec![0, 0, 1, 2, 0, 0, 2, 1],
@@ -203,20 +263,50 @@ fn cnn(mode: RoundingMode, act: DType) -> Graph {
     // flatten, gemm 128 -> 10, requant: output 1.
     let flat = g.add_simple(Op::Reshape, vec![s], qt(act, &[1, 128], 0.05, zp), "flat");
     let s_g: Vec<f32> = (0..10).map(|i| 0.005 + 0.0003 * i as f32).collect();
-    let wg = const_i8(&mut g, per_axis(DType::I8, &[10, 128], 0, s_g.clone()), &mut rng);
-    let bg = const_i32(&mut g, per_axis(DType::I32, &[10], 0, s_g.iter().map(|s| s * 0.05).collect()), &mut rng, -5000, 5000);
+    let wg = const_i8(
+        &mut g,
+        per_axis(DType::I8, &[10, 128], 0, s_g.clone()),
+        &mut rng,
+    );
+    let bg = const_i32(
+        &mut g,
+        per_axis(DType::I32, &[10], 0, s_g.iter().map(|s| s * 0.05).collect()),
+        &mut rng,
+        -5000,
+        5000,
+    );
     let gacc = g.add_simple(
         Op::GemmInt(GemmIntAttrs { trans_b: true }),
         vec![flat, wg, bg],
-        per_axis(DType::I32, &[1, 10], 1, s_g.iter().map(|s| s * 0.05).collect()),
+        per_axis(
+            DType::I32,
+            &[1, 10],
+            1,
+            s_g.iter().map(|s| s * 0.05).collect(),
+        ),
         "fc",
     );
     let gm = s_g.iter().map(|s| qm(f64::from(s * 0.05 / 0.2))).collect();
-    let out1 = g.add_simple(requant(gm, mode, amin, amax), vec![gacc], qt(act, &[1, 10], 0.2, zp), "rq_fc");
-    let y_a = g.add_simple(Op::Dequantize, vec![out1], TensorType::f32(vec![1, 10]), "y");
+    let out1 = g.add_simple(
+        requant(gm, mode, amin, amax),
+        vec![gacc],
+        qt(act, &[1, 10], 0.2, zp),
+        "rq_fc",
+    );
+    let y_a = g.add_simple(
+        Op::Dequantize,
+        vec![out1],
+        TensorType::f32(vec![1, 10]),
+        "y",
+    );
     g.value_mut(y_a).name = Some("logits".into());
     // output 2: the max-pooled features.
-    let y_b = g.add_simple(Op::Dequantize, vec![p1], TensorType::f32(vec![1, 4, 4, 4]), "y2");
+    let y_b = g.add_simple(
+        Op::Dequantize,
+        vec![p1],
+        TensorType::f32(vec![1, 4, 4, 4]),
+        "y2",
+    );
     g.outputs.extend([y_a, y_b]);
     g.phase = Phase::Integer;
     g
@@ -272,7 +362,13 @@ fn quantize_input(g: &Graph, v: ValueId, x: &[f32]) -> Vec<i32> {
     let (lo, hi) = ty.dtype.int_range().unwrap();
     x.iter()
         .map(|&f| {
-            ir::arith::quantize(f, ir::arith::reciprocal(qp.scale(0)), qp.zero_point(0), lo as i32, hi as i32)
+            ir::arith::quantize(
+                f,
+                ir::arith::reciprocal(qp.scale(0)),
+                qp.zero_point(0),
+                lo as i32,
+                hi as i32,
+            )
         })
         .collect()
 }
@@ -388,7 +484,9 @@ fn run(cmd: &mut Command) -> String {
 }
 
 fn clang() -> Option<&'static str> {
-    ["clang-19", "clang"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok())
+    ["clang-19", "clang"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok())
 }
 
 /// Emits, compiles and runs `g` through every executor; returns the agreed output text.
@@ -404,7 +502,10 @@ fn differential(g: &Graph, target: &Target) -> String {
     assert_eq!(rs, emit_rust(g, "net").unwrap(), "deterministic");
     std::fs::write(d.join("net.rs"), &rs).unwrap();
     std::fs::write(d.join("main.rs"), rust_main(g, n)).unwrap();
-    run(Command::new("rustc").args(["-O", "--edition", "2021", "-o"]).arg(d.join("rs")).arg(d.join("main.rs")));
+    run(Command::new("rustc")
+        .args(["-O", "--edition", "2021", "-o"])
+        .arg(d.join("rs"))
+        .arg(d.join("main.rs")));
     let want = run(Command::new(d.join("rs")).arg(&input));
 
     let (c, h) = emit_c(g, "net", target).unwrap();
@@ -412,14 +513,31 @@ fn differential(g: &Graph, target: &Target) -> String {
     std::fs::write(d.join("net.h"), &h).unwrap();
     std::fs::write(d.join("main.c"), c_main(g, "net", n)).unwrap();
     let strict = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"];
-    let mut compilers = vec![("gcc", vec!["-O2"]), ("gcc", vec!["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"])];
+    let mut compilers = vec![
+        ("gcc", vec!["-O2"]),
+        (
+            "gcc",
+            vec![
+                "-O1",
+                "-g",
+                "-fsanitize=address,undefined",
+                "-fno-sanitize-recover=all",
+            ],
+        ),
+    ];
     if let Some(cl) = clang() {
         compilers.push((cl, vec!["-O2"]));
     }
     for (i, (cc, flags)) in compilers.iter().enumerate() {
         let exe = d.join(format!("c{i}"));
         // The library under the strict flags, the harness (which uses stdio) separately.
-        run(Command::new(cc).args(strict).args(flags).arg("-c").arg(d.join("net.c")).arg("-o").arg(d.join(format!("net{i}.o"))));
+        run(Command::new(cc)
+            .args(strict)
+            .args(flags)
+            .arg("-c")
+            .arg(d.join("net.c"))
+            .arg("-o")
+            .arg(d.join(format!("net{i}.o"))));
         run(Command::new(cc)
             .args(flags)
             .arg(d.join("main.c"))
@@ -427,7 +545,10 @@ fn differential(g: &Graph, target: &Target) -> String {
             .arg("-o")
             .arg(&exe));
         let got = run(Command::new(&exe).arg(&input));
-        assert_eq!(got, want, "{cc} {flags:?} disagrees with the Rust simulation");
+        assert_eq!(
+            got, want,
+            "{cc} {flags:?} disagrees with the Rust simulation"
+        );
     }
     want
 }

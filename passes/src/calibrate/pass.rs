@@ -77,7 +77,11 @@ pub fn run(g: &mut Graph, ctx: &PassCtx) -> Result<PassStats, PassError> {
 }
 
 /// The clipping range of one value, widened to contain 0 and never empty.
-fn range_of(h: &Histogram, method: Method, scheme: Scheme) -> Result<ValueRange, super::CalibError> {
+fn range_of(
+    h: &Histogram,
+    method: Method,
+    scheme: Scheme,
+) -> Result<ValueRange, super::CalibError> {
     let (lo, hi) = match h.stats().range() {
         // All observations non-finite or zero: a degenerate but valid range.
         None => (0.0, 0.0),

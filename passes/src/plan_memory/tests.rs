@@ -69,7 +69,12 @@ fn reshape_is_a_view_and_lut_works_in_place() {
     let mut g = Graph::new("view");
     let x = g.add_input("x", TensorType::f32(vec![64]));
     let q = g.add_simple(Op::Quantize, vec![x], t(DType::U8, 64), "q");
-    let r = g.add_simple(Op::Reshape, vec![q], TensorType::new(DType::U8, vec![8, 8]), "r");
+    let r = g.add_simple(
+        Op::Reshape,
+        vec![q],
+        TensorType::new(DType::U8, vec![8, 8]),
+        "r",
+    );
     let l = g.add_simple(lut(), vec![r], TensorType::new(DType::U8, vec![8, 8]), "l");
     let y = g.add_simple(Op::Dequantize, vec![l], TensorType::f32(vec![8, 8]), "y");
     g.outputs.push(y);
