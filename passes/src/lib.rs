@@ -10,8 +10,10 @@
 pub mod calibrate;
 pub mod const_fold;
 pub mod dead_code;
+pub mod egraph;
 pub mod fold_batch_norm;
 pub mod insert_qdq;
+pub mod lower_integer;
 pub mod manager;
 pub mod plan_memory;
 pub mod quant_params;
@@ -22,7 +24,7 @@ use std::sync::Arc;
 pub use manager::{PassManager, PipelineEvent};
 
 /// Shared, read-only context handed to every pass.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PassCtx {
     /// Run the verifier after every pass (always on in tests and debug builds).
     pub verify_each: bool,
@@ -35,6 +37,24 @@ pub struct PassCtx {
     pub quant: QuantConfig,
     /// Progress reporting for long passes (a progress bar on a terminal).
     pub progress: Option<Progress>,
+    /// The target's cost table for e-graph extraction (`None`: [`egraph::DefaultCostModel`]).
+    pub cost: Option<std::sync::Arc<dyn egraph::CostModel + Send + Sync>>,
+    /// The target's rounding of right shifts, written into every integer op.
+    pub rounding: ir::arith::RoundingMode,
+}
+
+impl Default for PassCtx {
+    fn default() -> PassCtx {
+        PassCtx {
+            verify_each: false,
+            calib: None,
+            calibration: CalibrationMethod::default(),
+            quant: QuantConfig::default(),
+            progress: None,
+            cost: None,
+            rounding: ir::arith::RoundingMode::HalfUp,
+        }
+    }
 }
 
 /// The calibration method, defaulting to `minmax`.
@@ -189,6 +209,8 @@ declare_passes! {
         "choose quantization parameters and insert quantize/dequantize around every op";
     "plan-memory" => plan_memory::run, Integer -> Scheduled,
         "place every integer activation in one static arena (liveness, greedy by size)";
+    "lower-integer" => lower_integer::run, Qdq -> Integer,
+        "lower a fake-quantized graph to integer ops with e-graph rewrites";
 }
 
 /// Looks up a pass by name; the error lists the valid names.

@@ -32,7 +32,10 @@ fn check_model(name: &str) {
     .text;
     insta::assert_snapshot!(format!("import_{name}"), elided);
 
-    let ctx = passes::PassCtx { verify_each: true };
+    let ctx = passes::PassCtx {
+        verify_each: true,
+        ..Default::default()
+    };
     passes::PassManager::new(passes::pipelines::FLOAT_CLEANUP, ctx)
         .expect("pipeline")
         .run(&mut g)

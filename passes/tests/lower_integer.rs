@@ -1,0 +1,97 @@
+//! `lower-integer` end to end: small Qdq graphs built with the Graph API are lowered, the
+//! result verifies as an Integer graph, and has the expected integer ops.
+
+mod qdq;
+
+use ir::{Op, Phase};
+use passes::{PassCtx, PassError, PassManager};
+use qdq::Qdq;
+
+fn lower(g: &mut ir::Graph) -> Result<(), PassError> {
+    PassManager::new(&["lower-integer"], PassCtx::default())?.run(g)?;
+    Ok(())
+}
+
+fn mnemonics(g: &ir::Graph) -> Vec<&'static str> {
+    let mut v: Vec<_> = g.node_ids().map(|n| g.node(n).op.mnemonic()).collect();
+    v.sort();
+    v
+}
+
+fn count(g: &ir::Graph, m: &str) -> usize {
+    mnemonics(g).iter().filter(|x| **x == m).count()
+}
+
+#[test]
+fn conv_relu_conv_add_pool_gemm_lowers_to_integers() {
+    let mut b = Qdq::new(7);
+    let x = b.input("x", &[1, 3, 8, 8], 0.02, 128);
+    let c1 = b.conv(x, 8, 3, 1, 1, true, 0.05, 0);
+    let c2 = b.conv(c1, 8, 3, 1, 1, false, 0.08, 120);
+    let s = b.add(c1, c2, true, 0.06, 0);
+    let p = b.max_pool(s, 2);
+    let gp = b.global_avg_pool(p);
+    let fl = b.reshape(gp, &[1, 8]);
+    let y = b.gemm(fl, 5, 0.1, 128);
+    let mut g = b.finish(&[y]);
+    lower(&mut g).unwrap();
+    assert_eq!(g.phase, Phase::Integer);
+    let ops = mnemonics(&g);
+    for float in ["conv", "relu", "add", "gemm", "global_average_pool"] {
+        assert!(!ops.contains(&float), "{float} stayed: {ops:?}");
+    }
+    assert_eq!(count(&g, "conv_int"), 2, "{ops:?}");
+    assert_eq!(count(&g, "gemm_int"), 1, "{ops:?}");
+    assert_eq!(count(&g, "add_int"), 1, "{ops:?}");
+    assert_eq!(count(&g, "avg_pool_int"), 1, "{ops:?}");
+    assert_eq!(count(&g, "max_pool"), 1, "{ops:?}");
+    // One requant per conv/gemm: the ReLU became its clamp.
+    assert_eq!(count(&g, "requant"), 3, "{ops:?}");
+    assert_eq!(count(&g, "quantize"), 1, "{ops:?}");
+    assert_eq!(count(&g, "dequantize"), 1, "{ops:?}");
+    let relu_requant = g.node_ids().find_map(|n| match &g.node(n).op {
+        Op::Requant(r) if r.lo == 0 && g.ty(g.node(n).outputs[0]).quant.is_some() => Some(r.clone()),
+        _ => None,
+    });
+    assert!(relu_requant.is_some());
+    assert_eq!(g.value(g.outputs[0]).name.as_deref(), Some("y"));
+}
+
+#[test]
+fn a_float_only_op_is_named_in_the_error() {
+    let mut b = Qdq::new(1);
+    let x = b.input("x", &[1, 4], 0.1, 0);
+    let y = b.input("y", &[1, 4], 0.1, 0);
+    let d = b.div(x, y, 0.2, 0);
+    let mut g = b.finish(&[d]);
+    let before = ir::text::print(&g);
+    let err = lower(&mut g).unwrap_err().to_string();
+    assert!(err.contains("node `div1` (op div) has no integer form"), "{err}");
+    assert_eq!(ir::text::print(&g), before, "a failed lowering changed the graph");
+}
+
+#[test]
+fn gemm_with_negative_alpha_explains_itself() {
+    let mut b = Qdq::new(2);
+    let x = b.input("x", &[2, 4], 0.1, 0);
+    let y = b.gemm_alpha(x, 3, -1.0, 0.1, 0);
+    let mut g = b.finish(&[y]);
+    let err = lower(&mut g).unwrap_err().to_string();
+    assert!(err.contains("(op gemm) gemm alpha -1 is not positive"), "{err}");
+}
+
+#[test]
+fn stats_report_saturation() {
+    let mut b = Qdq::new(3);
+    let x = b.input("x", &[1, 3, 8, 8], 0.02, 128);
+    let c = b.conv(x, 4, 3, 1, 1, true, 0.05, 0);
+    let mut g = b.finish(&[c]);
+    let r = passes::lower_integer::lower(
+        &mut g,
+        &PassCtx::default(),
+        &passes::egraph::Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(r.stop_reason, "saturated");
+    assert!(r.cost < passes::egraph::INFEASIBLE);
+}
