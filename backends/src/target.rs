@@ -16,8 +16,8 @@
 use ir::arith::RoundingMode;
 use ir::{DType, Op, TensorType};
 
-/// The cost of an op the target cannot run (any float op).
-pub const INFEASIBLE: u64 = u64::MAX / 4;
+pub use passes::egraph::INFEASIBLE;
+use passes::egraph::{Cost, CostModel};
 
 /// A code generation target.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,7 +107,7 @@ impl Target {
     /// | data movement | `overhead + vectors` (one load/store per vector), reshape 0 |
     /// | quantize/dequantize | `overhead + 4 * vectors` of f32 lanes (only at the boundary) |
     /// | float ops | [`INFEASIBLE`] |
-    pub fn cycles(&self, op: &Op, inputs: &[TensorType], outputs: &[TensorType]) -> u64 {
+    pub fn cycles(&self, op: &Op, inputs: &[&TensorType], outputs: &[&TensorType]) -> u64 {
         let out_elems = outputs.first().map_or(0, |t| t.shape.numel());
         let in_bytes = inputs.first().map_or(1, |t| elem_bytes(t.dtype));
         let widen = if in_bytes > 1 { 2 } else { 1 };
@@ -117,8 +117,11 @@ impl Target {
                 + (out_elems as u64).div_ceil(self.lanes(4))
         };
         let window = |k: &[usize]| k.iter().product::<usize>() as u64;
+        let all_int = inputs.iter().chain(outputs).all(|t| t.dtype.is_int());
         match op {
-            Op::Input | Op::Const(_) | Op::Reshape => 0,
+            Op::Input | Op::Const(_) => 0,
+            Op::Reshape if all_int => 0,
+            Op::MaxPool(a) if all_int => self.elementwise(out_elems, in_bytes, window(&a.kernel)),
             Op::ConvInt(_) => {
                 // Each output sums C/group * kernel taps: the weight's dims after the first.
                 let k: usize = inputs
@@ -145,22 +148,24 @@ impl Target {
             Op::AddInt(_) | Op::MulInt(_) => self.elementwise(out_elems, 4, 12),
             Op::Lut(_) => self.elementwise(out_elems, 1, 2),
             Op::AvgPoolInt(a) => self.elementwise(out_elems, 4, window(&a.pool.pool.kernel) + 4),
-            Op::MaxPool(a) => self.elementwise(out_elems, in_bytes, window(&a.kernel)),
             Op::SoftmaxInt(_) => self.elementwise(out_elems, 4, 20),
             Op::ResizeInt(_) => self.elementwise(out_elems, 4, 8),
-            Op::Concat(_)
+            Op::Concat(_) | Op::Split(_) | Op::Slice(_) | Op::Transpose(_) | Op::Pad(_)
+                if all_int =>
+            {
+                self.elementwise(out_elems.max(1), in_bytes, 1)
+            }
+            Op::Resize(r) if all_int && r.mode == ir::ResizeMode::Nearest => {
+                self.elementwise(out_elems.max(1), in_bytes, 1)
+            }
+            Op::Reshape
+            | Op::MaxPool(_)
+            | Op::Concat(_)
             | Op::Split(_)
             | Op::Slice(_)
             | Op::Transpose(_)
             | Op::Pad(_)
-            | Op::Resize(_) => {
-                let all_int = inputs.iter().chain(outputs).all(|t| t.dtype.is_int());
-                if all_int {
-                    self.elementwise(out_elems.max(1), in_bytes, 1)
-                } else {
-                    INFEASIBLE
-                }
-            }
+            | Op::Resize(_) => INFEASIBLE,
             Op::Quantize | Op::Dequantize => self.elementwise(out_elems, 4, 4),
             Op::Conv(_)
             | Op::ConvTranspose(_)
@@ -184,6 +189,13 @@ impl Target {
             | Op::GlobalAveragePool
             | Op::ReduceMean(_) => INFEASIBLE,
         }
+    }
+}
+
+/// The target's table as the e-graph extraction's cost (`PassCtx::cost`).
+impl CostModel for Target {
+    fn node_cost(&self, op: &Op, inputs: &[&TensorType], output: &TensorType) -> Cost {
+        self.cycles(op, inputs, &[output])
     }
 }
 
@@ -225,21 +237,28 @@ mod tests {
                 group: 1,
             },
         });
-        let ins = [t(DType::U8, &[1, 8, 10, 10]), t(DType::I8, &[16, 8, 3, 3])];
-        let outs = [t(DType::I32, &[1, 16, 8, 8])];
+        let (x, w) = (t(DType::U8, &[1, 8, 10, 10]), t(DType::I8, &[16, 8, 3, 3]));
+        let y = t(DType::I32, &[1, 16, 8, 8]);
+        let (ins, outs) = ([&x, &w], [&y]);
         let macs = 16 * 64 * 72;
         let c = Target::generic_c(RoundingMode::HalfUp);
         assert_eq!(c.cycles(&conv, &ins, &outs), 10 + macs + 1024);
         let h = Target::hvx_like();
         assert_eq!(h.cycles(&conv, &ins, &outs), 40 + macs / 128 + 1024 / 32);
         assert!(h.cycles(&conv, &ins, &outs) < c.cycles(&conv, &ins, &outs));
-        let f = [t(DType::F32, &[1, 8, 10, 10])];
-        assert_eq!(h.cycles(&Op::Relu, &f, &f), INFEASIBLE);
+        let f = t(DType::F32, &[1, 8, 10, 10]);
+        assert_eq!(h.cycles(&Op::Relu, &[&f], &[&f]), INFEASIBLE);
+        assert_eq!(h.cycles(&Op::Reshape, &[&f], &[&f]), INFEASIBLE);
+        assert_eq!(h.node_cost(&Op::Reshape, &[&x], &x), 0);
+        assert_eq!(
+            h.node_cost(&conv, &[&x, &w], &y),
+            h.cycles(&conv, &ins, &outs)
+        );
         let lut = Op::Lut(LutAttrs {
             table: vec![0; 256],
             axis: None,
         });
-        let b = [t(DType::U8, &[1, 256])];
-        assert_eq!(h.cycles(&lut, &b, &b), 40 + 4);
+        let b = t(DType::U8, &[1, 256]);
+        assert_eq!(h.cycles(&lut, &[&b], &[&b]), 40 + 4);
     }
 }
