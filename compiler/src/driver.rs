@@ -22,6 +22,10 @@ pub enum Emit {
     Onnx,
     /// Per-layer quantization report as JSON.
     Report,
+    /// The integer program as a self-contained Rust module (host simulation).
+    Rust,
+    /// The integer program as C99 (`-o net.c` also writes `net.h`).
+    C,
 }
 
 impl Emit {
@@ -31,6 +35,8 @@ impl Emit {
             "qir" => Some(Emit::Ir),
             "onnx" => Some(Emit::Onnx),
             "json" => Some(Emit::Report),
+            "rs" => Some(Emit::Rust),
+            "c" | "h" => Some(Emit::C),
             _ => None,
         }
     }
@@ -107,6 +113,9 @@ pub struct Cli {
     /// Run the verifier after every pass.
     #[arg(long)]
     pub verify_each: bool,
+    /// Name of the emitted program (`qcc_NAME_run`); default: the sanitized -o file stem.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 /// Parses `NAME=D0,D1,...` pins.
@@ -172,9 +181,11 @@ pub fn pass_ctx(cli: &Cli) -> Result<passes::PassCtx, CompileError> {
                 "--rounding {r}: hvx-like rounds half up (its `:rnd` shifts); use --target generic-c to choose"
             )));
         }
-        (_, Some(r)) => r
-            .parse::<ir::arith::RoundingMode>()
-            .map_err(|_| CompileError::Usage(format!("unknown --rounding `{r}`; expected half-up or half-away-from-zero")))?,
+        (_, Some(r)) => r.parse::<ir::arith::RoundingMode>().map_err(|_| {
+            CompileError::Usage(format!(
+                "unknown --rounding `{r}`; expected half-up or half-away-from-zero"
+            ))
+        })?,
         (_, None) => ir::arith::RoundingMode::HalfUp,
     };
     Ok(passes::PassCtx {
@@ -194,7 +205,12 @@ pub fn pass_ctx(cli: &Cli) -> Result<passes::PassCtx, CompileError> {
 }
 
 /// Runs the named passes with the `--print-before/after` hooks of `cli`.
-pub fn run_passes(g: &mut Graph, names: &[&str], cli: &Cli, ctx: passes::PassCtx) -> Result<(), CompileError> {
+pub fn run_passes(
+    g: &mut Graph,
+    names: &[&str],
+    cli: &Cli,
+    ctx: passes::PassCtx,
+) -> Result<(), CompileError> {
     let (before, after) = (&cli.print_before, &cli.print_after);
     let mut pm = passes::PassManager::new(names, ctx)
         .map_err(CompileError::Pass)?
@@ -235,14 +251,16 @@ fn progress() -> Option<passes::Progress> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    Some(passes::Progress(std::sync::Arc::new(move |what: &str, done, total| {
-        bar.set_message(what.to_string());
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-        if done == total {
-            bar.finish_and_clear();
-        }
-    })))
+    Some(passes::Progress(std::sync::Arc::new(
+        move |what: &str, done, total| {
+            bar.set_message(what.to_string());
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            if done == total {
+                bar.finish_and_clear();
+            }
+        },
+    )))
 }
 
 /// The stages of one compilation, kept for the emitters.
@@ -341,7 +359,9 @@ fn write_text(out: Option<&Path>, text: &str) -> Result<(), CompileError> {
 /// Runs the command line `cli`.
 pub fn run(cli: &Cli) -> Result<(), CompileError> {
     if cli.run.is_some() && cli.output.is_none() {
-        return Err(CompileError::Usage("--run needs -o OUT.npz to write the outputs to".into()));
+        return Err(CompileError::Usage(
+            "--run needs -o OUT.npz to write the outputs to".into(),
+        ));
     }
     let c = compile(cli)?;
     if let Some(input) = &cli.run {
@@ -371,9 +391,13 @@ pub fn run(cli: &Cli) -> Result<(), CompileError> {
     match emit {
         Emit::Ir => write_text(cli.output.as_deref(), &ir::text::print(&c.program)),
         Emit::Onnx => {
-            let out = cli.output.as_deref().ok_or_else(|| CompileError::Usage("--emit onnx needs -o FILE.onnx".into()))?;
+            let out = cli
+                .output
+                .as_deref()
+                .ok_or_else(|| CompileError::Usage("--emit onnx needs -o FILE.onnx".into()))?;
             let g = c.qdq.as_ref().unwrap_or(&c.float);
-            let bytes = crate::export::onnx::export_qdq_onnx(g).map_err(|e| CompileError::Usage(e.to_string()))?;
+            let bytes = crate::export::onnx::export_qdq_onnx(g)
+                .map_err(|e| CompileError::Usage(e.to_string()))?;
             std::fs::write(out, bytes).map_err(|e| CompileError::io(out, e))
         }
         Emit::Report => {
@@ -382,11 +406,45 @@ pub fn run(cli: &Cli) -> Result<(), CompileError> {
                     "--emit report needs --calib CALIB.npy: it compares the quantized layers with float on that batch".into(),
                 ));
             };
-            let report = crate::report::build(&c.float, qdq, calib).map_err(CompileError::Interp)?;
+            let report =
+                crate::report::build(&c.float, qdq, calib).map_err(CompileError::Interp)?;
             let text = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
             write_text(cli.output.as_deref(), &text)
         }
+        Emit::Rust | Emit::C => write_backend(cli, &c.program, emit),
     }
+}
+
+/// `--emit rust|c`: the integer program through the portable emitters (`-o` required; C
+/// writes the header next to the source with the extension `.h`).
+fn write_backend(cli: &Cli, g: &Graph, emit: Emit) -> Result<(), CompileError> {
+    let out = cli
+        .output
+        .as_deref()
+        .ok_or_else(|| CompileError::Usage("--emit rust|c needs -o FILE".into()))?;
+    if g.phase < ir::Phase::Integer {
+        return Err(CompileError::Usage(
+            "--emit rust|c needs --calib CALIB.npy (or a QDQ model) to produce an integer program"
+                .into(),
+        ));
+    }
+    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("net");
+    let name = backends::sanitize_name(cli.name.as_deref().unwrap_or(stem));
+    let usage = |e: backends::EmitError| CompileError::Usage(e.to_string());
+    if emit == Emit::Rust {
+        let text = backends::emit_rust(g, &name).map_err(usage)?;
+        return std::fs::write(out, text).map_err(|e| CompileError::io(out, e));
+    }
+    // hvx-like gets the portable C (identical arithmetic) until its vector emitter is hooked
+    // in here.
+    let target = match cli.target {
+        TargetName::HvxLike => backends::Target::hvx_like(),
+        TargetName::GenericC => backends::Target::generic_c(ir::arith::RoundingMode::HalfUp),
+    };
+    let (c_text, h_text) = backends::emit_c(g, &name, &target).map_err(usage)?;
+    let (c_path, h_path) = (out.with_extension("c"), out.with_extension("h"));
+    std::fs::write(&c_path, c_text).map_err(|e| CompileError::io(&c_path, e))?;
+    std::fs::write(&h_path, h_text).map_err(|e| CompileError::io(&h_path, e))
 }
 
 /// Entry point used by `main`: parses `args`, runs, renders errors, returns the exit code.

@@ -50,7 +50,9 @@ fn conv_relu_conv_add_pool_gemm_lowers_to_integers() {
     assert_eq!(count(&g, "quantize"), 1, "{ops:?}");
     assert_eq!(count(&g, "dequantize"), 1, "{ops:?}");
     let relu_requant = g.node_ids().find_map(|n| match &g.node(n).op {
-        Op::Requant(r) if r.lo == 0 && g.ty(g.node(n).outputs[0]).quant.is_some() => Some(r.clone()),
+        Op::Requant(r) if r.lo == 0 && g.ty(g.node(n).outputs[0]).quant.is_some() => {
+            Some(r.clone())
+        }
         _ => None,
     });
     assert!(relu_requant.is_some());
@@ -66,8 +68,15 @@ fn a_float_only_op_is_named_in_the_error() {
     let mut g = b.finish(&[d]);
     let before = ir::text::print(&g);
     let err = lower(&mut g).unwrap_err().to_string();
-    assert!(err.contains("node `div1` (op div) has no integer form"), "{err}");
-    assert_eq!(ir::text::print(&g), before, "a failed lowering changed the graph");
+    assert!(
+        err.contains("node `div1` (op div) has no integer form"),
+        "{err}"
+    );
+    assert_eq!(
+        ir::text::print(&g),
+        before,
+        "a failed lowering changed the graph"
+    );
 }
 
 #[test]
@@ -77,7 +86,10 @@ fn gemm_with_negative_alpha_explains_itself() {
     let y = b.gemm_alpha(x, 3, -1.0, 0.1, 0);
     let mut g = b.finish(&[y]);
     let err = lower(&mut g).unwrap_err().to_string();
-    assert!(err.contains("(op gemm) gemm alpha -1 is not positive"), "{err}");
+    assert!(
+        err.contains("(op gemm) gemm alpha -1 is not positive"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -491,11 +491,15 @@ fn clang() -> Option<&'static str> {
 
 /// Emits, compiles and runs `g` through every executor; returns the agreed output text.
 fn differential(g: &Graph, target: &Target) -> String {
+    differential_on(g, target, &samples(g, 4))
+}
+
+/// [`differential`] on given samples (per sample, per graph input, the f32 values).
+fn differential_on(g: &Graph, target: &Target, smp: &[Vec<Vec<f32>>]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let n = 4;
-    let smp = samples(g, n);
-    write_samples(&d.join("in.bin"), g, &smp);
+    let n = smp.len();
+    write_samples(&d.join("in.bin"), g, smp);
     let input = d.join("in.bin");
 
     let rs = emit_rust(g, "net").unwrap();
@@ -563,4 +567,68 @@ fn cnn_u8_half_up_agrees_across_executors() {
 fn cnn_i8_half_away_agrees_across_executors() {
     let g = cnn(RoundingMode::HalfAwayFromZero, DType::I8);
     differential(&g, &Target::generic_c(RoundingMode::HalfAwayFromZero));
+}
+
+/// Every model of `testsuite/models`: import, float clean-up, calibrate on `calib.npy`,
+/// insert-qdq, lower-integer (`compiler::driver::compile`), then the executors on 8 samples
+/// of `input.npy`.
+#[test]
+fn every_test_model_agrees_across_executors() {
+    use clap::Parser;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("model.onnx").exists() && p.join("calib.npy").exists())
+        .collect();
+    dirs.sort();
+    let mut failures = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let args = [
+            "qcc".into(),
+            dir.join("model.onnx"),
+            "--calib".into(),
+            dir.join("calib.npy"),
+        ];
+        let cli = compiler::driver::Cli::try_parse_from(args).unwrap();
+        let c = match compiler::driver::compile(&cli) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{name}: compile: {e}"));
+                continue;
+            }
+        };
+        let g = c.program;
+        let input = compiler::npy::read_npy_file(&dir.join("input.npy")).unwrap();
+        let smp = compiler::samples::split_samples(&g, &[input]).unwrap();
+        let smp: Vec<Vec<Vec<f32>>> = smp
+            .iter()
+            .take(8)
+            .map(|s| s.iter().map(|t| t.as_f32().unwrap().to_vec()).collect())
+            .collect();
+        let plan = passes::plan_memory::plan(&g, 128);
+        assert!(
+            plan.arena_bytes as f64 <= 1.05 * plan.lower_bound as f64,
+            "{name}: arena {} vs lower bound {}",
+            plan.arena_bytes,
+            plan.lower_bound
+        );
+        match emit_rust(&g, "net") {
+            Err(e) => {
+                failures.push(format!("{name}: emit: {e}"));
+                continue;
+            }
+            // Opset and packaging variants of one net lower to the same program: run it once.
+            Ok(text) if !seen.insert(text.clone()) => continue,
+            Ok(_) => {}
+        }
+        differential_on(&g, &Target::hvx_like(), &smp);
+        eprintln!(
+            "{name}: ok (arena {} bytes, lower bound {})",
+            plan.arena_bytes, plan.lower_bound
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

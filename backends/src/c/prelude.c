@@ -86,6 +86,78 @@ static void qcc_st(void *p, int t, int32_t i, int32_t v)
     }
 }
 
+/* ir::arith::quantize (with ir::arith::round_half_even_f32): no libm, no fast-math. The
+ * rounded value is clamped in float to [qmin - zp, qmax - zp] before converting (exact for
+ * 4- to 16-bit types), as ir::arith::quantize documents. */
+static int32_t qcc_quantize(float x, float inv, int32_t zp, int32_t qmin, int32_t qmax)
+{
+    const float two23 = 8388608.0f;
+    float v = x * inv, a, r;
+    float lo = (float)(qmin - zp), hi = (float)(qmax - zp);
+    if (v != v) {
+        return zp < qmin ? qmin : zp > qmax ? qmax : zp;
+    }
+    a = v < 0.0f ? -v : v;
+    if (a >= two23) {
+        r = v;
+    } else {
+        r = (a + two23) - two23;
+        if (v < 0.0f) {
+            r = -r;
+        }
+    }
+    if (r <= lo) {
+        return qmin;
+    }
+    if (r >= hi) {
+        return qmax;
+    }
+    return (int32_t)r + zp;
+}
+
+/* ir::arith::dequantize */
+static float qcc_dequantize(int32_t q, float scale, int32_t zp)
+{
+    float d = (float)((int64_t)q - zp);
+    return d * scale;
+}
+
+static void qcc_quantize_in(void *y, int t, const float *x, int32_t outer, int32_t ch,
+                            int32_t inner, const float *inv, const int32_t *zp, int32_t qmin,
+                            int32_t qmax)
+{
+    int32_t o, c, i, k = 0;
+    for (o = 0; o < outer; o++) {
+        for (c = 0; c < ch; c++) {
+            for (i = 0; i < inner; i++, k++) {
+                qcc_st(y, t, k, qcc_quantize(x[k], inv[c], zp[c], qmin, qmax));
+            }
+        }
+    }
+}
+
+static void qcc_dequantize_out(float *y, const void *x, int t, int32_t outer, int32_t ch,
+                               int32_t inner, const float *scale, const int32_t *zp)
+{
+    int32_t o, c, i, k = 0;
+    for (o = 0; o < outer; o++) {
+        for (c = 0; c < ch; c++) {
+            for (i = 0; i < inner; i++, k++) {
+                y[k] = qcc_dequantize(qcc_ld(x, t, k), scale[c], zp[c]);
+            }
+        }
+    }
+}
+
+static void qcc_move(void *y, int ty, const void *x, int tx, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        qcc_st(y, ty, i, qcc_ld(x, tx, i));
+    }
+}
+
+//@ arith
 /* floor(x / 2^n) for 0 <= n <= 62 without shifting a negative number. */
 static int64_t qcc_asr64(int64_t x, int n)
 {
@@ -156,88 +228,6 @@ static int32_t qcc_requantize(int32_t acc, int32_t m0, int32_t shift, int32_t zp
         y = hi;
     }
     return (int32_t)y;
-}
-
-/* ir::arith::average with recip = (m0, shift). */
-static int32_t qcc_average(int32_t sum, int32_t m0, int32_t shift, int32_t mode)
-{
-    int32_t t = qcc_sqrdmulh(qcc_shl_sat(sum, 2), m0);
-    int32_t total = shift + 2;
-    if (total >= 0) {
-        return qcc_rshift(t, total, mode);
-    }
-    return qcc_shl_sat(t, -total);
-}
-
-/* ir::arith::quantize (with ir::arith::round_half_even_f32): no libm, no fast-math. The
- * rounded value is clamped in float to [qmin - zp, qmax - zp] before converting (exact for
- * 4- to 16-bit types), as ir::arith::quantize documents. */
-static int32_t qcc_quantize(float x, float inv, int32_t zp, int32_t qmin, int32_t qmax)
-{
-    const float two23 = 8388608.0f;
-    float v = x * inv, a, r;
-    float lo = (float)(qmin - zp), hi = (float)(qmax - zp);
-    if (v != v) {
-        return zp < qmin ? qmin : zp > qmax ? qmax : zp;
-    }
-    a = v < 0.0f ? -v : v;
-    if (a >= two23) {
-        r = v;
-    } else {
-        r = (a + two23) - two23;
-        if (v < 0.0f) {
-            r = -r;
-        }
-    }
-    if (r <= lo) {
-        return qmin;
-    }
-    if (r >= hi) {
-        return qmax;
-    }
-    return (int32_t)r + zp;
-}
-
-/* ir::arith::dequantize */
-static float qcc_dequantize(int32_t q, float scale, int32_t zp)
-{
-    float d = (float)((int64_t)q - zp);
-    return d * scale;
-}
-
-static void qcc_quantize_in(void *y, int t, const float *x, int32_t outer, int32_t ch,
-                            int32_t inner, const float *inv, const int32_t *zp, int32_t qmin,
-                            int32_t qmax)
-{
-    int32_t o, c, i, k = 0;
-    for (o = 0; o < outer; o++) {
-        for (c = 0; c < ch; c++) {
-            for (i = 0; i < inner; i++, k++) {
-                qcc_st(y, t, k, qcc_quantize(x[k], inv[c], zp[c], qmin, qmax));
-            }
-        }
-    }
-}
-
-static void qcc_dequantize_out(float *y, const void *x, int t, int32_t outer, int32_t ch,
-                               int32_t inner, const float *scale, const int32_t *zp)
-{
-    int32_t o, c, i, k = 0;
-    for (o = 0; o < outer; o++) {
-        for (c = 0; c < ch; c++) {
-            for (i = 0; i < inner; i++, k++) {
-                y[k] = qcc_dequantize(qcc_ld(x, t, k), scale[c], zp[c]);
-            }
-        }
-    }
-}
-
-static void qcc_move(void *y, int ty, const void *x, int tx, int32_t n)
-{
-    int32_t i;
-    for (i = 0; i < n; i++) {
-        qcc_st(y, ty, i, qcc_ld(x, tx, i));
-    }
 }
 
 //@ conv
@@ -460,6 +450,17 @@ static void k_max_pool(const qcc_in *in, void *y, int ty, const int32_t *p)
 }
 
 //@ avg_pool
+/* ir::arith::average with recip = (m0, shift). */
+static int32_t qcc_average(int32_t sum, int32_t m0, int32_t shift, int32_t mode)
+{
+    int32_t t = qcc_sqrdmulh(qcc_shl_sat(sum, 2), m0);
+    int32_t total = shift + 2;
+    if (total >= 0) {
+        return qcc_rshift(t, total, mode);
+    }
+    return qcc_shl_sat(t, -total);
+}
+
 static void k_avg_pool(const qcc_in *in, void *y, int ty, const int32_t *p)
 {
     const int32_t PLANES = p[0], H = p[1], W = p[2], OH = p[3], OW = p[4], DH = p[5], DW = p[6];

@@ -78,9 +78,13 @@ impl Qdq {
     pub fn qdq(&mut self, v: ValueId, s: f32, zp: i32) -> ValueId {
         let shape = self.shape(v);
         let n = self.name("q");
-        let q = self.g.add_simple(Op::Quantize, vec![v], u8t(&shape, s, zp), n);
+        let q = self
+            .g
+            .add_simple(Op::Quantize, vec![v], u8t(&shape, s, zp), n);
         let n = self.name("dq");
-        let d = self.g.add_simple(Op::Dequantize, vec![q], TensorType::f32(shape), n);
+        let d = self
+            .g
+            .add_simple(Op::Dequantize, vec![q], TensorType::f32(shape), n);
         self.params.insert(d, (s, zp));
         d
     }
@@ -93,8 +97,13 @@ impl Qdq {
 
     fn weight(&mut self, shape: &[usize], axis: usize) -> (ValueId, Vec<f32>) {
         let n: usize = shape.iter().product();
-        let data: Vec<i8> = (0..n).map(|_| (self.next() % 255) as i8).map(|v| v.max(-127)).collect();
-        let scales: Vec<f32> = (0..shape[axis]).map(|c| 0.002 + 0.0001 * c as f32).collect();
+        let data: Vec<i8> = (0..n)
+            .map(|_| (self.next() % 255) as i8)
+            .map(|v| v.max(-127))
+            .collect();
+        let scales: Vec<f32> = (0..shape[axis])
+            .map(|c| 0.002 + 0.0001 * c as f32)
+            .collect();
         let ty = per_axis(DType::I8, shape, axis, scales.clone());
         let value = Tensor {
             dtype: DType::I8,
@@ -102,9 +111,16 @@ impl Qdq {
             data: TensorData::I8(data),
         };
         let name = self.name("w");
-        let w = self.g.add_simple(Op::Const(ConstAttrs { value }), vec![], ty, name);
+        let w = self
+            .g
+            .add_simple(Op::Const(ConstAttrs { value }), vec![], ty, name);
         let name = self.name("dqw");
-        let d = self.g.add_simple(Op::Dequantize, vec![w], TensorType::f32(shape.to_vec()), name);
+        let d = self.g.add_simple(
+            Op::Dequantize,
+            vec![w],
+            TensorType::f32(shape.to_vec()),
+            name,
+        );
         (d, scales)
     }
 
@@ -118,16 +134,20 @@ impl Qdq {
             data: TensorData::I32(data),
         };
         let name = self.name("b");
-        let b = self.g.add_simple(Op::Const(ConstAttrs { value }), vec![], ty, name);
+        let b = self
+            .g
+            .add_simple(Op::Const(ConstAttrs { value }), vec![], ty, name);
         let name = self.name("dqb");
-        self.g.add_simple(Op::Dequantize, vec![b], TensorType::f32(vec![m]), name)
+        self.g
+            .add_simple(Op::Dequantize, vec![b], TensorType::f32(vec![m]), name)
     }
 
     fn relu_then_qdq(&mut self, v: ValueId, relu: bool, s: f32, zp: i32) -> ValueId {
         let v = if relu {
             let shape = self.shape(v);
             let n = self.name("relu");
-            self.g.add_simple(Op::Relu, vec![v], TensorType::f32(shape), n)
+            self.g
+                .add_simple(Op::Relu, vec![v], TensorType::f32(shape), n)
         } else {
             v
         };
@@ -159,7 +179,9 @@ impl Qdq {
             group: 1,
         };
         let n = self.name("conv");
-        let c = self.g.add_simple(Op::Conv(attrs), vec![x, w, b], TensorType::f32(out), n);
+        let c = self
+            .g
+            .add_simple(Op::Conv(attrs), vec![x, w, b], TensorType::f32(out), n);
         self.relu_then_qdq(c, relu, s, zp)
     }
 
@@ -167,7 +189,9 @@ impl Qdq {
     pub fn add(&mut self, a: ValueId, b: ValueId, relu: bool, s: f32, zp: i32) -> ValueId {
         let shape = self.shape(a);
         let n = self.name("add");
-        let v = self.g.add_simple(Op::Add, vec![a, b], TensorType::f32(shape), n);
+        let v = self
+            .g
+            .add_simple(Op::Add, vec![a, b], TensorType::f32(shape), n);
         self.relu_then_qdq(v, relu, s, zp)
     }
 
@@ -176,7 +200,9 @@ impl Qdq {
         let shape = self.shape(a);
         self.n = 0;
         let n = self.name("div");
-        let v = self.g.add_simple(Op::Div, vec![a, b], TensorType::f32(shape), n);
+        let v = self
+            .g
+            .add_simple(Op::Div, vec![a, b], TensorType::f32(shape), n);
         self.qdq(v, s, zp)
     }
 
@@ -228,7 +254,9 @@ impl Qdq {
     /// Reshape; output parameters equal the input's.
     pub fn reshape(&mut self, x: ValueId, shape: &[usize]) -> ValueId {
         let n = self.name("reshape");
-        let v = self.g.add_simple(Op::Reshape, vec![x], TensorType::f32(shape.to_vec()), n);
+        let v = self
+            .g
+            .add_simple(Op::Reshape, vec![x], TensorType::f32(shape.to_vec()), n);
         let (s, zp) = self.params(x);
         self.qdq(v, s, zp)
     }
@@ -251,7 +279,15 @@ impl Qdq {
         self.gemm_impl(x, n, alpha, false, s, zp)
     }
 
-    fn gemm_impl(&mut self, x: ValueId, n: usize, alpha: f32, bias: bool, s: f32, zp: i32) -> ValueId {
+    fn gemm_impl(
+        &mut self,
+        x: ValueId,
+        n: usize,
+        alpha: f32,
+        bias: bool,
+        s: f32,
+        zp: i32,
+    ) -> ValueId {
         let xs = self.shape(x);
         let (w, sw) = self.weight(&[n, xs[1]], 0);
         let mut ins = vec![x, w];
@@ -265,7 +301,9 @@ impl Qdq {
             trans_b: true,
         };
         let name = self.name("gemm");
-        let v = self.g.add_simple(Op::Gemm(attrs), ins, TensorType::f32(vec![xs[0], n]), name);
+        let v = self
+            .g
+            .add_simple(Op::Gemm(attrs), ins, TensorType::f32(vec![xs[0], n]), name);
         self.qdq(v, s, zp)
     }
 
