@@ -188,7 +188,8 @@ pub struct PadAttrs {
     pub pads: Vec<i64>,
     /// How to fill.
     pub mode: PadMode,
-    /// Fill value for [`PadMode::Constant`].
+    /// Fill value for [`PadMode::Constant`]. On an integer tensor it is the stored integer
+    /// (the zero point for real 0) and must be an integer of the element type's range.
     pub value: f32,
 }
 
@@ -361,11 +362,20 @@ pub struct LutAttrs {
     pub axis: Option<usize>,
 }
 
-/// Attributes of [`Op::SoftmaxInt`]: integer softmax along `axis` (8-bit in, 8-bit out).
+/// Attributes of [`Op::SoftmaxInt`]: integer softmax along `axis` (8-bit in, integer out
+/// quantized per tensor, typically `1/256`).
 ///
-/// `e[i] = exp_table[x_max - x[i]]` (a Q-format table of `exp(-s_x * d)` built at compile
-/// time), `sum = sum e`, and `y[i] = zp_y + R(e[i] * recip(sum))` with a fixed-point reciprocal
-/// computed without division; see `ir::interp::int::softmax` for the exact steps.
+/// Per slice along `axis`, without division:
+/// 1. `d[i] = x_max - x[i]` (0..=255), `e[i] = exp_table[d[i]]` (Q`exp_bits` values of
+///    `exp(-s_x * d)` built at compile time), `sum = sum e[i]` (must fit i32 and be positive);
+/// 2. `(r, n) = `[`crate::arith::reciprocal_q31`]`(sum)`: `1/sum ~ r * 2^-31 * 2^(1-n)`
+///    (leading-zero normalization, then gemmlowp's Newton-Raphson
+///    `one_over_one_plus_x_for_x_in_0_1` in Q31);
+/// 3. `t[i] = sqrdmulh(e[i] << (30 - exp_bits), r)`;
+/// 4. `y[i] = requantize(t[i], (m_y.m0, 29 + n + m_y.shift - exp_bits), zp_y, qmin, qmax,
+///    rounding)` with `m_y = quantize_multiplier(1 / s_y)` from the result type.
+///
+/// The interpreter is `ir::interp::int` (`softmax.rs`).
 #[derive(Clone, PartialEq, Debug)]
 pub struct SoftmaxIntAttrs {
     /// The normalized axis.
@@ -378,11 +388,16 @@ pub struct SoftmaxIntAttrs {
     pub rounding: RoundingMode,
 }
 
-/// Attributes of [`Op::ResizeInt`]: linear resize of an integer tensor in fixed point.
+/// Attributes of [`Op::ResizeInt`]: linear resize of an 8/16-bit integer tensor in fixed
+/// point (same type and quantization in and out).
 ///
-/// Coordinates are computed as in [`ResizeAttrs`] and quantized to `frac_bits` fractional
-/// bits at compile time; `y = round_shift(sum w_i * x_i, 2 * frac_bits)` for bilinear
-/// (same quantization in and out).
+/// Per dim, source coordinates are computed as in [`ResizeAttrs`] (clamped into the input)
+/// and at compile time each output index gets two input indices `i0 <= i1` with weights
+/// `w1 = round_half_even(frac * 2^frac_bits)`, `w0 = 2^frac_bits - w1`
+/// (`ir::interp::int::resize_int_taps`). Then over all `r` dims
+/// `y = zp + round_shift(sum_corners (x - zp) * prod_d w_d, frac_bits * r, rounding)`, summed
+/// exactly, one rounding shift, clamped to the type's range. Dims whose weights are all
+/// `(2^frac_bits, 0)` (N, C) may be skipped with their share of the shift (exactly equal).
 #[derive(Clone, PartialEq, Debug)]
 pub struct ResizeIntAttrs {
     /// The float resize it implements (mode must be linear).

@@ -14,6 +14,7 @@
 //! | rounding right shift, per target [`RoundingMode`] | [`rounding_shift_right`] |
 //! | `y = clamp(zp + round_shift(sqrdmulh(acc, M0), n), lo, hi)` | [`requantize`] |
 //! | average pooling without division | [`fixed_reciprocal`], [`average`] |
+//! | run-time reciprocal without division (softmax) | [`reciprocal_q31`], [`one_over_one_plus_x`] |
 //! | choosing scales and zero points | [`choose_qparams_asymmetric`], [`choose_qparams_symmetric`], [`pow2_scale`] |
 //!
 //! Float rounding is done without libm ([`round_half_even_f32`]) so that freestanding C code
@@ -27,6 +28,7 @@ mod fixed;
 mod multiplier;
 mod qparams;
 mod quantize;
+mod recip;
 mod requantize;
 mod round;
 
@@ -38,6 +40,7 @@ pub use qparams::{
     choose_qparams_asymmetric, choose_qparams_symmetric, pow2_scale, symmetric_range,
 };
 pub use quantize::{bias_q, dequantize, quantize, reciprocal};
+pub use recip::{one_over_one_plus_x, reciprocal_q31};
 pub use requantize::requantize;
 pub use round::{
     RoundingMode, round_half_even_f32, rounding_shift_right, rounding_shift_right_i64,

@@ -10,11 +10,14 @@
 //! single-threaded; [`run_float_batch`] runs samples in parallel.
 //!
 //! Kernels live in one file per op family; the only `unsafe` code is the GEMM call in
-//! `sgemm.rs`.
+//! `sgemm.rs`. Quantize and Dequantize (`qdq.rs`) and data movement on integer tensors
+//! (`movement.rs`) run here too, so Qdq-phase graphs execute; the integer compute ops need
+//! the integer interpreter ([`int::run_int`]), which shares this execution engine.
 
 mod conv;
 mod elementwise;
 mod gemm;
+pub mod int;
 mod movement;
 mod pool;
 mod qdq;
@@ -103,6 +106,12 @@ pub enum InterpError {
         /// The op's mnemonic.
         op: &'static str,
     },
+    /// A float compute op reached the integer interpreter.
+    #[error("float op `{op}` cannot run in the integer interpreter")]
+    FloatOpInIntegerInterpreter {
+        /// The op's mnemonic.
+        op: &'static str,
+    },
     /// [`Op::Input`] has no value outside of a graph run.
     #[error("input: a graph input cannot be evaluated on its own")]
     EvalInput,
@@ -124,15 +133,26 @@ pub enum InterpError {
     },
 }
 
+/// Which interpreter executes the integer compute ops and rejects the other kind.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// The float interpreter (integer compute ops are errors).
+    Float,
+    /// The integer interpreter (float compute ops are errors).
+    Int,
+}
+
 /// The callback of [`run_float_observed`].
 type Observer<'a> = &'a mut dyn FnMut(ValueId, &Tensor);
 
 /// Result alias of the interpreter.
 pub type InterpResult<T> = Result<T, InterpError>;
 
+pub use int::{run_int, run_int_batch, run_int_observed};
+
 /// Runs `g` on `inputs` (in `g.inputs` order); returns the values of `g.outputs` in order.
 pub fn run_float(g: &Graph, inputs: &[Tensor]) -> InterpResult<Vec<Tensor>> {
-    run_impl(g, inputs, None)
+    run_impl(g, inputs, None, Mode::Float)
 }
 
 /// Like [`run_float`], and calls `observe` on every computed value (graph inputs and
@@ -143,7 +163,7 @@ pub fn run_float_observed(
     inputs: &[Tensor],
     observe: &mut dyn FnMut(ValueId, &Tensor),
 ) -> InterpResult<Vec<Tensor>> {
-    run_impl(g, inputs, Some(observe))
+    run_impl(g, inputs, Some(observe), Mode::Float)
 }
 
 /// Runs every sample (one input list each) through `g`, samples in parallel.
@@ -178,7 +198,7 @@ pub fn eval_node_typed(
     output_types: &[TensorType],
 ) -> InterpResult<Vec<Tensor>> {
     let args: Vec<Cow<'_, Tensor>> = inputs.iter().map(|t| Cow::Borrowed(*t)).collect();
-    eval(op, args, input_types, output_types)
+    eval(op, args, input_types, output_types, Mode::Float)
 }
 
 /// Checks the supplied inputs against the graph's input types.
@@ -225,6 +245,7 @@ fn run_impl(
     g: &Graph,
     inputs: &[Tensor],
     mut observe: Option<Observer<'_>>,
+    mode: Mode,
 ) -> InterpResult<Vec<Tensor>> {
     check_inputs(g, inputs)?;
     let order = g.try_topo_order().map_err(InterpError::Cycle)?;
@@ -323,7 +344,7 @@ fn run_impl(
                 let types: Vec<TensorType> =
                     node.outputs.iter().map(|&v| g.ty(v).clone()).collect();
                 let in_types: Vec<&TensorType> = node.inputs.iter().map(|&v| g.ty(v)).collect();
-                let res = eval(op, args, &in_types, &types).map_err(wrap)?;
+                let res = eval(op, args, &in_types, &types, mode).map_err(wrap)?;
                 for v in &node.inputs {
                     let u = &mut uses[v.index()];
                     *u -= 1;
@@ -371,6 +392,7 @@ fn eval(
     args: Vec<Cow<'_, Tensor>>,
     ins: &[&TensorType],
     out: &[TensorType],
+    mode: Mode,
 ) -> InterpResult<Vec<Tensor>> {
     let name = op.mnemonic();
     for a in &args {
@@ -389,23 +411,23 @@ fn eval(
             vec![c.value.clone()]
         }
         Op::Conv(a) => {
-            float_only(name, &args, out)?;
+            float_only(name, &args, out, mode)?;
             vec![conv::conv(a, &args, one(name, out)?)?]
         }
         Op::ConvTranspose(a) => {
-            float_only(name, &args, out)?;
+            float_only(name, &args, out, mode)?;
             vec![conv::conv_transpose(a, &args, one(name, out)?)?]
         }
         Op::Gemm(a) => {
-            float_only(name, &args, out)?;
+            float_only(name, &args, out, mode)?;
             vec![gemm::gemm(a, &args, one(name, out)?)?]
         }
         Op::MatMul => {
-            float_only(name, &args, out)?;
+            float_only(name, &args, out, mode)?;
             vec![gemm::matmul(&args, one(name, out)?)?]
         }
         Op::BatchNorm(a) => {
-            float_only(name, &args, out)?;
+            float_only(name, &args, out, mode)?;
             vec![elementwise::batch_norm(a, args, one(name, out)?)?]
         }
         Op::Relu
@@ -415,27 +437,27 @@ fn eval(
         | Op::HardSigmoid(_)
         | Op::HardSwish
         | Op::Tanh => {
-            float_only(name, &args, out)?;
+            float_only(name, &args, out, mode)?;
             vec![elementwise::unary(op, args, one(name, out)?)?]
         }
         Op::PRelu | Op::Add | Op::Sub | Op::Mul | Op::Div => {
-            float_only(name, &args, out)?;
+            float_only(name, &args, out, mode)?;
             vec![elementwise::binary(op, args, one(name, out)?)?]
         }
         Op::Softmax(a) => {
-            float_only(name, &args, out)?;
+            float_only(name, &args, out, mode)?;
             vec![elementwise::softmax(a, args, one(name, out)?)?]
         }
         Op::AveragePool(a) => {
-            float_only(name, &args, out)?;
+            float_only(name, &args, out, mode)?;
             vec![pool::average_pool(a, &args, one(name, out)?)?]
         }
         Op::GlobalAveragePool => {
-            float_only(name, &args, out)?;
+            float_only(name, &args, out, mode)?;
             vec![pool::global_average_pool(&args, one(name, out)?)?]
         }
         Op::ReduceMean(a) => {
-            float_only(name, &args, out)?;
+            float_only(name, &args, out, mode)?;
             vec![pool::reduce_mean(a, &args, one(name, out)?)?]
         }
         Op::MaxPool(_)
@@ -453,10 +475,12 @@ fn eval(
                         .map(|t| TensorType::f32(t.shape.clone()))
                         .collect();
                     let refs: Vec<&TensorType> = ins.iter().collect();
-                    eval(op, args, &refs, out)
+                    eval(op, args, &refs, out, Mode::Float)
                 })?
             } else {
-                float_only(name, &args, out)?;
+                // Data movement on f32 is a float op (the integer interpreter moves only
+                // integers).
+                float_only(name, &args, out, mode)?;
                 movement_f32(op, args, out)?
             }
         }
@@ -481,7 +505,10 @@ fn eval(
         | Op::AvgPoolInt(_)
         | Op::Lut(_)
         | Op::SoftmaxInt(_)
-        | Op::ResizeInt(_) => return Err(InterpError::NeedsIntegerInterpreter { op: name }),
+        | Op::ResizeInt(_) => match mode {
+            Mode::Float => return Err(InterpError::NeedsIntegerInterpreter { op: name }),
+            Mode::Int => int::eval(op, &args, ins, out)?,
+        },
     };
     // Kernels build results from the result types; this guards their element counts.
     ensure(results.len() == out.len(), name, || {
@@ -557,12 +584,17 @@ fn movement_f32(
     })
 }
 
-/// Checks that a float op gets f32 operands and f32 result types.
+/// Checks that a float op runs in the float interpreter on f32 operands and f32 result
+/// types.
 fn float_only(
     name: &'static str,
     args: &[Cow<'_, Tensor>],
     out: &[TensorType],
+    mode: Mode,
 ) -> InterpResult<()> {
+    if mode == Mode::Int {
+        return Err(InterpError::FloatOpInIntegerInterpreter { op: name });
+    }
     for a in args {
         check_f32(name, a)?;
     }

@@ -14,7 +14,13 @@ use crate::types::TensorType;
 use std::borrow::Cow;
 
 /// The source coordinate of output index `o` along a dim of lengths `len_in -> len_out`.
-fn source_coord(coord: CoordMode, o: usize, scale: f32, len_in: usize, len_out: usize) -> f32 {
+pub(super) fn source_coord(
+    coord: CoordMode,
+    o: usize,
+    scale: f32,
+    len_in: usize,
+    len_out: usize,
+) -> f32 {
     let x = o as f32;
     match coord {
         CoordMode::HalfPixel => (x + 0.5) / scale - 0.5,
