@@ -21,7 +21,9 @@
 //!
 //! A buffer is live from the first definition of any member to the last use of any member
 //! (inclusive: a node's inputs and outputs are live together while it runs). Graph outputs
-//! stay live to the end.
+//! stay live to the end. The float boundary runs outside the kernel sequence, so a graph
+//! input's `Quantize` result is live from the start and the operand of a graph output's
+//! `Dequantize` to the end.
 //!
 //! **Placement.** Greedy by size (TFLite's arena planner): buffers are placed largest first,
 //! each at the lowest offset where it overlaps no already-placed buffer with an intersecting
@@ -130,6 +132,26 @@ pub fn plan(g: &Graph, align: usize) -> MemoryPlan {
         }
         last_use[v.index()] = last;
     }
+    // The boundary runs outside the kernel sequence: inputs are quantized into the arena
+    // before the first kernel and outputs dequantized after the last one.
+    let mut first_def = vec![usize::MAX; nv];
+    for &v in &g.outputs {
+        let node = g.producer(v);
+        if matches!(node.op, Op::Dequantize) {
+            for &x in &node.inputs {
+                last_use[x.index()] = end_of_program;
+            }
+        }
+    }
+    for &v in &g.inputs {
+        for (user, _) in g.users(v) {
+            if matches!(g.node(user).op, Op::Quantize) {
+                for &q in &g.node(user).outputs {
+                    first_def[q.index()] = 0;
+                }
+            }
+        }
+    }
 
     // Group values into buffers, in execution order.
     let mut buffer_of: Vec<Option<usize>> = vec![None; nv];
@@ -148,7 +170,7 @@ pub fn plan(g: &Graph, align: usize) -> MemoryPlan {
                     buffers.push(Buffer {
                         offset: 0,
                         size: round_up(bytes.max(1), align),
-                        start: i,
+                        start: i.min(first_def[out.index()]),
                         end: i,
                         values: Vec::new(),
                     });

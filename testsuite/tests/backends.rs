@@ -511,6 +511,30 @@ fn differential_on(g: &Graph, target: &Target, smp: &[Vec<Vec<f32>>]) -> String 
         .arg(d.join("rs"))
         .arg(d.join("main.rs")));
     let want = run(Command::new(d.join("rs")).arg(&input));
+    // The reference: the integer interpreter's dequantized outputs equal `run_f32`'s.
+    let lines: Vec<&str> = want.lines().collect();
+    let no = g.outputs.len();
+    for (k, sample) in smp.iter().enumerate() {
+        let inputs: Vec<Tensor> = sample
+            .iter()
+            .zip(&g.inputs)
+            .map(|(x, &v)| Tensor::from_f32(g.ty(v).shape.clone(), x.clone()))
+            .collect();
+        let outs = ir::interp::int::run_int(g, &inputs).unwrap();
+        for (o, t) in outs.iter().enumerate() {
+            let text: String = t
+                .as_f32()
+                .unwrap()
+                .iter()
+                .map(|x| format!("{:08x} ", x.to_bits()))
+                .collect();
+            assert_eq!(
+                lines[k * 2 * no + o],
+                text,
+                "sample {k} output {o}: emitted Rust vs run_int"
+            );
+        }
+    }
 
     let (c, h) = emit_c(g, "net", target).unwrap();
     std::fs::write(d.join("net.c"), &c).unwrap();

@@ -166,3 +166,27 @@ proptest! {
         prop_assert_eq!(plan(&g, align), p);
     }
 }
+
+#[test]
+fn boundary_tensors_live_across_the_whole_program() {
+    // The dequantized output `a` is read after the program, so `b`'s and `c`'s results must
+    // not reuse it even though its dequantize comes early in the order.
+    let mut g = Graph::new("boundary");
+    let x = g.add_input("x", TensorType::f32(vec![256]));
+    let q = g.add_simple(Op::Quantize, vec![x], t(DType::U8, 256), "q");
+    let a = g.add_simple(concat(), vec![q], t(DType::U8, 256), "a");
+    let ya = g.add_simple(Op::Dequantize, vec![a], TensorType::f32(vec![256]), "ya");
+    let b = g.add_simple(concat(), vec![a], t(DType::U8, 256), "b");
+    let c = g.add_simple(concat(), vec![b], t(DType::U8, 256), "c");
+    let yc = g.add_simple(Op::Dequantize, vec![c], TensorType::f32(vec![256]), "yc");
+    g.outputs.extend([ya, yc]);
+    let p = plan(&g, 128);
+    check_plan(&g, &p);
+    for v in [q, b, c] {
+        assert_ne!(p.offset(v), p.offset(a), "{v}");
+    }
+    let ba = p.buffer_of[a.index()].unwrap();
+    assert_eq!(p.buffers[ba].end, p.order.len() - 1);
+    let bq = p.buffer_of[q.index()].unwrap();
+    assert_eq!(p.buffers[bq].start, 0);
+}
