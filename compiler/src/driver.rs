@@ -181,11 +181,9 @@ pub fn pass_ctx(cli: &Cli) -> Result<passes::PassCtx, CompileError> {
                 "--rounding {r}: hvx-like rounds half up (its `:rnd` shifts); use --target generic-c to choose"
             )));
         }
-        (_, Some(r)) => r.parse::<ir::arith::RoundingMode>().map_err(|_| {
-            CompileError::Usage(format!(
-                "unknown --rounding `{r}`; expected half-up or half-away-from-zero"
-            ))
-        })?,
+        (_, Some(r)) => r
+            .parse::<ir::arith::RoundingMode>()
+            .map_err(|_| CompileError::Usage(format!("unknown --rounding `{r}`; expected half-up or half-away-from-zero")))?,
         (_, None) => ir::arith::RoundingMode::HalfUp,
     };
     Ok(passes::PassCtx {
@@ -205,12 +203,7 @@ pub fn pass_ctx(cli: &Cli) -> Result<passes::PassCtx, CompileError> {
 }
 
 /// Runs the named passes with the `--print-before/after` hooks of `cli`.
-pub fn run_passes(
-    g: &mut Graph,
-    names: &[&str],
-    cli: &Cli,
-    ctx: passes::PassCtx,
-) -> Result<(), CompileError> {
+pub fn run_passes(g: &mut Graph, names: &[&str], cli: &Cli, ctx: passes::PassCtx) -> Result<(), CompileError> {
     let (before, after) = (&cli.print_before, &cli.print_after);
     let mut pm = passes::PassManager::new(names, ctx)
         .map_err(CompileError::Pass)?
@@ -251,16 +244,14 @@ fn progress() -> Option<passes::Progress> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    Some(passes::Progress(std::sync::Arc::new(
-        move |what: &str, done, total| {
-            bar.set_message(what.to_string());
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            if done == total {
-                bar.finish_and_clear();
-            }
-        },
-    )))
+    Some(passes::Progress(std::sync::Arc::new(move |what: &str, done, total| {
+        bar.set_message(what.to_string());
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if done == total {
+            bar.finish_and_clear();
+        }
+    })))
 }
 
 /// The stages of one compilation, kept for the emitters.
@@ -359,9 +350,7 @@ fn write_text(out: Option<&Path>, text: &str) -> Result<(), CompileError> {
 /// Runs the command line `cli`.
 pub fn run(cli: &Cli) -> Result<(), CompileError> {
     if cli.run.is_some() && cli.output.is_none() {
-        return Err(CompileError::Usage(
-            "--run needs -o OUT.npz to write the outputs to".into(),
-        ));
+        return Err(CompileError::Usage("--run needs -o OUT.npz to write the outputs to".into()));
     }
     let c = compile(cli)?;
     if let Some(input) = &cli.run {
@@ -391,13 +380,9 @@ pub fn run(cli: &Cli) -> Result<(), CompileError> {
     match emit {
         Emit::Ir => write_text(cli.output.as_deref(), &ir::text::print(&c.program)),
         Emit::Onnx => {
-            let out = cli
-                .output
-                .as_deref()
-                .ok_or_else(|| CompileError::Usage("--emit onnx needs -o FILE.onnx".into()))?;
+            let out = cli.output.as_deref().ok_or_else(|| CompileError::Usage("--emit onnx needs -o FILE.onnx".into()))?;
             let g = c.qdq.as_ref().unwrap_or(&c.float);
-            let bytes = crate::export::onnx::export_qdq_onnx(g)
-                .map_err(|e| CompileError::Usage(e.to_string()))?;
+            let bytes = crate::export::onnx::export_qdq_onnx(g).map_err(|e| CompileError::Usage(e.to_string()))?;
             std::fs::write(out, bytes).map_err(|e| CompileError::io(out, e))
         }
         Emit::Report => {
@@ -406,8 +391,7 @@ pub fn run(cli: &Cli) -> Result<(), CompileError> {
                     "--emit report needs --calib CALIB.npy: it compares the quantized layers with float on that batch".into(),
                 ));
             };
-            let report =
-                crate::report::build(&c.float, qdq, calib).map_err(CompileError::Interp)?;
+            let report = crate::report::build(&c.float, qdq, calib).map_err(CompileError::Interp)?;
             let text = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
             write_text(cli.output.as_deref(), &text)
         }
