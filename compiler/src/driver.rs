@@ -22,6 +22,10 @@ pub enum Emit {
     Onnx,
     /// Per-layer quantization report as JSON.
     Report,
+    /// The integer program as a self-contained Rust module (host simulation).
+    Rust,
+    /// The integer program as C99 (`-o net.c` also writes `net.h`).
+    C,
 }
 
 impl Emit {
@@ -31,6 +35,8 @@ impl Emit {
             "qir" => Some(Emit::Ir),
             "onnx" => Some(Emit::Onnx),
             "json" => Some(Emit::Report),
+            "rs" => Some(Emit::Rust),
+            "c" | "h" => Some(Emit::C),
             _ => None,
         }
     }
@@ -111,6 +117,9 @@ pub struct Cli {
     /// external data files and the calibration data (for build systems).
     #[arg(long, value_name = "FILE")]
     pub depfile: Option<PathBuf>,
+    /// Name of the emitted program (`qcc_NAME_run`); default: the sanitized -o file stem.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 /// Escapes a path for a make rule.
@@ -446,7 +455,40 @@ pub fn run(cli: &Cli) -> Result<(), CompileError> {
             let text = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
             write_text(cli.output.as_deref(), &text)
         }
+        Emit::Rust | Emit::C => write_backend(cli, &c.program, emit),
     }
+}
+
+/// `--emit rust|c`: the integer program through the portable emitters (`-o` required; C
+/// writes the header next to the source with the extension `.h`).
+fn write_backend(cli: &Cli, g: &Graph, emit: Emit) -> Result<(), CompileError> {
+    let out = cli
+        .output
+        .as_deref()
+        .ok_or_else(|| CompileError::Usage("--emit rust|c needs -o FILE".into()))?;
+    if g.phase < ir::Phase::Integer {
+        return Err(CompileError::Usage(
+            "--emit rust|c needs --calib CALIB.npy (or a QDQ model) to produce an integer program"
+                .into(),
+        ));
+    }
+    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("net");
+    let name = backends::sanitize_name(cli.name.as_deref().unwrap_or(stem));
+    let usage = |e: backends::EmitError| CompileError::Usage(e.to_string());
+    if emit == Emit::Rust {
+        let text = backends::emit_rust(g, &name).map_err(usage)?;
+        return std::fs::write(out, text).map_err(|e| CompileError::io(out, e));
+    }
+    // hvx-like gets the portable C (identical arithmetic) until its vector emitter is hooked
+    // in here.
+    let target = match cli.target {
+        TargetName::HvxLike => backends::Target::hvx_like(),
+        TargetName::GenericC => backends::Target::generic_c(ir::arith::RoundingMode::HalfUp),
+    };
+    let (c_text, h_text) = backends::emit_c(g, &name, &target).map_err(usage)?;
+    let (c_path, h_path) = (out.with_extension("c"), out.with_extension("h"));
+    std::fs::write(&c_path, c_text).map_err(|e| CompileError::io(&c_path, e))?;
+    std::fs::write(&h_path, h_text).map_err(|e| CompileError::io(&h_path, e))
 }
 
 /// Entry point used by `main`: parses `args`, runs, renders errors, returns the exit code.

@@ -15,6 +15,7 @@ pub mod fold_batch_norm;
 pub mod insert_qdq;
 pub mod lower_integer;
 pub mod manager;
+pub mod plan_memory;
 pub mod quant_params;
 
 use ir::{DType, Graph, NodeId, Phase, Tensor};
@@ -209,6 +210,8 @@ declare_passes! {
         "run the float program on the calibration batch and record a clipping range per activation";
     "insert-qdq" => insert_qdq::run, Calibrated -> Qdq,
         "choose quantization parameters and insert quantize/dequantize around every op";
+    "plan-memory" => plan_memory::run, Integer -> Scheduled,
+        "place every integer activation in one static arena (liveness, greedy by size)";
     "lower-integer" => lower_integer::run, Qdq -> Integer,
         "lower a fake-quantized graph to integer ops with e-graph rewrites";
 }

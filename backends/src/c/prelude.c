@@ -1,0 +1,547 @@
+//@ base
+/* ---- Kernel library (qcc backends/src/c/prelude.c) ----
+ * Arithmetic transliterated from qcc's ir::arith (each function names its original);
+ * kernels follow backends::program::Kernel. No division, no libc, no allocation.
+ * The arena is accessed byte-wise in little-endian order (always well-defined C, whatever
+ * the tensors that shared a region before); constants and user buffers are typed. */
+
+typedef struct {
+    const void *p;
+    int t;
+} qcc_in;
+
+/* Operand element codes: typed arrays (constants, user buffers) and arena bytes. */
+enum {
+    QCC_I32 = 0,
+    QCC_I16 = 1,
+    QCC_I8 = 2,
+    QCC_U8 = 3,
+    QCC_A_I32 = 4,
+    QCC_A_I16 = 5,
+    QCC_A_I8 = 6,
+    QCC_A_U8 = 7
+};
+
+static int32_t qcc_ld(const void *p, int t, int32_t i)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    uint32_t u;
+    switch (t) {
+    case QCC_I32:
+        return ((const int32_t *)p)[i];
+    case QCC_I16:
+        return ((const int16_t *)p)[i];
+    case QCC_I8:
+        return ((const int8_t *)p)[i];
+    case QCC_U8:
+        return ((const uint8_t *)p)[i];
+    case QCC_A_I32:
+        b += 4 * i;
+        u = (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+        return u <= 0x7fffffffu ? (int32_t)u : -(int32_t)(~u) - 1;
+    case QCC_A_I16:
+        b += 2 * i;
+        u = (uint32_t)b[0] | ((uint32_t)b[1] << 8);
+        return u < 0x8000u ? (int32_t)u : (int32_t)u - 65536;
+    case QCC_A_I8:
+        return b[i] < 128 ? (int32_t)b[i] : (int32_t)b[i] - 256;
+    default:
+        return (int32_t)b[i];
+    }
+}
+
+/* Stores element i (values always fit the element type). */
+static void qcc_st(void *p, int t, int32_t i, int32_t v)
+{
+    unsigned char *b = (unsigned char *)p;
+    uint32_t u = (uint32_t)v;
+    switch (t) {
+    case QCC_I32:
+        ((int32_t *)p)[i] = v;
+        break;
+    case QCC_I16:
+        ((int16_t *)p)[i] = (int16_t)v;
+        break;
+    case QCC_I8:
+        ((int8_t *)p)[i] = (int8_t)v;
+        break;
+    case QCC_U8:
+        ((uint8_t *)p)[i] = (uint8_t)v;
+        break;
+    case QCC_A_I32:
+        b += 4 * i;
+        b[0] = (unsigned char)(u & 0xffu);
+        b[1] = (unsigned char)((u >> 8) & 0xffu);
+        b[2] = (unsigned char)((u >> 16) & 0xffu);
+        b[3] = (unsigned char)((u >> 24) & 0xffu);
+        break;
+    case QCC_A_I16:
+        b += 2 * i;
+        b[0] = (unsigned char)(u & 0xffu);
+        b[1] = (unsigned char)((u >> 8) & 0xffu);
+        break;
+    default:
+        b[i] = (unsigned char)(u & 0xffu);
+        break;
+    }
+}
+
+/* ir::arith::quantize (with ir::arith::round_half_even_f32): no libm, no fast-math. The
+ * rounded value is clamped in float to [qmin - zp, qmax - zp] before converting (exact for
+ * 4- to 16-bit types), as ir::arith::quantize documents. */
+static int32_t qcc_quantize(float x, float inv, int32_t zp, int32_t qmin, int32_t qmax)
+{
+    const float two23 = 8388608.0f;
+    float v = x * inv, a, r;
+    float lo = (float)(qmin - zp), hi = (float)(qmax - zp);
+    if (v != v) {
+        return zp < qmin ? qmin : zp > qmax ? qmax : zp;
+    }
+    a = v < 0.0f ? -v : v;
+    if (a >= two23) {
+        r = v;
+    } else {
+        r = (a + two23) - two23;
+        if (v < 0.0f) {
+            r = -r;
+        }
+    }
+    if (r <= lo) {
+        return qmin;
+    }
+    if (r >= hi) {
+        return qmax;
+    }
+    return (int32_t)r + zp;
+}
+
+/* ir::arith::dequantize */
+static float qcc_dequantize(int32_t q, float scale, int32_t zp)
+{
+    float d = (float)((int64_t)q - zp);
+    return d * scale;
+}
+
+static void qcc_quantize_in(void *y, int t, const float *x, int32_t outer, int32_t ch,
+                            int32_t inner, const float *inv, const int32_t *zp, int32_t qmin,
+                            int32_t qmax)
+{
+    int32_t o, c, i, k = 0;
+    for (o = 0; o < outer; o++) {
+        for (c = 0; c < ch; c++) {
+            for (i = 0; i < inner; i++, k++) {
+                qcc_st(y, t, k, qcc_quantize(x[k], inv[c], zp[c], qmin, qmax));
+            }
+        }
+    }
+}
+
+static void qcc_dequantize_out(float *y, const void *x, int t, int32_t outer, int32_t ch,
+                               int32_t inner, const float *scale, const int32_t *zp)
+{
+    int32_t o, c, i, k = 0;
+    for (o = 0; o < outer; o++) {
+        for (c = 0; c < ch; c++) {
+            for (i = 0; i < inner; i++, k++) {
+                y[k] = qcc_dequantize(qcc_ld(x, t, k), scale[c], zp[c]);
+            }
+        }
+    }
+}
+
+static void qcc_move(void *y, int ty, const void *x, int tx, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        qcc_st(y, ty, i, qcc_ld(x, tx, i));
+    }
+}
+
+//@ arith
+/* floor(x / 2^n) for 0 <= n <= 62 without shifting a negative number. */
+static int64_t qcc_asr64(int64_t x, int n)
+{
+    if (x >= 0) {
+        return x >> n;
+    }
+    return -(((-x) - 1) >> n) - 1;
+}
+
+static int32_t qcc_sat32(int64_t x)
+{
+    return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : (int32_t)x;
+}
+
+/* ir::arith::sqrdmulh */
+static int32_t qcc_sqrdmulh(int32_t a, int32_t b)
+{
+    int64_t p = (int64_t)a * (int64_t)b;
+    int64_t r = qcc_asr64(p + ((int64_t)1 << 30), 31);
+    return r > INT32_MAX ? INT32_MAX : (int32_t)r;
+}
+
+/* ir::arith::rounding_shift_right; mode 0 = half-up, 1 = half-away-from-zero. For an i32
+ * x every n >= 33 gives 0 in both modes, so 64-bit arithmetic is exact. */
+static int32_t qcc_rshift(int32_t x, int32_t n, int32_t mode)
+{
+    int64_t v = x, half;
+    if (n <= 0) {
+        return x;
+    }
+    if (n > 62) {
+        return 0;
+    }
+    half = (int64_t)1 << (n - 1);
+    if (mode == 0) {
+        return (int32_t)qcc_asr64(v + half, (int)n);
+    }
+    if (v >= 0) {
+        return (int32_t)((v + half) >> n);
+    }
+    return (int32_t)(-((half - v) >> n));
+}
+
+/* Saturating left shift by 0..32 (a multiply: shifting a negative value is undefined in C). */
+static int32_t qcc_shl_sat(int32_t x, int32_t left)
+{
+    if (left > 32) {
+        left = 32;
+    }
+    return qcc_sat32((int64_t)x * ((int64_t)1 << left));
+}
+
+/* ir::arith::requantize with m = (m0, shift). */
+static int32_t qcc_requantize(int32_t acc, int32_t m0, int32_t shift, int32_t zp, int32_t lo,
+                              int32_t hi, int32_t mode)
+{
+    int32_t x = shift < 0 ? qcc_shl_sat(acc, -shift) : acc;
+    int64_t y;
+    x = qcc_sqrdmulh(x, m0);
+    if (shift > 0) {
+        x = qcc_rshift(x, shift, mode);
+    }
+    y = (int64_t)x + zp;
+    if (y < lo) {
+        y = lo;
+    }
+    if (y > hi) {
+        y = hi;
+    }
+    return (int32_t)y;
+}
+
+//@ conv
+static void k_conv(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], KH = p[5], KW = p[6];
+    const int32_t OH = p[7], OW = p[8], SH = p[9], SW = p[10], DH = p[11], DW = p[12];
+    const int32_t PT = p[13], PL = p[14], G = p[15], ZPX = p[16], HAS_BIAS = p[17];
+    const int32_t CG = p[18], MG = p[19];
+    int32_t b, gi, mi, oy, ox, ci, ky, kx;
+    for (b = 0; b < N; b++) {
+        for (gi = 0; gi < G; gi++) {
+            for (mi = 0; mi < MG; mi++) {
+                const int32_t oc = gi * MG + mi;
+                for (oy = 0; oy < OH; oy++) {
+                    for (ox = 0; ox < OW; ox++) {
+                        int32_t acc = HAS_BIAS ? qcc_ld(in[2].p, in[2].t, oc) : 0;
+                        for (ci = 0; ci < CG; ci++) {
+                            const int32_t ic = gi * CG + ci;
+                            for (ky = 0; ky < KH; ky++) {
+                                const int32_t iy = oy * SH + ky * DH - PT;
+                                if (iy < 0 || iy >= H) {
+                                    continue;
+                                }
+                                for (kx = 0; kx < KW; kx++) {
+                                    const int32_t ix = ox * SW + kx * DW - PL;
+                                    int32_t xv, wv;
+                                    if (ix < 0 || ix >= W) {
+                                        continue;
+                                    }
+                                    xv = qcc_ld(in[0].p, in[0].t, ((b * C + ic) * H + iy) * W + ix) - ZPX;
+                                    wv = qcc_ld(in[1].p, in[1].t, ((oc * CG + ci) * KH + ky) * KW + kx);
+                                    acc += xv * wv;
+                                }
+                            }
+                        }
+                        qcc_st(y, ty, ((b * M + oc) * OH + oy) * OW + ox, acc);
+                    }
+                }
+            }
+        }
+    }
+}
+
+//@ conv_transpose
+static void k_conv_transpose(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], KH = p[5], KW = p[6];
+    const int32_t OH = p[7], OW = p[8], SH = p[9], SW = p[10], DH = p[11], DW = p[12];
+    const int32_t PT = p[13], PL = p[14], G = p[15], ZPX = p[16], HAS_BIAS = p[17];
+    const int32_t CG = p[18], MG = p[19];
+    int32_t b, gi, mi, oc, iy, ix, ci, ky, kx, k;
+    for (b = 0; b < N; b++) {
+        for (oc = 0; oc < M; oc++) {
+            const int32_t bias = HAS_BIAS ? qcc_ld(in[2].p, in[2].t, oc) : 0;
+            for (k = 0; k < OH * OW; k++) {
+                qcc_st(y, ty, (b * M + oc) * OH * OW + k, bias);
+            }
+        }
+        for (gi = 0; gi < G; gi++) {
+            for (ci = 0; ci < CG; ci++) {
+                const int32_t ic = gi * CG + ci;
+                for (iy = 0; iy < H; iy++) {
+                    for (ix = 0; ix < W; ix++) {
+                        const int32_t xv = qcc_ld(in[0].p, in[0].t, ((b * C + ic) * H + iy) * W + ix) - ZPX;
+                        for (mi = 0; mi < MG; mi++) {
+                            oc = gi * MG + mi;
+                            for (ky = 0; ky < KH; ky++) {
+                                const int32_t oy = iy * SH + ky * DH - PT;
+                                if (oy < 0 || oy >= OH) {
+                                    continue;
+                                }
+                                for (kx = 0; kx < KW; kx++) {
+                                    const int32_t ox = ix * SW + kx * DW - PL;
+                                    int32_t wv;
+                                    if (ox < 0 || ox >= OW) {
+                                        continue;
+                                    }
+                                    wv = qcc_ld(in[1].p, in[1].t, ((ic * MG + mi) * KH + ky) * KW + kx);
+                                    k = ((b * M + oc) * OH + oy) * OW + ox;
+                                    qcc_st(y, ty, k, qcc_ld(y, ty, k) + xv * wv);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+//@ matmul
+static void k_matmul(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t M = p[0], K = p[1], N = p[2], TRANS_B = p[3], ZPA = p[4], ZPB = p[5];
+    const int32_t HAS_BIAS = p[6], NB = p[7];
+    int32_t bi, i, j, kk;
+    for (bi = 0; bi < NB; bi++) {
+        const int32_t ao = qcc_ld(in[3].p, in[3].t, 2 * bi);
+        const int32_t bo = qcc_ld(in[3].p, in[3].t, 2 * bi + 1);
+        for (i = 0; i < M; i++) {
+            for (j = 0; j < N; j++) {
+                int32_t acc = HAS_BIAS ? qcc_ld(in[2].p, in[2].t, j) : 0;
+                for (kk = 0; kk < K; kk++) {
+                    const int32_t x = qcc_ld(in[0].p, in[0].t, ao + i * K + kk) - ZPA;
+                    const int32_t bidx = TRANS_B ? bo + j * K + kk : bo + kk * N + j;
+                    acc += x * (qcc_ld(in[1].p, in[1].t, bidx) - ZPB);
+                }
+                qcc_st(y, ty, (bi * M + i) * N + j, acc);
+            }
+        }
+    }
+}
+
+//@ requant
+static void k_requant(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t OUTER = p[0], CH = p[1], INNER = p[2], ZP = p[3], LO = p[4], HI = p[5];
+    const int32_t MODE = p[6];
+    int32_t o, c, i, k = 0;
+    for (o = 0; o < OUTER; o++) {
+        for (c = 0; c < CH; c++) {
+            const int32_t m0 = qcc_ld(in[1].p, in[1].t, c);
+            const int32_t sh = qcc_ld(in[2].p, in[2].t, c);
+            const int32_t zpi = qcc_ld(in[3].p, in[3].t, c);
+            for (i = 0; i < INNER; i++, k++) {
+                const int32_t v = (int32_t)((uint32_t)qcc_ld(in[0].p, in[0].t, k) - (uint32_t)zpi);
+                qcc_st(y, ty, k, qcc_requantize(v, m0, sh, ZP, LO, HI, MODE));
+            }
+        }
+    }
+}
+
+//@ add
+static void k_add(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t RANK = p[0], NUMEL = p[1], ZPA = p[2], ZPB = p[3], ZPY = p[4], SHIFT = p[5];
+    const int32_t MA0 = p[6], MAS = p[7], MB0 = p[8], MBS = p[9], MO0 = p[10], MOS = p[11];
+    const int32_t MODE = p[12], LO = p[13], HI = p[14];
+    const int32_t *dims = (const int32_t *)in[2].p;
+    const int32_t *sa = (const int32_t *)in[3].p;
+    const int32_t *sb = (const int32_t *)in[4].p;
+    int32_t idx[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int32_t i, d, oa = 0, ob = 0;
+    for (i = 0; i < NUMEL; i++) {
+        const int32_t xa = qcc_shl_sat(qcc_ld(in[0].p, in[0].t, oa) - ZPA, SHIFT);
+        const int32_t xb = qcc_shl_sat(qcc_ld(in[1].p, in[1].t, ob) - ZPB, SHIFT);
+        const int32_t ra = qcc_requantize(xa, MA0, MAS, 0, INT32_MIN, INT32_MAX, MODE);
+        const int32_t rb = qcc_requantize(xb, MB0, MBS, 0, INT32_MIN, INT32_MAX, MODE);
+        const int32_t s = qcc_sat32((int64_t)ra + rb);
+        qcc_st(y, ty, i, qcc_requantize(s, MO0, MOS, ZPY, LO, HI, MODE));
+        for (d = RANK - 1; d >= 0; d--) {
+            idx[d]++;
+            oa += sa[d];
+            ob += sb[d];
+            if (idx[d] < dims[d]) {
+                break;
+            }
+            oa -= sa[d] * dims[d];
+            ob -= sb[d] * dims[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+//@ mul
+static void k_mul(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t RANK = p[0], NUMEL = p[1], ZPA = p[2], ZPB = p[3], ZPY = p[4];
+    const int32_t M0 = p[5], MS = p[6], MODE = p[7], LO = p[8], HI = p[9];
+    const int32_t *dims = (const int32_t *)in[2].p;
+    const int32_t *sa = (const int32_t *)in[3].p;
+    const int32_t *sb = (const int32_t *)in[4].p;
+    int32_t idx[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int32_t i, d, oa = 0, ob = 0;
+    for (i = 0; i < NUMEL; i++) {
+        const int32_t prod = (qcc_ld(in[0].p, in[0].t, oa) - ZPA) * (qcc_ld(in[1].p, in[1].t, ob) - ZPB);
+        qcc_st(y, ty, i, qcc_requantize(prod, M0, MS, ZPY, LO, HI, MODE));
+        for (d = RANK - 1; d >= 0; d--) {
+            idx[d]++;
+            oa += sa[d];
+            ob += sb[d];
+            if (idx[d] < dims[d]) {
+                break;
+            }
+            oa -= sa[d] * dims[d];
+            ob -= sb[d] * dims[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+//@ max_pool
+static void k_max_pool(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t PLANES = p[0], H = p[1], W = p[2], OH = p[3], OW = p[4], DH = p[5], DW = p[6];
+    const int32_t EMPTY = p[7];
+    const int32_t *hs = (const int32_t *)in[1].p, *hn = (const int32_t *)in[2].p;
+    const int32_t *ws = (const int32_t *)in[3].p, *wn = (const int32_t *)in[4].p;
+    int32_t pl, oy, ox, a, b;
+    for (pl = 0; pl < PLANES; pl++) {
+        for (oy = 0; oy < OH; oy++) {
+            for (ox = 0; ox < OW; ox++) {
+                int32_t best = EMPTY, any = 0;
+                for (a = 0; a < hn[oy]; a++) {
+                    const int32_t iy = hs[oy] + a * DH;
+                    for (b = 0; b < wn[ox]; b++) {
+                        const int32_t ix = ws[ox] + b * DW;
+                        const int32_t v = qcc_ld(in[0].p, in[0].t, (pl * H + iy) * W + ix);
+                        if (!any || v > best) {
+                            best = v;
+                            any = 1;
+                        }
+                    }
+                }
+                qcc_st(y, ty, (pl * OH + oy) * OW + ox, best);
+            }
+        }
+    }
+}
+
+//@ avg_pool
+/* ir::arith::average with recip = (m0, shift). */
+static int32_t qcc_average(int32_t sum, int32_t m0, int32_t shift, int32_t mode)
+{
+    int32_t t = qcc_sqrdmulh(qcc_shl_sat(sum, 2), m0);
+    int32_t total = shift + 2;
+    if (total >= 0) {
+        return qcc_rshift(t, total, mode);
+    }
+    return qcc_shl_sat(t, -total);
+}
+
+static void k_avg_pool(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t PLANES = p[0], H = p[1], W = p[2], OH = p[3], OW = p[4], DH = p[5], DW = p[6];
+    const int32_t ZP = p[7], INCLUDE_PAD = p[8], MODE = p[9];
+    const int32_t *hs = (const int32_t *)in[1].p, *hn = (const int32_t *)in[2].p;
+    const int32_t *hp = (const int32_t *)in[3].p, *ws = (const int32_t *)in[4].p;
+    const int32_t *wn = (const int32_t *)in[5].p, *wp = (const int32_t *)in[6].p;
+    const int32_t *rm0 = (const int32_t *)in[7].p, *rsh = (const int32_t *)in[8].p;
+    int32_t pl, oy, ox, a, b;
+    for (pl = 0; pl < PLANES; pl++) {
+        for (oy = 0; oy < OH; oy++) {
+            for (ox = 0; ox < OW; ox++) {
+                int32_t sum = 0, count;
+                for (a = 0; a < hn[oy]; a++) {
+                    const int32_t iy = hs[oy] + a * DH;
+                    for (b = 0; b < wn[ox]; b++) {
+                        const int32_t ix = ws[ox] + b * DW;
+                        sum += qcc_ld(in[0].p, in[0].t, (pl * H + iy) * W + ix) - ZP;
+                    }
+                }
+                count = INCLUDE_PAD ? hp[oy] * wp[ox] : hn[oy] * wn[ox];
+                qcc_st(y, ty, (pl * OH + oy) * OW + ox,
+                       ZP + qcc_average(sum, rm0[count], rsh[count], MODE));
+            }
+        }
+    }
+}
+
+//@ lut
+static void k_lut(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t OUTER = p[0], CH = p[1], INNER = p[2], XMIN = p[3];
+    const int32_t *table = (const int32_t *)in[1].p;
+    int32_t o, c, i, k = 0;
+    for (o = 0; o < OUTER; o++) {
+        for (c = 0; c < CH; c++) {
+            for (i = 0; i < INNER; i++, k++) {
+                qcc_st(y, ty, k, table[c * 256 + qcc_ld(in[0].p, in[0].t, k) - XMIN]);
+            }
+        }
+    }
+}
+
+//@ gather
+static void k_gather(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t RANK = p[0], NUMEL = p[1], FILL = p[2];
+    const int32_t *dims = (const int32_t *)in[1].p;
+    const int32_t *tabs = (const int32_t *)in[2].p;
+    int32_t start[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int32_t idx[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int32_t i, d;
+    for (d = 1; d < RANK; d++) {
+        start[d] = start[d - 1] + dims[d - 1];
+    }
+    for (i = 0; i < NUMEL; i++) {
+        int32_t off = 0, hole = 0;
+        for (d = 0; d < RANK; d++) {
+            const int32_t t = tabs[start[d] + idx[d]];
+            hole |= t < 0;
+            off += t;
+        }
+        qcc_st(y, ty, i, hole ? FILL : qcc_ld(in[0].p, in[0].t, off));
+        for (d = RANK - 1; d >= 0; d--) {
+            idx[d]++;
+            if (idx[d] < dims[d]) {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+//@ copy
+static void k_copy(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t OUTER = p[0], LEN = p[1], SS = p[2], SO = p[3], DS = p[4], DO = p[5];
+    int32_t o, j;
+    for (o = 0; o < OUTER; o++) {
+        for (j = 0; j < LEN; j++) {
+            qcc_st(y, ty, o * DS + DO + j, qcc_ld(in[0].p, in[0].t, o * SS + SO + j));
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Tests of the memory planner on hand-made graphs and random DAGs.
+
+use super::*;
+use ir::{ConcatAttrs, LutAttrs, TensorType};
+use proptest::prelude::*;
+
+fn lut() -> Op {
+    Op::Lut(LutAttrs {
+        table: vec![0; 256],
+        axis: None,
+    })
+}
+
+fn concat() -> Op {
+    Op::Concat(ConcatAttrs { axis: 0 })
+}
+
+fn t(dtype: DType, n: usize) -> TensorType {
+    TensorType::new(dtype, vec![n])
+}
+
+/// Checks the plan's invariants: aligned offsets, no overlap of buffers live together,
+/// every arena value placed, arena at least the lower bound.
+fn check_plan(g: &Graph, p: &MemoryPlan) {
+    for v in g.value_ids() {
+        assert_eq!(p.offset(v).is_some(), in_arena(g, v), "{v}");
+        if let Some(o) = p.offset(v) {
+            assert_eq!(o % p.align, 0);
+            let bytes = g.ty(v).shape.numel() * elem_bytes(g.ty(v).dtype);
+            assert!(o + bytes <= p.arena_bytes);
+        }
+    }
+    for a in 0..p.buffers.len() {
+        for b in a + 1..p.buffers.len() {
+            if p.live_together(a, b) {
+                let (x, y) = (&p.buffers[a], &p.buffers[b]);
+                assert!(
+                    x.offset + x.size <= y.offset || y.offset + y.size <= x.offset,
+                    "buffers {a} and {b} overlap: {x:?} {y:?}"
+                );
+            }
+        }
+    }
+    assert!(p.arena_bytes >= p.lower_bound);
+}
+
+#[test]
+fn chain_ping_pongs_between_two_slots() {
+    let mut g = Graph::new("chain");
+    let x = g.add_input("x", TensorType::f32(vec![1000]));
+    let q = g.add_simple(Op::Quantize, vec![x], t(DType::U8, 1000), "q");
+    let a = g.add_simple(concat(), vec![q], t(DType::I32, 1000), "a");
+    let b = g.add_simple(concat(), vec![a], t(DType::U8, 1000), "b");
+    let c = g.add_simple(concat(), vec![b], t(DType::I32, 1000), "c");
+    let d = g.add_simple(concat(), vec![c], t(DType::U8, 1000), "d");
+    let y = g.add_simple(Op::Dequantize, vec![d], TensorType::f32(vec![1000]), "y");
+    g.outputs.push(y);
+    let p = plan(&g, 128);
+    check_plan(&g, &p);
+    // Two 4000-byte accumulators never live together; the largest pair is 4096 + 1024.
+    assert_eq!(p.lower_bound, 4096 + 1024);
+    assert_eq!(p.arena_bytes, p.lower_bound);
+    assert_eq!(p.offset(x), None);
+    assert_eq!(p.offset(y), None);
+}
+
+#[test]
+fn reshape_is_a_view_and_lut_works_in_place() {
+    let mut g = Graph::new("view");
+    let x = g.add_input("x", TensorType::f32(vec![64]));
+    let q = g.add_simple(Op::Quantize, vec![x], t(DType::U8, 64), "q");
+    let r = g.add_simple(
+        Op::Reshape,
+        vec![q],
+        TensorType::new(DType::U8, vec![8, 8]),
+        "r",
+    );
+    let l = g.add_simple(lut(), vec![r], TensorType::new(DType::U8, vec![8, 8]), "l");
+    let y = g.add_simple(Op::Dequantize, vec![l], TensorType::f32(vec![8, 8]), "y");
+    g.outputs.push(y);
+    let p = plan(&g, 128);
+    check_plan(&g, &p);
+    assert_eq!(p.offset(q), p.offset(r));
+    assert_eq!(p.offset(r), p.offset(l));
+    assert_eq!(p.buffers.len(), 1);
+    assert_eq!(p.arena_bytes, 128);
+}
+
+#[test]
+fn in_place_needs_a_dying_input() {
+    let mut g = Graph::new("fork");
+    let x = g.add_input("x", TensorType::f32(vec![64]));
+    let q = g.add_simple(Op::Quantize, vec![x], t(DType::U8, 64), "q");
+    let l = g.add_simple(lut(), vec![q], t(DType::U8, 64), "l");
+    // q is used again after the lut: the lut must not overwrite it.
+    let c = g.add_simple(concat(), vec![q, l], t(DType::U8, 128), "c");
+    let y = g.add_simple(Op::Dequantize, vec![c], TensorType::f32(vec![128]), "y");
+    g.outputs.push(y);
+    let p = plan(&g, 128);
+    check_plan(&g, &p);
+    assert_ne!(p.offset(q), p.offset(l));
+    assert_eq!(p.arena_bytes, 128 * 3);
+    // An integer graph output is never overwritten in place.
+    let mut g = Graph::new("out");
+    let x = g.add_input("x", TensorType::f32(vec![64]));
+    let q = g.add_simple(Op::Quantize, vec![x], t(DType::U8, 64), "q");
+    let l = g.add_simple(lut(), vec![q], t(DType::U8, 64), "l");
+    g.outputs.extend([q, l]);
+    let p = plan(&g, 128);
+    check_plan(&g, &p);
+    assert_ne!(p.offset(q), p.offset(l));
+}
+
+#[test]
+fn the_pass_moves_to_scheduled() {
+    let mut g = Graph::new("p");
+    g.phase = Phase::Integer;
+    run(&mut g, &PassCtx::default()).unwrap();
+    assert_eq!(g.phase, Phase::Scheduled);
+    assert_eq!(plan(&g, 128).arena_bytes, 0);
+}
+
+/// A random DAG: each node takes one or two earlier values; kinds 0 = fresh result,
+/// 1 = same-size elementwise (in place candidate), 2 = reshape (view).
+fn random_graph(spec: &[(u8, usize, usize, usize)]) -> Graph {
+    let mut g = Graph::new("random");
+    let x = g.add_input("x", TensorType::f32(vec![37]));
+    let mut vals = vec![g.add_simple(Op::Quantize, vec![x], t(DType::U8, 37), "q")];
+    for (i, &(kind, a, b, size)) in spec.iter().enumerate() {
+        let a = vals[a % vals.len()];
+        let b = vals[b % vals.len()];
+        let v = match kind % 3 {
+            0 => {
+                let dt = if size % 2 == 0 { DType::I32 } else { DType::U8 };
+                g.add_simple(concat(), vec![a, b], t(dt, size), format!("n{i}"))
+            }
+            1 => {
+                let ty = g.ty(a).clone();
+                g.add_simple(lut(), vec![a], ty, format!("n{i}"))
+            }
+            _ => {
+                let ty = g.ty(a).clone();
+                let ty = TensorType::new(ty.dtype, vec![1, ty.shape.numel()]);
+                g.add_simple(Op::Reshape, vec![a], ty, format!("n{i}"))
+            }
+        };
+        vals.push(v);
+    }
+    let last = *vals.last().unwrap();
+    let n = g.ty(last).shape.numel();
+    let y = g.add_simple(Op::Dequantize, vec![last], TensorType::f32(vec![n]), "y");
+    g.outputs.push(y);
+    g
+}
+
+proptest! {
+    #[test]
+    fn no_two_live_tensors_overlap(
+        spec in proptest::collection::vec((0u8..3, 0usize..50, 0usize..50, 1usize..3000), 1..40),
+        align in prop_oneof![Just(1usize), Just(16), Just(128)],
+    ) {
+        let g = random_graph(&spec);
+        let p = plan(&g, align);
+        check_plan(&g, &p);
+        // Deterministic.
+        prop_assert_eq!(plan(&g, align), p);
+    }
+}
+
+#[test]
+fn boundary_tensors_live_across_the_whole_program() {
+    // The dequantized output `a` is read after the program, so `b`'s and `c`'s results must
+    // not reuse it even though its dequantize comes early in the order.
+    let mut g = Graph::new("boundary");
+    let x = g.add_input("x", TensorType::f32(vec![256]));
+    let q = g.add_simple(Op::Quantize, vec![x], t(DType::U8, 256), "q");
+    let a = g.add_simple(concat(), vec![q], t(DType::U8, 256), "a");
+    let ya = g.add_simple(Op::Dequantize, vec![a], TensorType::f32(vec![256]), "ya");
+    let b = g.add_simple(concat(), vec![a], t(DType::U8, 256), "b");
+    let c = g.add_simple(concat(), vec![b], t(DType::U8, 256), "c");
+    let yc = g.add_simple(Op::Dequantize, vec![c], TensorType::f32(vec![256]), "yc");
+    g.outputs.extend([ya, yc]);
+    let p = plan(&g, 128);
+    check_plan(&g, &p);
+    for v in [q, b, c] {
+        assert_ne!(p.offset(v), p.offset(a), "{v}");
+    }
+    let ba = p.buffer_of[a.index()].unwrap();
+    assert_eq!(p.buffers[ba].end, p.order.len() - 1);
+    let bq = p.buffer_of[q.index()].unwrap();
+    assert_eq!(p.buffers[bq].start, 0);
+}

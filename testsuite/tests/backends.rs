@@ -1,0 +1,658 @@
+//! Differential tests of the portable backends: the emitted Rust (compiled with `rustc -O`)
+//! and the emitted `generic-c` (gcc and clang at -O2, and an ASan/UBSan build) must agree
+//! bit for bit with each other and with the reference on hand-made Integer graphs, through
+//! both entry points (`run` on quantized tensors and `run_f32`).
+//!
+//! Each program is compiled once per test into a temp dir; the harness feeds every sample
+//! through one process and compares the printed outputs as text.
+
+use backends::{Target, emit_c, emit_rust};
+use ir::arith::{QuantizedMultiplier, RoundingMode, quantize_multiplier};
+use ir::{
+    AddIntAttrs, AvgPoolAttrs, AvgPoolIntAttrs, ConcatAttrs, ConvAttrs, ConvIntAttrs, DType,
+    GemmIntAttrs, Graph, LutAttrs, MulIntAttrs, Op, PadAttrs, PadMode, Phase, PoolAttrs,
+    QuantGranularity, QuantParams, RequantAttrs, SliceAttrs, Tensor, TensorData, TensorType,
+    TransposeAttrs, ValueId,
+};
+use std::path::Path;
+use std::process::Command;
+
+fn qt(dtype: DType, shape: &[usize], scale: f32, zp: i32) -> TensorType {
+    TensorType {
+        dtype,
+        shape: shape.to_vec().into(),
+        quant: Some(QuantParams::per_tensor(dtype, scale, zp)),
+    }
+}
+
+fn per_axis(dtype: DType, shape: &[usize], axis: usize, scales: Vec<f32>) -> TensorType {
+    let n = scales.len();
+    TensorType {
+        dtype,
+        shape: shape.to_vec().into(),
+        quant: Some(QuantParams {
+            granularity: QuantGranularity::PerAxis {
+                axis,
+                scales,
+                zero_points: vec![0; n],
+            },
+            bits: dtype.bits(),
+            pow2: false,
+        }),
+    }
+}
+
+fn qm(x: f64) -> QuantizedMultiplier {
+    quantize_multiplier(x).unwrap()
+}
+
+/// A deterministic pseudo-random stream.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn int(&mut self, lo: i32, hi: i32) -> i32 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i32
+    }
+    fn f32(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (self.next() % 10_000) as f32 / 10_000.0 * (hi - lo)
+    }
+}
+
+fn const_i8(g: &mut Graph, ty: TensorType, rng: &mut Rng) -> ValueId {
+    let n = ty.shape.numel();
+    let v: Vec<i8> = (0..n).map(|_| rng.int(-127, 127) as i8).collect();
+    let t = Tensor {
+        dtype: DType::I8,
+        shape: ty.shape.clone(),
+        data: TensorData::I8(v),
+    };
+    g.add_simple(Op::Const(ir::ConstAttrs { value: t }), vec![], ty, "w")
+}
+
+fn const_i32(g: &mut Graph, ty: TensorType, rng: &mut Rng, lo: i32, hi: i32) -> ValueId {
+    let n = ty.shape.numel();
+    let t = Tensor {
+        dtype: DType::I32,
+        shape: ty.shape.clone(),
+        data: TensorData::I32((0..n).map(|_| rng.int(lo, hi)).collect()),
+    };
+    g.add_simple(Op::Const(ir::ConstAttrs { value: t }), vec![], ty, "b")
+}
+
+fn requant(mults: Vec<QuantizedMultiplier>, mode: RoundingMode, lo: i32, hi: i32) -> Op {
+    Op::Requant(RequantAttrs {
+        multipliers: mults,
+        axis: 1,
+        rounding: mode,
+        lo,
+        hi,
+    })
+}
+
+fn conv2d(pads: usize, stride: usize, group: usize) -> Op {
+    Op::ConvInt(ConvIntAttrs {
+        conv: ConvAttrs {
+            strides: vec![stride, stride],
+            pads: vec![pads; 4],
+            dilations: vec![1, 1],
+            group,
+        },
+    })
+}
+
+/// A CNN touching most integer kernels: conv (grouped and plain, padded, strided), per-channel
+/// requant with a fused ReLU, max pool, average pool, add with broadcasting, mul, lut,
+/// concat, transpose, pad, slice, reshape, gemm; two outputs.
+fn cnn(mode: RoundingMode, act: DType) -> Graph {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let (amin, amax) = if act == DType::U8 {
+        (0, 255)
+    } else {
+        (-128, 127)
+    };
+    let zp = if act == DType::U8 { 100 } else { -20 };
+    let s_x = 0.05f32;
+    let mut g = Graph::new("cnn");
+    let x = g.add_input("x", TensorType::f32(vec![1, 2, 8, 8]));
+    let q = g.add_simple(Op::Quantize, vec![x], qt(act, &[1, 2, 8, 8], s_x, zp), "q");
+    // conv 2 -> 4, 3x3, pad 1.
+    let s_w: Vec<f32> = (0..4).map(|i| 0.01 + 0.002 * i as f32).collect();
+    let w = const_i8(
+        &mut g,
+        per_axis(DType::I8, &[4, 2, 3, 3], 0, s_w.clone()),
+        &mut rng,
+    );
+    let b = const_i32(
+        &mut g,
+        per_axis(DType::I32, &[4], 0, s_w.iter().map(|s| s * s_x).collect()),
+        &mut rng,
+        -3000,
+        3000,
+    );
+    let acc_ty = per_axis(
+        DType::I32,
+        &[1, 4, 8, 8],
+        1,
+        s_w.iter().map(|s| s * s_x).collect(),
+    );
+    let acc = g.add_simple(conv2d(1, 1, 1), vec![q, w, b], acc_ty, "conv1");
+    let s_y = 0.08f32;
+    let mults = s_w.iter().map(|s| qm(f64::from(s * s_x / s_y))).collect();
+    let y1 = g.add_simple(
+        requant(mults, mode, zp.max(amin), amax),
+        vec![acc],
+        qt(act, &[1, 4, 8, 8], s_y, zp),
+        "rq1",
+    );
+    // depthwise-ish grouped conv 4 -> 4 (group 2), stride 2, no bias.
+    let w2 = const_i8(
+        &mut g,
+        per_axis(DType::I8, &[4, 2, 3, 3], 0, vec![0.02; 4]),
+        &mut rng,
+    );
+    let acc2 = g.add_simple(
+        conv2d(1, 2, 2),
+        vec![y1, w2],
+        per_axis(DType::I32, &[1, 4, 4, 4], 1, vec![0.02 * s_y; 4]),
+        "conv2",
+    );
+    let y2 = g.add_simple(
+        requant(vec![qm(0.02 * 0.08 / 0.1)], mode, amin, amax),
+        vec![acc2],
+        qt(act, &[1, 4, 4, 4], 0.1, zp),
+        "rq2",
+    );
+    // max pool 2x2 of y1 -> [1,4,4,4]; add to y2.
+    let mp = Op::MaxPool(PoolAttrs {
+        kernel: vec![2, 2],
+        strides: vec![2, 2],
+        pads: vec![0; 4],
+        dilations: vec![1, 1],
+        ceil_mode: false,
+    });
+    let p1 = g.add_simple(mp, vec![y1], qt(act, &[1, 4, 4, 4], s_y, zp), "pool");
+    let add = Op::AddInt(AddIntAttrs {
+        shift: 20,
+        ma: qm(0.08 / (2.0 * 0.1)),
+        mb: qm(0.1 / (2.0 * 0.1)),
+        mo: qm(2.0 * 0.1 / (f64::from(1u32 << 20) * 0.15)),
+        rounding: mode,
+        lo: amin,
+        hi: amax,
+    });
+    let sum = g.add_simple(add, vec![p1, y2], qt(act, &[1, 4, 4, 4], 0.15, zp), "add");
+    // broadcasting mul with a per-channel constant [1,4,1,1].
+    let cst = Tensor {
+        dtype: act,
+        shape: vec![1, 4, 1, 1].into(),
+        data: if act == DType::U8 {
+            TensorData::U8(vec![90, 120, 200, 30])
+        } else {
+            TensorData::I8(vec![-90, 20, 100, -3])
+        },
+    };
+    let c = g.add_simple(
+        Op::Const(ir::ConstAttrs { value: cst }),
+        vec![],
+        qt(act, &[1, 4, 1, 1], 0.02, zp),
+        "c",
+    );
+    let mul = Op::MulInt(MulIntAttrs {
+        m: qm(0.15 * 0.02 / 0.05),
+        rounding: mode,
+        lo: amin,
+        hi: amax,
+    });
+    let prod = g.add_simple(mul, vec![sum, c], qt(act, &[1, 4, 4, 4], 0.05, zp), "mul");
+    // lut (a made-up monotone table), in place.
+    let table: Vec<i32> = (0..256).map(|i| (amin + (i * i) / 256).min(amax)).collect();
+    let l = g.add_simple(
+        Op::Lut(LutAttrs { table, axis: None }),
+        vec![prod],
+        qt(act, &[1, 4, 4, 4], 0.05, zp),
+        "lut",
+    );
+    // average pool 3x3 stride 1 pad 1 (count_include_pad false) -> [1,4,4,4].
+    let ap = Op::AvgPoolInt(AvgPoolIntAttrs {
+        pool: AvgPoolAttrs {
+            pool: PoolAttrs {
+                kernel: vec![3, 3],
+                strides: vec![1, 1],
+                pads: vec![1; 4],
+                dilations: vec![1, 1],
+                ceil_mode: false,
+            },
+            count_include_pad: false,
+        },
+        rounding: mode,
+    });
+    let avg = g.add_simple(ap, vec![l], qt(act, &[1, 4, 4, 4], 0.05, zp), "avg");
+    // concat with a transpose of itself along channels -> [1,8,4,4].
+    let tr = g.add_simple(
+        Op::Transpose(TransposeAttrs {
+            perm: vec![0, 1, 3, 2],
+        }),
+        vec![avg],
+        qt(act, &[1, 4, 4, 4], 0.05, zp),
+        "tr",
+    );
+    let cat = g.add_simple(
+        Op::Concat(ConcatAttrs { axis: 1 }),
+        vec![avg, tr],
+        qt(act, &[1, 8, 4, 4], 0.05, zp),
+        "cat",
+    );
+    // pad (edge) then slice with a step back to 4x4... and a reversed slice.
+    let pad = Op::Pad(PadAttrs {
+        pads: vec![0, 0, 1, 2, 0, 0, 2, 1],
+        mode: PadMode::Edge,
+        value: 0.0,
+    });
+    let pd = g.add_simple(pad, vec![cat], qt(act, &[1, 8, 7, 7], 0.05, zp), "pad");
+    let sl = Op::Slice(SliceAttrs {
+        starts: vec![0, 7, 0, 6],
+        steps: vec![1, -1, 2, -2],
+    });
+    let s = g.add_simple(sl, vec![pd], qt(act, &[1, 8, 4, 4], 0.05, zp), "slice");
+    // flatten, gemm 128 -> 10, requant: output 1.
+    let flat = g.add_simple(Op::Reshape, vec![s], qt(act, &[1, 128], 0.05, zp), "flat");
+    let s_g: Vec<f32> = (0..10).map(|i| 0.005 + 0.0003 * i as f32).collect();
+    let wg = const_i8(
+        &mut g,
+        per_axis(DType::I8, &[10, 128], 0, s_g.clone()),
+        &mut rng,
+    );
+    let bg = const_i32(
+        &mut g,
+        per_axis(DType::I32, &[10], 0, s_g.iter().map(|s| s * 0.05).collect()),
+        &mut rng,
+        -5000,
+        5000,
+    );
+    let gacc = g.add_simple(
+        Op::GemmInt(GemmIntAttrs { trans_b: true }),
+        vec![flat, wg, bg],
+        per_axis(
+            DType::I32,
+            &[1, 10],
+            1,
+            s_g.iter().map(|s| s * 0.05).collect(),
+        ),
+        "fc",
+    );
+    let gm = s_g.iter().map(|s| qm(f64::from(s * 0.05 / 0.2))).collect();
+    let out1 = g.add_simple(
+        requant(gm, mode, amin, amax),
+        vec![gacc],
+        qt(act, &[1, 10], 0.2, zp),
+        "rq_fc",
+    );
+    let y_a = g.add_simple(
+        Op::Dequantize,
+        vec![out1],
+        TensorType::f32(vec![1, 10]),
+        "y",
+    );
+    g.value_mut(y_a).name = Some("logits".into());
+    // output 2: the max-pooled features.
+    let y_b = g.add_simple(
+        Op::Dequantize,
+        vec![p1],
+        TensorType::f32(vec![1, 4, 4, 4]),
+        "y2",
+    );
+    g.outputs.extend([y_a, y_b]);
+    g.phase = Phase::Integer;
+    g
+}
+
+/// Sample inputs: a few random tensors plus edge values (ties, out of range, -0.0).
+fn samples(g: &Graph, count: usize) -> Vec<Vec<Vec<f32>>> {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    (0..count)
+        .map(|k| {
+            g.inputs
+                .iter()
+                .map(|&v| {
+                    let n = g.ty(v).shape.numel();
+                    (0..n)
+                        .map(|i| match (k, i % 7) {
+                            (0, 0) => -0.0,
+                            (0, 1) => 0.025,
+                            (0, 2) => 1e9,
+                            (0, 3) => -1e9,
+                            (0, 4) => 0.075,
+                            _ => rng.f32(-6.0, 8.0),
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Writes the sample file: per sample, per input, f32 values then their quantized codes
+/// (i32), little endian.
+fn write_samples(path: &Path, g: &Graph, samples: &[Vec<Vec<f32>>]) {
+    let mut bytes = Vec::new();
+    for s in samples {
+        for (x, &v) in s.iter().zip(&g.inputs) {
+            for f in x {
+                bytes.extend_from_slice(&f.to_le_bytes());
+            }
+            for q in quantize_input(g, v, x) {
+                bytes.extend_from_slice(&q.to_le_bytes());
+            }
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The quantized codes of a graph input (per-tensor parameters of its quantize).
+fn quantize_input(g: &Graph, v: ValueId, x: &[f32]) -> Vec<i32> {
+    let (q, _) = g.users(v)[0];
+    let ty = g.ty(g.node(q).outputs[0]);
+    let qp = ty.quant.as_ref().unwrap();
+    let (lo, hi) = ty.dtype.int_range().unwrap();
+    x.iter()
+        .map(|&f| {
+            ir::arith::quantize(
+                f,
+                ir::arith::reciprocal(qp.scale(0)),
+                qp.zero_point(0),
+                lo as i32,
+                hi as i32,
+            )
+        })
+        .collect()
+}
+
+fn rust_main(g: &Graph, nsamples: usize) -> String {
+    let sizes: Vec<usize> = g.inputs.iter().map(|&v| g.ty(v).shape.numel()).collect();
+    format!(
+        r#"mod net;
+use std::io::Write;
+fn main() {{
+    let path = std::env::args().nth(1).unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    let mut at = 0usize;
+    let mut word = || {{ let w = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]; at += 4; w }};
+    let sizes: [usize; {ni}] = {sizes:?};
+    let mut out = String::new();
+    for _ in 0..{nsamples} {{
+        let mut fs: Vec<Vec<f32>> = Vec::new();
+        let mut qs: Vec<Vec<i32>> = Vec::new();
+        for &n in &sizes {{
+            fs.push((0..n).map(|_| f32::from_le_bytes(word())).collect());
+            qs.push((0..n).map(|_| i32::from_le_bytes(word())).collect());
+        }}
+        let fr: Vec<&[f32]> = fs.iter().map(|v| v.as_slice()).collect();
+        let qr: Vec<&[i32]> = qs.iter().map(|v| v.as_slice()).collect();
+        for o in net::run_f32(&fr) {{
+            for x in o {{ out.push_str(&format!("{{:08x}} ", x.to_bits())); }}
+            out.push('\n');
+        }}
+        for o in net::run(&qr) {{
+            for x in o {{ out.push_str(&format!("{{}} ", x)); }}
+            out.push('\n');
+        }}
+    }}
+    std::io::stdout().write_all(out.as_bytes()).unwrap();
+}}
+"#,
+        ni = sizes.len()
+    )
+}
+
+fn c_main(g: &Graph, name: &str, nsamples: usize) -> String {
+    let up = name.to_ascii_uppercase();
+    let ni = g.inputs.len();
+    let no = g.outputs.len();
+    let mut decl = String::new();
+    let mut setup = String::new();
+    for i in 0..ni {
+        decl.push_str(&format!(
+            "static float fin{i}[QCC_{up}_INPUT{i}_NUMEL]; static QCC_{up}_INPUT{i}_TYPE qin{i}[QCC_{up}_INPUT{i}_NUMEL];\n"
+        ));
+        setup.push_str(&format!(
+            "for (k = 0; k < QCC_{up}_INPUT{i}_NUMEL; k++) fin{i}[k] = rf(f);\n\
+             for (k = 0; k < QCC_{up}_INPUT{i}_NUMEL; k++) qin{i}[k] = (QCC_{up}_INPUT{i}_TYPE)ri(f);\n\
+             fi[{i}] = fin{i}; qi[{i}] = qin{i};\n"
+        ));
+    }
+    let mut print = String::new();
+    for i in 0..no {
+        decl.push_str(&format!(
+            "static float fout{i}[QCC_{up}_OUTPUT{i}_NUMEL]; static QCC_{up}_OUTPUT{i}_TYPE qout{i}[QCC_{up}_OUTPUT{i}_NUMEL];\n"
+        ));
+        setup.push_str(&format!("fo[{i}] = fout{i}; qo[{i}] = qout{i};\n"));
+        print.push_str(&format!(
+            "for (k = 0; k < QCC_{up}_OUTPUT{i}_NUMEL; k++) {{ uint32_t u; memcpy(&u, &fout{i}[k], 4); printf(\"%08x \", (unsigned)u); }} printf(\"\\n\");\n"
+        ));
+    }
+    let mut printq = String::new();
+    for i in 0..no {
+        printq.push_str(&format!(
+            "for (k = 0; k < QCC_{up}_OUTPUT{i}_NUMEL; k++) printf(\"%d \", (int)qout{i}[k]); printf(\"\\n\");\n"
+        ));
+    }
+    format!(
+        r#"#include <stdio.h>
+#include <string.h>
+#include <stdint.h>
+#include "net.h"
+static unsigned char arena[QCC_{up}_ARENA_BYTES] __attribute__((aligned(128)));
+{decl}
+static float rf(FILE *f) {{ float x; if (fread(&x, 4, 1, f) != 1) return 0; return x; }}
+static int32_t ri(FILE *f) {{ int32_t x; if (fread(&x, 4, 1, f) != 1) return 0; return x; }}
+int main(int argc, char **argv) {{
+    FILE *f = fopen(argv[1], "rb");
+    const float *fi[{ni}]; float *fo[{no}]; const void *qi[{ni}]; void *qo[{no}];
+    int s, k;
+    (void)argc;
+    if (qcc_{name}_run(NULL, NULL, arena) != -1) return 3;
+    if (qcc_{name}_run(qi, qo, arena + 1) != -2) return 4;
+    for (s = 0; s < {nsamples}; s++) {{
+        {setup}
+        if (qcc_{name}_run_f32(fi, fo, arena) != 0) return 1;
+        {print}
+        if (qcc_{name}_run(qi, qo, arena) != 0) return 2;
+        {printq}
+    }}
+    fclose(f);
+    return 0;
+}}
+"#
+    )
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn clang() -> Option<&'static str> {
+    ["clang-19", "clang"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok())
+}
+
+/// Emits, compiles and runs `g` through every executor; returns the agreed output text.
+fn differential(g: &Graph, target: &Target) -> String {
+    differential_on(g, target, &samples(g, 4))
+}
+
+/// [`differential`] on given samples (per sample, per graph input, the f32 values).
+fn differential_on(g: &Graph, target: &Target, smp: &[Vec<Vec<f32>>]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let n = smp.len();
+    write_samples(&d.join("in.bin"), g, smp);
+    let input = d.join("in.bin");
+
+    let rs = emit_rust(g, "net").unwrap();
+    assert_eq!(rs, emit_rust(g, "net").unwrap(), "deterministic");
+    std::fs::write(d.join("net.rs"), &rs).unwrap();
+    std::fs::write(d.join("main.rs"), rust_main(g, n)).unwrap();
+    run(Command::new("rustc")
+        .args(["-O", "--edition", "2021", "-o"])
+        .arg(d.join("rs"))
+        .arg(d.join("main.rs")));
+    let want = run(Command::new(d.join("rs")).arg(&input));
+    // The reference: the integer interpreter's dequantized outputs equal `run_f32`'s.
+    let lines: Vec<&str> = want.lines().collect();
+    let no = g.outputs.len();
+    for (k, sample) in smp.iter().enumerate() {
+        let inputs: Vec<Tensor> = sample
+            .iter()
+            .zip(&g.inputs)
+            .map(|(x, &v)| Tensor::from_f32(g.ty(v).shape.clone(), x.clone()))
+            .collect();
+        let outs = ir::interp::int::run_int(g, &inputs).unwrap();
+        for (o, t) in outs.iter().enumerate() {
+            let text: String = t
+                .as_f32()
+                .unwrap()
+                .iter()
+                .map(|x| format!("{:08x} ", x.to_bits()))
+                .collect();
+            assert_eq!(
+                lines[k * 2 * no + o],
+                text,
+                "sample {k} output {o}: emitted Rust vs run_int"
+            );
+        }
+    }
+
+    let (c, h) = emit_c(g, "net", target).unwrap();
+    std::fs::write(d.join("net.c"), &c).unwrap();
+    std::fs::write(d.join("net.h"), &h).unwrap();
+    std::fs::write(d.join("main.c"), c_main(g, "net", n)).unwrap();
+    let strict = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"];
+    let mut compilers = vec![
+        ("gcc", vec!["-O2"]),
+        (
+            "gcc",
+            vec![
+                "-O1",
+                "-g",
+                "-fsanitize=address,undefined",
+                "-fno-sanitize-recover=all",
+            ],
+        ),
+    ];
+    if let Some(cl) = clang() {
+        compilers.push((cl, vec!["-O2"]));
+    }
+    for (i, (cc, flags)) in compilers.iter().enumerate() {
+        let exe = d.join(format!("c{i}"));
+        // The library under the strict flags, the harness (which uses stdio) separately.
+        run(Command::new(cc)
+            .args(strict)
+            .args(flags)
+            .arg("-c")
+            .arg(d.join("net.c"))
+            .arg("-o")
+            .arg(d.join(format!("net{i}.o"))));
+        run(Command::new(cc)
+            .args(flags)
+            .arg(d.join("main.c"))
+            .arg(d.join(format!("net{i}.o")))
+            .arg("-o")
+            .arg(&exe));
+        let got = run(Command::new(&exe).arg(&input));
+        assert_eq!(
+            got, want,
+            "{cc} {flags:?} disagrees with the Rust simulation"
+        );
+    }
+    want
+}
+
+#[test]
+fn cnn_u8_half_up_agrees_across_executors() {
+    let g = cnn(RoundingMode::HalfUp, DType::U8);
+    differential(&g, &Target::generic_c(RoundingMode::HalfUp));
+}
+
+#[test]
+fn cnn_i8_half_away_agrees_across_executors() {
+    let g = cnn(RoundingMode::HalfAwayFromZero, DType::I8);
+    differential(&g, &Target::generic_c(RoundingMode::HalfAwayFromZero));
+}
+
+/// Every model of `testsuite/models`: import, float clean-up, calibrate on `calib.npy`,
+/// insert-qdq, lower-integer (`compiler::driver::compile`), then the executors on 8 samples
+/// of `input.npy`.
+#[test]
+fn every_test_model_agrees_across_executors() {
+    use clap::Parser;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("model.onnx").exists() && p.join("calib.npy").exists())
+        .collect();
+    dirs.sort();
+    let mut failures = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let args = [
+            "qcc".into(),
+            dir.join("model.onnx"),
+            "--calib".into(),
+            dir.join("calib.npy"),
+        ];
+        let cli = compiler::driver::Cli::try_parse_from(args).unwrap();
+        let c = match compiler::driver::compile(&cli) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{name}: compile: {e}"));
+                continue;
+            }
+        };
+        let g = c.program;
+        let input = compiler::npy::read_npy_file(&dir.join("input.npy")).unwrap();
+        let smp = compiler::samples::split_samples(&g, &[input]).unwrap();
+        let smp: Vec<Vec<Vec<f32>>> = smp
+            .iter()
+            .take(8)
+            .map(|s| s.iter().map(|t| t.as_f32().unwrap().to_vec()).collect())
+            .collect();
+        let plan = passes::plan_memory::plan(&g, 128);
+        assert!(
+            plan.arena_bytes as f64 <= 1.05 * plan.lower_bound as f64,
+            "{name}: arena {} vs lower bound {}",
+            plan.arena_bytes,
+            plan.lower_bound
+        );
+        match emit_rust(&g, "net") {
+            Err(e) => {
+                failures.push(format!("{name}: emit: {e}"));
+                continue;
+            }
+            // Opset and packaging variants of one net lower to the same program: run it once.
+            Ok(text) if !seen.insert(text.clone()) => continue,
+            Ok(_) => {}
+        }
+        differential_on(&g, &Target::hvx_like(), &smp);
+        eprintln!(
+            "{name}: ok (arena {} bytes, lower bound {})",
+            plan.arena_bytes, plan.lower_bound
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
