@@ -1,1 +1,2 @@
 //! Backends.
+pub mod hvx;
