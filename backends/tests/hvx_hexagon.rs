@@ -388,5 +388,11 @@ fn hand_made_graph_matches_reference_on_host_and_hexagon() {
         &input,
     );
     assert_eq!(hvx, want, "HVX on qemu-hexagon vs reference");
-    let _ = std::fs::remove_dir_all(&dir);
+    // QCC_HVX_KEEP=1 keeps the emitted files (e.g. for tools/hexagon/hexrun.sh).
+    if std::env::var_os("QCC_HVX_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        std::fs::write(dir.join("input.bin"), &input[..3 * 13 * 13]).unwrap();
+        println!("kept {}", dir.display());
+    }
 }
