@@ -1155,7 +1155,11 @@ impl Builder<'_> {
         }
         let dims = xt.shape.dims().to_vec();
         if a.axis >= dims.len() || a.exp_table.len() != 256 || !(1..=30).contains(&a.exp_bits) {
-            return Err(unsupported(g, n, "axis, exp_table or exp_bits out of range"));
+            return Err(unsupported(
+                g,
+                n,
+                "axis, exp_table or exp_bits out of range",
+            ));
         }
         let (outer, len, inner) = split_at_axis(&dims, a.axis);
         let max = a.exp_table.iter().copied().max().unwrap_or(0);

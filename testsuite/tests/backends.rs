@@ -14,6 +14,7 @@ use ir::{
     QuantGranularity, QuantParams, RequantAttrs, SliceAttrs, Tensor, TensorData, TensorType,
     TransposeAttrs, ValueId,
 };
+use ir::{CoordMode, NearestMode, ResizeAttrs, ResizeIntAttrs, ResizeMode, SoftmaxIntAttrs};
 use std::path::Path;
 use std::process::Command;
 
@@ -590,6 +591,84 @@ fn cnn_u8_half_up_agrees_across_executors() {
 #[test]
 fn cnn_i8_half_away_agrees_across_executors() {
     let g = cnn(RoundingMode::HalfAwayFromZero, DType::I8);
+    differential(&g, &Target::generic_c(RoundingMode::HalfAwayFromZero));
+}
+
+/// Linear resizes (half-pixel 2x up, align-corners 8x8 -> 5x7) and integer softmax along the
+/// channel axis (strided slices) and along the last axis; three outputs.
+fn softmax_resize(mode: RoundingMode, act: DType) -> Graph {
+    let zp = if act == DType::U8 { 128 } else { 0 };
+    let s_x = 0.07f32;
+    let mut g = Graph::new("softmax_resize");
+    let x = g.add_input("x", TensorType::f32(vec![1, 3, 4, 4]));
+    let q = g.add_simple(Op::Quantize, vec![x], qt(act, &[1, 3, 4, 4], s_x, zp), "q");
+    let linear = |coord, scales: Vec<f32>| ResizeAttrs {
+        mode: ResizeMode::Linear,
+        coord,
+        nearest: NearestMode::Floor,
+        scales,
+    };
+    let r1 = Op::ResizeInt(ResizeIntAttrs {
+        resize: linear(CoordMode::HalfPixel, vec![1.0, 1.0, 2.0, 2.0]),
+        frac_bits: 10,
+        rounding: mode,
+    });
+    let up = g.add_simple(r1, vec![q], qt(act, &[1, 3, 8, 8], s_x, zp), "up");
+    let r2 = Op::ResizeInt(ResizeIntAttrs {
+        resize: linear(
+            CoordMode::AlignCorners,
+            vec![1.0, 1.0, 5.0 / 8.0, 7.0 / 8.0],
+        ),
+        frac_bits: 10,
+        rounding: mode,
+    });
+    let down = g.add_simple(r2, vec![up], qt(act, &[1, 3, 5, 7], s_x, zp), "down");
+    let exp_bits = 20;
+    let exp_table: Vec<i32> = (0..256)
+        .map(|d| ((-f64::from(s_x) * f64::from(d)).exp() * f64::from(1 << exp_bits)).round() as i32)
+        .collect();
+    let s_zp = if act == DType::U8 { 0 } else { -128 };
+    let sm = |axis| {
+        Op::SoftmaxInt(SoftmaxIntAttrs {
+            axis,
+            exp_table: exp_table.clone(),
+            exp_bits,
+            rounding: mode,
+        })
+    };
+    let p1 = g.add_simple(
+        sm(1),
+        vec![up],
+        qt(act, &[1, 3, 8, 8], 1.0 / 256.0, s_zp),
+        "sm_c",
+    );
+    let flat = g.add_simple(Op::Reshape, vec![down], qt(act, &[15, 7], s_x, zp), "flat");
+    let p2 = g.add_simple(
+        sm(1),
+        vec![flat],
+        qt(act, &[15, 7], 1.0 / 256.0, s_zp),
+        "sm_last",
+    );
+    let mut outs = Vec::new();
+    for (v, shape, name) in [
+        (p1, vec![1, 3, 8, 8], "probs_c"),
+        (p2, vec![15, 7], "probs"),
+        (down, vec![1, 3, 5, 7], "down_f"),
+    ] {
+        let y = g.add_simple(Op::Dequantize, vec![v], TensorType::f32(shape), name);
+        outs.push(y);
+    }
+    g.outputs.extend(outs);
+    g.phase = Phase::Integer;
+    g
+}
+
+#[test]
+fn softmax_and_linear_resize_agree_across_executors() {
+    let g = softmax_resize(RoundingMode::HalfUp, DType::U8);
+    ir::verifier::verify(&g).unwrap();
+    differential(&g, &Target::generic_c(RoundingMode::HalfUp));
+    let g = softmax_resize(RoundingMode::HalfAwayFromZero, DType::I8);
     differential(&g, &Target::generic_c(RoundingMode::HalfAwayFromZero));
 }
 
