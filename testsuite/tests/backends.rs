@@ -672,6 +672,52 @@ fn softmax_and_linear_resize_agree_across_executors() {
     differential(&g, &Target::generic_c(RoundingMode::HalfAwayFromZero));
 }
 
+/// A float softmax classifier (`Gemm` with alpha 0.5 and beta 2, then `Softmax`) through
+/// calibrate, insert-qdq and lower-integer, then every executor.
+#[test]
+fn softmax_classifier_compiles_and_agrees_across_executors() {
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    let mut g = Graph::new("classifier");
+    let x = g.add_input("x", TensorType::f32(vec![2, 16]));
+    let w = Tensor::from_f32(vec![10, 16], (0..160).map(|_| rng.f32(-0.5, 0.5)).collect());
+    let b = Tensor::from_f32(vec![10], (0..10).map(|_| rng.f32(-0.3, 0.3)).collect());
+    let konst = |g: &mut Graph, t: Tensor, name: &str| {
+        let ty = TensorType::f32(t.shape.dims().to_vec());
+        g.add_simple(Op::Const(ir::ConstAttrs { value: t }), vec![], ty, name)
+    };
+    let (w, b) = (konst(&mut g, w, "w"), konst(&mut g, b, "b"));
+    let gemm = Op::Gemm(ir::GemmAttrs {
+        alpha: 0.5,
+        beta: 2.0,
+        trans_a: false,
+        trans_b: true,
+    });
+    let logits = g.add_simple(gemm, vec![x, w, b], TensorType::f32(vec![2, 10]), "fc");
+    let sm = Op::Softmax(ir::SoftmaxAttrs { axis: 1 });
+    let p = g.add_simple(sm, vec![logits], TensorType::f32(vec![2, 10]), "probs");
+    g.outputs.push(p);
+    let calib: Vec<Vec<Tensor>> = (0..8)
+        .map(|_| {
+            let v = (0..32).map(|_| rng.f32(-2.0, 2.0)).collect();
+            vec![Tensor::from_f32(vec![2, 16], v)]
+        })
+        .collect();
+    let ctx = passes::PassCtx {
+        calib: Some(std::sync::Arc::new(calib)),
+        ..passes::PassCtx::default()
+    };
+    passes::PassManager::new(&["calibrate", "insert-qdq", "lower-integer"], ctx)
+        .unwrap()
+        .run(&mut g)
+        .unwrap();
+    let ops: Vec<_> = g.node_ids().map(|n| g.node(n).op.mnemonic()).collect();
+    assert!(
+        ops.contains(&"softmax_int") && ops.contains(&"gemm_int"),
+        "{ops:?}"
+    );
+    differential(&g, &Target::generic_c(RoundingMode::HalfUp));
+}
+
 /// One model directory of `testsuite/models`: import, float clean-up, calibrate on
 /// `calib.npy`, insert-qdq, lower-integer (`compiler::driver::compile`), then the executors
 /// on 8 samples of `input.npy`. Skipped (`Ok(false)`) when its program text is in `seen`.
