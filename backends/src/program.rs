@@ -13,7 +13,7 @@
 //! one `Quantize` each and graph outputs must come from `Dequantize`.
 
 use crate::EmitError;
-use ir::arith::{RoundingMode, fixed_reciprocal};
+use ir::arith::{RoundingMode, fixed_reciprocal, quantize_multiplier};
 use ir::{
     DType, Graph, Node, NodeId, Op, PadAttrs, PadMode, QuantGranularity, ResizeAttrs, ResizeMode,
     Tensor, TensorData, TensorType, ValueId,
@@ -113,11 +113,23 @@ pub enum Kernel {
     /// ins `[x]`; params `[OUTER, LEN, SRC_STRIDE, SRC_OFF, DST_STRIDE, DST_OFF]`:
     /// `y[o*DST_STRIDE + DST_OFF + j] = x[o*SRC_STRIDE + SRC_OFF + j]`.
     Copy,
+    /// ins `[x, exp_table]` (256 entries); params `[OUTER, LEN, INNER, EXP_BITS, M0, MSHIFT,
+    /// ZPY, LO, HI, MODE]`: `ir::ops::SoftmaxIntAttrs` per slice along the middle axis with
+    /// `m_y = (M0, MSHIFT)`; the builder checks that `LEN * max(exp_table)` fits i32 and that
+    /// the entries are non-negative with `exp_table[0] > 0`, so the sum is plain i32.
+    Softmax,
+    /// ins `[x, dims, idims, i0, i1, w0, w1]`: `dims` the output dims (`RANK`), `idims` the
+    /// `NI` interpolated dims (at least one entry), and per-dim tables concatenated like
+    /// [`Kernel::Gather`]'s: input element offsets `i0`/`i1` (index times stride) and weights
+    /// `w0`/`w1` from `ir::interp::int::resize_int_taps`; params `[RANK, NUMEL, NI, SHIFT,
+    /// ZP, LO, HI, MODE]`: `y = ZP + round_shift(sum over the 2^NI corners (x - ZP) * prod w,
+    /// SHIFT)` in i64, clamped (`ir::ops::ResizeIntAttrs`; copied dims use `i0`).
+    Resize,
 }
 
 impl Kernel {
     /// Every kernel, in a fixed order.
-    pub const ALL: [Kernel; 11] = [
+    pub const ALL: [Kernel; 13] = [
         Kernel::Conv,
         Kernel::ConvTranspose,
         Kernel::MatMul,
@@ -129,6 +141,8 @@ impl Kernel {
         Kernel::Lut,
         Kernel::Gather,
         Kernel::Copy,
+        Kernel::Softmax,
+        Kernel::Resize,
     ];
 
     /// The kernel's function name in both libraries (`k_<name>`).
@@ -145,6 +159,8 @@ impl Kernel {
             Kernel::Lut => "lut",
             Kernel::Gather => "gather",
             Kernel::Copy => "copy",
+            Kernel::Softmax => "softmax",
+            Kernel::Resize => "resize",
         }
     }
 }
@@ -197,6 +213,8 @@ impl Program {
                 Kernel::Add => Some(c.params[12]),
                 Kernel::Mul => Some(c.params[7]),
                 Kernel::AvgPool => Some(c.params[9]),
+                Kernel::Softmax => Some(c.params[9]),
+                Kernel::Resize => Some(c.params[7]),
                 Kernel::Conv
                 | Kernel::ConvTranspose
                 | Kernel::MatMul
@@ -644,11 +662,8 @@ impl Builder<'_> {
             }
             Op::Pad(a) => self.pad(n, a),
             Op::Resize(a) => self.resize_nearest(n, a),
-            Op::SoftmaxInt(_) | Op::ResizeInt(_) => Err(unsupported(
-                g,
-                n,
-                "not yet implemented by the portable kernels",
-            )),
+            Op::SoftmaxInt(a) => self.softmax(n, a),
+            Op::ResizeInt(a) => self.resize_linear(n, a),
             Op::Conv(_)
             | Op::ConvTranspose(_)
             | Op::Gemm(_)
@@ -1118,6 +1133,138 @@ impl Builder<'_> {
             tabs.push(map.into_iter().map(|i| i * to_i32(strides[d])).collect());
         }
         self.gather(n, tabs, 0)
+    }
+}
+
+impl Builder<'_> {
+    /// `(qmin, qmax)` of the quantized result `y`.
+    fn result_range(&self, n: NodeId, y: ValueId) -> Result<(i32, i32), EmitError> {
+        let t = self.g.ty(y);
+        let bits = t.quant.as_ref().map_or(t.dtype.bits(), |q| q.bits);
+        quant_range(t.dtype, bits)
+            .ok_or_else(|| unsupported(self.g, n, "the result is not an integer"))
+    }
+
+    fn softmax(&mut self, n: NodeId, a: &ir::SoftmaxIntAttrs) -> Result<(), EmitError> {
+        let g = self.g;
+        let node = g.node(n);
+        let (x, y) = (node.inputs[0], node.outputs[0]);
+        let xt = g.ty(x);
+        if !matches!(xt.dtype, DType::U8 | DType::I8) {
+            return Err(unsupported(g, n, "softmax_int needs an 8-bit input"));
+        }
+        let dims = xt.shape.dims().to_vec();
+        if a.axis >= dims.len() || a.exp_table.len() != 256 || !(1..=30).contains(&a.exp_bits) {
+            return Err(unsupported(
+                g,
+                n,
+                "axis, exp_table or exp_bits out of range",
+            ));
+        }
+        let (outer, len, inner) = split_at_axis(&dims, a.axis);
+        let max = a.exp_table.iter().copied().max().unwrap_or(0);
+        let fits = (len as i64) * i64::from(max) <= i64::from(i32::MAX);
+        if !fits || a.exp_table.iter().any(|&e| e < 0) || a.exp_table[0] <= 0 {
+            return Err(unsupported(
+                g,
+                n,
+                "the exp sum may overflow i32 or not be positive",
+            ));
+        }
+        let scale = match g.ty(y).quant.as_ref().map(|q| &q.granularity) {
+            Some(QuantGranularity::PerTensor { scale, .. }) => *scale,
+            _ => return Err(unsupported(g, n, "the result must be quantized per tensor")),
+        };
+        let m_y = quantize_multiplier(1.0 / f64::from(scale))
+            .map_err(|e| unsupported(g, n, e.to_string()))?;
+        let (lo, hi) = self.result_range(n, y)?;
+        let zp = self.zp(n, y)?;
+        let ins = vec![self.operand(n, x)?, self.table(a.exp_table.clone())];
+        let out = self.out_operand(n, y)?;
+        let p = vec![
+            to_i32(outer),
+            to_i32(len),
+            to_i32(inner),
+            a.exp_bits as i32,
+            m_y.m0,
+            m_y.shift,
+            zp,
+            lo,
+            hi,
+            mode_code(a.rounding),
+        ];
+        self.call(n, Kernel::Softmax, ins, out, p);
+        Ok(())
+    }
+
+    fn resize_linear(&mut self, n: NodeId, a: &ir::ResizeIntAttrs) -> Result<(), EmitError> {
+        let g = self.g;
+        let node = g.node(n);
+        let (x, y) = (node.inputs[0], node.outputs[0]);
+        let (xd, yd) = (g.ty(x).shape.dims().to_vec(), g.ty(y).shape.dims().to_vec());
+        let r = xd.len();
+        if a.resize.mode != ResizeMode::Linear
+            || !(1..=15).contains(&a.frac_bits)
+            || yd.len() != r
+            || a.resize.scales.len() != r
+            || r > 8
+            || (0..r).any(|d| xd[d] == 0)
+        {
+            return Err(unsupported(
+                g,
+                n,
+                "linear resize attributes or rank (at most 8) do not fit",
+            ));
+        }
+        let zp = self.zp(n, x)?;
+        if self.zp(n, y)? != zp {
+            return Err(unsupported(g, n, "operand and result zero points differ"));
+        }
+        let strides = g.ty(x).shape.strides();
+        let taps: Vec<_> = (0..r)
+            .map(|d| ir::interp::int::resize_int_taps(a, d, xd[d], yd[d]))
+            .collect();
+        let idims: Vec<i32> = (0..r)
+            .filter(|&d| taps[d].iter().any(|t| t.w1 != 0))
+            .map(to_i32)
+            .collect();
+        let shift = a.frac_bits as usize * idims.len();
+        if shift > 46 {
+            return Err(unsupported(g, n, "too many interpolated dims"));
+        }
+        let col = |f: &dyn Fn(usize, &ir::interp::int::ResizeTap) -> i32| -> Vec<i32> {
+            (0..r)
+                .flat_map(|d| taps[d].iter().map(move |t| f(d, t)))
+                .collect()
+        };
+        let i0 = col(&|d, t| to_i32(t.i0 * strides[d]));
+        let i1 = col(&|d, t| to_i32(t.i1 * strides[d]));
+        let w0 = col(&|_, t| t.w0);
+        let w1 = col(&|_, t| t.w1);
+        let (lo, hi) = self.result_range(n, y)?;
+        let ni = idims.len();
+        let ins = vec![
+            self.operand(n, x)?,
+            self.table(yd.iter().map(|&d| to_i32(d)).collect()),
+            self.table(if idims.is_empty() { vec![0] } else { idims }),
+            self.table(i0),
+            self.table(i1),
+            self.table(w0),
+            self.table(w1),
+        ];
+        let out = self.out_operand(n, y)?;
+        let p = vec![
+            to_i32(r),
+            to_i32(yd.iter().product()),
+            to_i32(ni),
+            to_i32(shift),
+            zp,
+            lo,
+            hi,
+            mode_code(a.rounding),
+        ];
+        self.call(n, Kernel::Resize, ins, out, p);
+        Ok(())
     }
 }
 

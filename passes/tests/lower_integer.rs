@@ -149,3 +149,46 @@ fn integer_program_agrees_with_the_qdq_graph() {
     let (total, far) = agreement(b.finish(&[y]), &[1, 2, 4, 4], 1.0 / 128.0);
     assert_eq!(far, 0, "{far} of {total} outputs more than 1 LSB apart");
 }
+
+#[test]
+fn softmax_classifier_agrees_with_the_qdq_graph() {
+    let mut b = Qdq::new(13);
+    let x = b.input("x", &[2, 16], 0.05, 128);
+    let logits = b.gemm(x, 10, 0.08, 120);
+    let p = b.unary(
+        Op::Softmax(ir::SoftmaxAttrs { axis: 1 }),
+        logits,
+        1.0 / 256.0,
+        0,
+    );
+    let g = b.finish(&[p]);
+    let mut lowered = g.clone();
+    lower(&mut lowered).unwrap();
+    assert_eq!(
+        count(&lowered, "softmax_int"),
+        1,
+        "{:?}",
+        mnemonics(&lowered)
+    );
+    assert_eq!(count(&lowered, "softmax"), 0);
+    let (total, far) = agreement(g, &[2, 16], 1.0 / 256.0);
+    assert!(
+        far * 10 <= total,
+        "{far} of {total} outputs more than 1 LSB apart"
+    );
+}
+
+#[test]
+fn gemm_with_alpha_and_beta_lowers_and_agrees() {
+    for (alpha, beta) in [(0.5f32, 1.0f32), (2.0, 0.25)] {
+        let mut b = Qdq::new(14);
+        let x = b.input("x", &[2, 8], 0.05, 128);
+        let y = b.gemm_alpha_beta(x, 6, alpha, beta, 0.1, 128);
+        let g = b.finish(&[y]);
+        let mut lowered = g.clone();
+        lower(&mut lowered).unwrap();
+        assert_eq!(count(&lowered, "gemm_int"), 1);
+        let (total, far) = agreement(g, &[2, 8], 0.1);
+        assert_eq!(far, 0, "alpha {alpha} beta {beta}: {far} of {total} apart");
+    }
+}

@@ -119,7 +119,7 @@ fn source(p: &Program, name: &str, target: &Target) -> String {
     let used: Vec<&str> = p.kernels_used().iter().map(|k| k.name()).collect();
     let arith = used
         .iter()
-        .any(|k| ["requant", "add", "mul", "avg_pool"].contains(k));
+        .any(|k| ["requant", "add", "mul", "avg_pool", "softmax", "resize"].contains(k));
     for (kname, body) in kernel_sections(PRELUDE) {
         if kname == "base" || (kname == "arith" && arith) || used.contains(&kname) {
             s.push_str(body);

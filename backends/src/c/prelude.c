@@ -545,3 +545,132 @@ static void k_copy(const qcc_in *in, void *y, int ty, const int32_t *p)
         }
     }
 }
+
+//@ softmax
+/* ir::arith::one_over_one_plus_x (gemmlowp's Newton-Raphson in Q2.29). */
+static int32_t qcc_one_over_one_plus_x(int32_t x0)
+{
+    const int32_t c48_17 = 1515870810, cm32_17 = -1010580540, one = 1 << 29;
+    int64_t x = x0 < 0 ? 0 : x0;
+    int32_t d = (int32_t)((x + (int64_t)INT32_MAX + 1) >> 1);
+    int32_t r = qcc_sat32((int64_t)c48_17 + qcc_sqrdmulh(d, cm32_17));
+    int k;
+    for (k = 0; k < 3; k++) {
+        int32_t e = qcc_sat32((int64_t)one - qcc_sqrdmulh(d, r));
+        r = qcc_sat32((int64_t)r + qcc_shl_sat(qcc_sqrdmulh(r, e), 2));
+    }
+    return qcc_shl_sat((int32_t)qcc_asr64((int64_t)r + 1, 1), 2);
+}
+
+/* ir::arith::reciprocal_q31 for sum > 0: returns r, stores the bit length of sum in *n. */
+static int32_t qcc_reciprocal_q31(int32_t sum, int32_t *n)
+{
+    int32_t bits = 0;
+    int64_t f;
+    while (bits < 31 && ((int64_t)1 << bits) <= sum) {
+        bits++;
+    }
+    *n = bits;
+    f = (int64_t)sum << (31 - bits);
+    return qcc_one_over_one_plus_x((int32_t)(2 * f - ((int64_t)1 << 31)));
+}
+
+/* ir::ops::SoftmaxIntAttrs, slice by slice. */
+static void k_softmax(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t OUTER = p[0], LEN = p[1], INNER = p[2], EB = p[3], M0 = p[4], MS = p[5];
+    const int32_t ZP = p[6], LO = p[7], HI = p[8], MODE = p[9];
+    const int32_t *table = (const int32_t *)in[1].p;
+    int32_t o, i, j;
+    for (o = 0; o < OUTER; o++) {
+        for (i = 0; i < INNER; i++) {
+            const int32_t base = o * LEN * INNER + i;
+            int32_t xmax = qcc_ld(in[0].p, in[0].t, base), sum = 0, n = 0, r;
+            for (j = 1; j < LEN; j++) {
+                int32_t v = qcc_ld(in[0].p, in[0].t, base + j * INNER);
+                xmax = v > xmax ? v : xmax;
+            }
+            for (j = 0; j < LEN; j++) {
+                sum += table[xmax - qcc_ld(in[0].p, in[0].t, base + j * INNER)];
+            }
+            r = qcc_reciprocal_q31(sum, &n);
+            for (j = 0; j < LEN; j++) {
+                int32_t e = table[xmax - qcc_ld(in[0].p, in[0].t, base + j * INNER)];
+                int32_t t = qcc_sqrdmulh((int32_t)((uint32_t)e << (30 - EB)), r);
+                qcc_st(y, ty, base + j * INNER,
+                       qcc_requantize(t, M0, 29 + n + MS - EB, ZP, LO, HI, MODE));
+            }
+        }
+    }
+}
+
+//@ resize
+/* ir::arith::rounding_shift_right_i64 for |x| < 2^62 and 0 <= n <= 46. */
+static int64_t qcc_rshift64(int64_t x, int32_t n, int32_t mode)
+{
+    int64_t half;
+    if (n <= 0) {
+        return x;
+    }
+    half = (int64_t)1 << (n - 1);
+    if (mode == 0 || x >= 0) {
+        return qcc_asr64(x + half, (int)n);
+    }
+    return -((half - x) >> n);
+}
+
+/* ir::ops::ResizeIntAttrs with the taps of ir::interp::int::resize_int_taps. */
+static void k_resize(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t RANK = p[0], NUMEL = p[1], NI = p[2], SHIFT = p[3], ZP = p[4], LO = p[5];
+    const int32_t HI = p[6], MODE = p[7];
+    const int32_t *dims = (const int32_t *)in[1].p, *idims = (const int32_t *)in[2].p;
+    const int32_t *i0 = (const int32_t *)in[3].p, *i1 = (const int32_t *)in[4].p;
+    const int32_t *w0 = (const int32_t *)in[5].p, *w1 = (const int32_t *)in[6].p;
+    int32_t start[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int32_t idx[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int32_t interp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int32_t k, d, b, mask;
+    for (d = 1; d < RANK; d++) {
+        start[d] = start[d - 1] + dims[d - 1];
+    }
+    for (b = 0; b < NI; b++) {
+        interp[idims[b]] = 1;
+    }
+    for (k = 0; k < NUMEL; k++) {
+        int32_t base = 0;
+        int64_t sum = 0, v;
+        for (d = 0; d < RANK; d++) {
+            if (!interp[d]) {
+                base += i0[start[d] + idx[d]];
+            }
+        }
+        for (mask = 0; mask < (1 << NI); mask++) {
+            int32_t off = base;
+            int64_t w = 1;
+            for (b = 0; b < NI; b++) {
+                const int32_t t = start[idims[b]] + idx[idims[b]];
+                if ((mask >> b) & 1) {
+                    off += i1[t];
+                    w *= w1[t];
+                } else {
+                    off += i0[t];
+                    w *= w0[t];
+                }
+            }
+            if (w != 0) {
+                sum += ((int64_t)qcc_ld(in[0].p, in[0].t, off) - ZP) * w;
+            }
+        }
+        v = ZP + qcc_rshift64(sum, SHIFT, MODE);
+        v = v < LO ? LO : v > HI ? HI : v;
+        qcc_st(y, ty, k, (int32_t)v);
+        for (d = RANK - 1; d >= 0; d--) {
+            idx[d]++;
+            if (idx[d] < dims[d]) {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}

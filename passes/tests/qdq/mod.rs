@@ -271,19 +271,32 @@ impl Qdq {
 
     /// Gemm `x [M,K] @ w[N,K]^T + b`.
     pub fn gemm(&mut self, x: ValueId, n: usize, s: f32, zp: i32) -> ValueId {
-        self.gemm_impl(x, n, 1.0, true, s, zp)
+        self.gemm_impl(x, n, (1.0, 1.0), true, s, zp)
     }
 
     /// Gemm without bias with the given alpha.
     pub fn gemm_alpha(&mut self, x: ValueId, n: usize, alpha: f32, s: f32, zp: i32) -> ValueId {
-        self.gemm_impl(x, n, alpha, false, s, zp)
+        self.gemm_impl(x, n, (alpha, alpha), false, s, zp)
+    }
+
+    /// Gemm with bias and the given alpha and beta.
+    pub fn gemm_alpha_beta(
+        &mut self,
+        x: ValueId,
+        n: usize,
+        alpha: f32,
+        beta: f32,
+        s: f32,
+        zp: i32,
+    ) -> ValueId {
+        self.gemm_impl(x, n, (alpha, beta), true, s, zp)
     }
 
     fn gemm_impl(
         &mut self,
         x: ValueId,
         n: usize,
-        alpha: f32,
+        (alpha, beta): (f32, f32),
         bias: bool,
         s: f32,
         zp: i32,
@@ -296,7 +309,7 @@ impl Qdq {
         }
         let attrs = GemmAttrs {
             alpha,
-            beta: alpha,
+            beta,
             trans_a: false,
             trans_b: true,
         };

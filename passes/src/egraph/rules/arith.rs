@@ -11,8 +11,9 @@ use egg::{Id, Subst};
 use ir::arith::{bias_q, dequantize, quantize, quantize_multiplier, reciprocal};
 use ir::{
     AddIntAttrs, AvgPoolAttrs, AvgPoolIntAttrs, ConstAttrs, ConvIntAttrs, ConvTransposeIntAttrs,
-    DType, GemmIntAttrs, LutAttrs, MulIntAttrs, Op, PoolAttrs, QuantGranularity, ResizeIntAttrs,
-    ResizeMode, Shape, Tensor, TensorData, TensorType, TransposeAttrs,
+    DType, GemmIntAttrs, LutAttrs, MulIntAttrs, Op, PoolAttrs, QuantGranularity, QuantParams,
+    ResizeIntAttrs, ResizeMode, Shape, SoftmaxIntAttrs, Tensor, TensorData, TensorType,
+    TransposeAttrs,
 };
 
 /// The rules of this topic.
@@ -77,6 +78,12 @@ pub fn rules() -> Vec<Rewrite> {
             "prelu-to-lut",
             "(quantize ?t ?a (prelu ?t1 ?a1 (dequantize ?tx ?ax ?x) ?slope))",
             prelu_to_lut,
+        ),
+        // q(softmax(dq(x))) == softmax_int(x) for 8-bit x (exp table from s_x).
+        rule(
+            "softmax-to-softmax-int",
+            "(quantize ?t ?a (softmax ?t1 ?a1 (dequantize ?tx ?ax ?x)))",
+            softmax_to_softmax_int,
         ),
         // resize_linear(dq(x)) == dq(resize_int(x)) (fixed-point weights).
         rule(
@@ -290,25 +297,24 @@ fn gemm_to_gemm_int(eg: &mut EG, m: Id, s: &Subst) -> Option<Id> {
     let Some(Op::Gemm(g)) = attr(eg, get(s, "?a")).cloned() else {
         return None;
     };
-    let (mut x, w, b, t) = (get(s, "?x"), get(s, "?w"), get(s, "?b"), ty(eg, m)?);
-    if g.alpha != 1.0 {
+    let (mut x, mut w, b, t) = (get(s, "?x"), get(s, "?w"), get(s, "?b"), ty(eg, m)?);
+    if !(g.alpha > 0.0 && g.alpha.is_finite()) {
         let msg = format!(
-            "gemm alpha {} is not 1 (fold it into the weights first)",
+            "gemm alpha {} is not positive (fold it into the weights first)",
             g.alpha
         );
         note(eg, m, msg);
         return None;
     }
-    if !is_none(eg, b) && g.beta != 1.0 {
-        let msg = format!(
-            "gemm beta {} is not 1 (fold it into the bias first)",
-            g.beta
-        );
-        note(eg, m, msg);
+    if !g.beta.is_finite() {
+        note(eg, m, format!("gemm beta {} is not finite", g.beta));
         return None;
     }
     activation_scale(eg, m, x)?;
     weight_scales(eg, m, w, if g.trans_b { 0 } else { 1 })?;
+    if g.alpha != 1.0 {
+        w = scale_weight(eg, w, g.alpha)?;
+    }
     let n = *t.shape.dims().get(1)?;
     let op = Op::GemmInt(GemmIntAttrs { trans_b: g.trans_b });
     if g.trans_a {
@@ -319,9 +325,51 @@ fn gemm_to_gemm_int(eg: &mut EG, m: Id, s: &Subst) -> Option<Id> {
         x = add_op(eg, &perm, &tt, &[x]);
     }
     let (acc_ty, acc) = accumulator(eg, m, &op, x, w, n)?;
-    let bias = lower_bias(eg, m, b, &acc)?;
+    let bias = if g.beta == 1.0 || is_none(eg, b) {
+        lower_bias(eg, m, b, &acc)?
+    } else {
+        scaled_bias(eg, m, b, g.beta, &acc)?
+    };
     let gi = add_op(eg, &op, &acc_ty, &[x, w, bias]);
     Some(add_op(eg, &Op::Dequantize, &t, &[gi]))
+}
+
+/// The integer weight constant `w` with every scale multiplied by `alpha > 0`: the same
+/// integers, dequantizing to `alpha * w` exactly (how Gemm's alpha folds at lowering time,
+/// for QDQ models that were not produced by our `insert-qdq`, which folds it itself).
+fn scale_weight(eg: &mut EG, w: Id, alpha: f32) -> Option<Id> {
+    let value = const_tensor(eg, w)?.clone();
+    let mut tw = ty(eg, w)?;
+    let q = tw.quant.as_mut()?;
+    q.granularity = match &q.granularity {
+        QuantGranularity::PerTensor { scale, zero_point } => QuantGranularity::PerTensor {
+            scale: scale * alpha,
+            zero_point: *zero_point,
+        },
+        QuantGranularity::PerAxis {
+            axis,
+            scales,
+            zero_points,
+        } => QuantGranularity::PerAxis {
+            axis: *axis,
+            scales: scales.iter().map(|s| s * alpha).collect(),
+            zero_points: zero_points.clone(),
+        },
+    };
+    Some(add_op(eg, &Op::Const(ConstAttrs { value }), &tw, &[]))
+}
+
+/// The i32 bias `beta * b` in accumulator scale `acc`, quantized at compile time.
+fn scaled_bias(eg: &mut EG, m: Id, b: Id, beta: f32, acc: &[f32]) -> Option<Id> {
+    let Some(vals) = float_values(eg, b) else {
+        note(eg, m, "bias is not a constant");
+        return None;
+    };
+    let vals: Vec<f32> = vals.iter().map(|v| v * beta).collect();
+    let value = Tensor::from_f32(vec![vals.len()], vals);
+    let fty = TensorType::f32(vec![value.numel()]);
+    let c = add_op(eg, &Op::Const(ConstAttrs { value }), &fty, &[]);
+    lower_bias(eg, m, c, acc)
 }
 
 fn matmul_to_matmul_int(eg: &mut EG, m: Id, s: &Subst) -> Option<Id> {
@@ -540,4 +588,58 @@ fn resize_linear_to_int(eg: &mut EG, m: Id, s: &Subst) -> Option<Id> {
     });
     let ri = add_op(eg, &op, &with_shape(&tx, &t.shape), &[x]);
     Some(add_op(eg, &Op::Dequantize, &t, &[ri]))
+}
+
+/// Fractional bits of the softmax exp table for an axis of `len` elements: as many as keep
+/// `len * 2^bits` (the largest possible sum) below `2^31`, at most 20.
+pub fn softmax_exp_bits(len: usize) -> Option<u32> {
+    (1..=20u32).rev().find(|&b| (len as u64) << b < 1u64 << 31)
+}
+
+/// `exp(-s_x * d)` for `d = 0..=255` in Q`bits` (round half to even, as `quantize`).
+pub fn softmax_exp_table(s_x: f32, bits: u32) -> Vec<i32> {
+    let one = f64::from(1u32 << bits);
+    (0..256)
+        .map(|d| ((-f64::from(s_x) * f64::from(d)).exp() * one).round_ties_even() as i32)
+        .collect()
+}
+
+fn softmax_to_softmax_int(eg: &mut EG, m: Id, s: &Subst) -> Option<Id> {
+    let Some(Op::Softmax(a)) = attr(eg, get(s, "?a1")).cloned() else {
+        return None;
+    };
+    let (x, t) = (get(s, "?x"), ty(eg, m)?);
+    let tx = ty(eg, x)?;
+    let Some((s_x, _)) = per_tensor(&tx) else {
+        note(eg, m, "softmax input is not quantized per tensor");
+        return None;
+    };
+    let bits = tx.quant.as_ref().map_or(8, |q: &QuantParams| q.bits);
+    if !matches!(tx.dtype, DType::U8 | DType::I8) || bits != 8 {
+        note(
+            eg,
+            m,
+            format!(
+                "softmax_int needs an 8-bit input, found {} ({bits} bits)",
+                tx.dtype
+            ),
+        );
+        return None;
+    }
+    if per_tensor(&t).is_none() {
+        note(eg, m, "softmax result is not quantized per tensor");
+        return None;
+    }
+    let len = *tx.shape.dims().get(a.axis)?;
+    let Some(exp_bits) = softmax_exp_bits(len) else {
+        note(eg, m, format!("softmax axis of {len} elements is too long"));
+        return None;
+    };
+    let attrs = SoftmaxIntAttrs {
+        axis: a.axis,
+        exp_table: softmax_exp_table(s_x, exp_bits),
+        exp_bits,
+        rounding: eg.analysis.rounding,
+    };
+    Some(add_op(eg, &Op::SoftmaxInt(attrs), &t, &[x]))
 }

@@ -570,6 +570,23 @@ fn gemm_to_gemm_int() {
         let (mut t, lhs, _, rhs) = gemm_case(alpha, trans_a);
         t.check(&["gemm-to-gemm-int"], &lhs, &rhs.unwrap());
     }
+    // alpha > 0 is folded into the weight scales: same integers, scales times alpha.
+    let (mut t, lhs, _, _) = gemm_case(2.0, false);
+    let l = t.add(&lhs);
+    t.run(&["gemm-to-gemm-int"]);
+    let gi = t.eg[l]
+        .nodes
+        .iter()
+        .find(|n| n.to_string() == "dequantize")
+        .map(|n| n.parts().unwrap().2[0])
+        .expect("lowered");
+    let w = t.eg[gi].nodes[0].parts().unwrap().2[1];
+    let tw = value_ty(&t.eg, w).unwrap();
+    assert_eq!(
+        scales(tw),
+        Some((Some(0), vec![0.2f32, 0.4, 0.8])),
+        "alpha folded into the weight scales"
+    );
     let (mut t, lhs, _, _) = gemm_case(-1.0, false);
     let l = t.declines(&["gemm-to-gemm-int"], &lhs);
     assert!(
@@ -774,6 +791,55 @@ fn resize_linear_to_resize_int() {
         t.a(&ri)
     );
     t.check(&["resize-linear-to-resize-int"], &lhs, &rhs);
+}
+
+/// `q_y(softmax(dq_x(x)))` over axis 1 of `[2, 10]` with input type `tx`.
+fn softmax_case(t: &mut T, tx: &TensorType) -> String {
+    let qy = q(DType::U8, &[2, 10], 1.0 / 256.0, 0);
+    let x = t.input(tx);
+    let dx = t.dq(&f(&[2, 10]), &x);
+    let sm = Op::Softmax(SoftmaxAttrs { axis: 1 });
+    format!(
+        "(quantize {} {} (softmax {} {} {dx}))",
+        t.t(&qy),
+        t.a(&Op::Quantize),
+        t.t(&f(&[2, 10])),
+        t.a(&sm)
+    )
+}
+
+#[test]
+fn softmax_to_softmax_int() {
+    let mut t = T::new();
+    let qx = q(DType::I8, &[2, 10], 0.1, 5);
+    let lhs = softmax_case(&mut t, &qx);
+    // The table: exp(-0.1 d) in Q20 (10 elements * 2^20 < 2^31).
+    assert_eq!(super::arith::softmax_exp_bits(10), Some(20));
+    assert_eq!(super::arith::softmax_exp_bits(1 << 11), Some(19));
+    let exp_table: Vec<i32> = (0..256)
+        .map(|d| ((-0.1f64 * f64::from(d)).exp() * f64::from(1 << 20)).round() as i32)
+        .collect();
+    assert_eq!(exp_table[0], 1 << 20);
+    let si = Op::SoftmaxInt(SoftmaxIntAttrs {
+        axis: 1,
+        exp_table,
+        exp_bits: 20,
+        rounding: RoundingMode::HalfUp,
+    });
+    let l = t.add(&lhs);
+    t.run(&["softmax-to-softmax-int"]);
+    assert_eq!(t.find_op(l, "softmax_int"), si);
+
+    // A 16-bit input has no 256-entry table.
+    let mut t = T::new();
+    let lhs = softmax_case(&mut t, &q(DType::I16, &[2, 10], 0.1, 0));
+    let l = t.declines(&["softmax-to-softmax-int"], &lhs);
+    assert!(
+        t.eg.analysis
+            .notes
+            .iter()
+            .any(|(i, m)| *i == l && m.contains("8-bit input"))
+    );
 }
 
 #[test]
