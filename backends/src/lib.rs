@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod c;
+pub mod hvx;
 pub mod program;
 pub mod rust;
 pub mod target;

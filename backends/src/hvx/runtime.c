@@ -1,0 +1,389 @@
+/* ---- qcc hvx-like runtime: scalar arithmetic rules, vector layer, kernels ----
+ * The scalar functions implement ir::arith exactly (sqrdmulh, rounding shifts per mode,
+ * requantize, average). The vector layer (qv_*) works on 128-byte vectors: under __HVX__
+ * it maps to Q6_* intrinsics, otherwise to portable C with identical results (both are
+ * checked bit for bit against the reference interpreter on qemu-hexagon and the host).
+ * Assumes a little-endian target (x86-64, Hexagon) and arithmetic >> on signed values. */
+#define QCC_HALF_UP 0
+#define QCC_HALF_AWAY 1
+
+static inline int32_t qs_sqrdmulh(int32_t a, int32_t b) {
+  int64_t p = (int64_t)a * (int64_t)b;
+  int64_t r = (p + ((int64_t)1 << 30)) >> 31;
+  return r > (int64_t)INT32_MAX ? INT32_MAX : (int32_t)r;
+}
+static inline int32_t qs_rshift(int32_t x, int32_t n, int mode) {
+  int64_t v = x, half;
+  if (n <= 0) return x;
+  if (n > 40) return 0;
+  half = (int64_t)1 << (n - 1);
+  if (mode == QCC_HALF_UP || v >= 0) return (int32_t)((v + half) >> n);
+  return (int32_t)(-((half - v) >> n));
+}
+static inline int32_t qs_shl_sat(int32_t x, int32_t l) {
+  int64_t v = (int64_t)x;
+  if (l > 32) l = 32;
+  v = v * ((int64_t)1 << l);
+  if (v > (int64_t)INT32_MAX) return INT32_MAX;
+  if (v < (int64_t)INT32_MIN) return INT32_MIN;
+  return (int32_t)v;
+}
+static inline int32_t qs_clamp64(int64_t y, int32_t lo, int32_t hi) {
+  if (y < (int64_t)lo) y = lo;
+  if (y > (int64_t)hi) y = hi;
+  return (int32_t)y;
+}
+/* ir::arith::requantize without the final clamp/zero point. */
+static inline int32_t qs_mulshift(int32_t acc, int32_t m0, int32_t shift, int mode) {
+  int32_t x = shift < 0 ? qs_shl_sat(acc, -shift) : acc;
+  x = qs_sqrdmulh(x, m0);
+  return shift > 0 ? qs_rshift(x, shift, mode) : x;
+}
+static inline int32_t qs_requant(int32_t acc, int32_t m0, int32_t shift, int32_t zp, int32_t lo,
+                          int32_t hi, int mode) {
+  return qs_clamp64((int64_t)qs_mulshift(acc, m0, shift, mode) + zp, lo, hi);
+}
+/* ir::arith::average: sum/count rounded, with recip = fixed_reciprocal(count). */
+static inline int32_t qs_average(int32_t sum, int32_t m0, int32_t shift, int mode) {
+  int32_t x = qs_shl_sat(sum, 2), t = qs_sqrdmulh(x, m0);
+  int32_t total = shift + 2;
+  return total >= 0 ? qs_rshift(t, total, mode) : qs_shl_sat(t, -total);
+}
+/* ir::arith::quantize with a compile-time reciprocal; no libm. Each float operation is its
+ * own statement so no compiler contracts them into an fma. */
+typedef union { float f; uint32_t u; } qs_fbits;
+static inline int32_t qs_quantize(float x, float inv, int32_t zp, int32_t qmin, int32_t qmax) {
+  qs_fbits v, a, r;
+  float lo, hi;
+  v.f = x * inv;
+  if (v.f != v.f) return qs_clamp64(zp, qmin, qmax);
+  a.u = v.u & 0x7fffffffu;
+  r.f = a.f;
+  if (a.f < 8388608.0f) {
+    float t = a.f + 8388608.0f;
+    r.f = t - 8388608.0f;
+  }
+  r.u = (r.u & 0x7fffffffu) | (v.u & 0x80000000u);
+  lo = (float)((int64_t)qmin - zp);
+  hi = (float)((int64_t)qmax - zp);
+  if (qmin > qmax) return qmax;
+  if (r.f < lo) r.f = lo;
+  if (r.f > hi) r.f = hi;
+  return qs_clamp64((int64_t)r.f + zp, qmin, qmax);
+}
+static inline float qs_dequantize(int32_t q, float scale, int32_t zp) {
+  float d = (float)((int64_t)q - zp);
+  return d * scale;
+}
+static inline int32_t qs_wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+static inline int32_t qs_wrap_mul(int32_t a, int32_t b) { return (int32_t)((uint32_t)a * (uint32_t)b); }
+static inline void qs_copy(void *dst, const void *src, size_t n) {
+  uint8_t *d = (uint8_t *)dst;
+  const uint8_t *s = (const uint8_t *)src;
+  size_t i;
+  for (i = 0; i < n; i++) d[i] = s[i];
+}
+
+/* ---- the vector layer ---- */
+#if defined(__HVX__)
+#include <hexagon_types.h>
+#include <hexagon_protos.h>
+typedef HVX_Vector qv_t;
+static inline qv_t qv_splat(int32_t x) { return Q6_V_vsplat_R(x); }
+static inline qv_t qv_loadu(const void *p) { return *(const HVX_UVector *)p; }
+static inline void qv_storeu(void *p, qv_t v) { *(HVX_UVector *)p = v; }
+static inline qv_t qv_vrmpy_ubrb(qv_t acc, qv_t a, int32_t w4) {
+  return Q6_Vw_vrmpyacc_VwVubRb(acc, a, w4);
+}
+static inline qv_t qv_vrmpy_ubvb(qv_t acc, qv_t a, qv_t w) {
+  return Q6_Vw_vrmpyacc_VwVubVb(acc, a, w);
+}
+static inline qv_t qv_sqrdmulh(qv_t x, qv_t m) {
+  qv_t t = Q6_Vw_vmpye_VwVuh(x, m);
+  return Q6_Vw_vmpyoacc_VwVwVh_s1_rnd_sat_shift(t, x, m);
+}
+static inline qv_t qv_asr(qv_t x, int n) { return Q6_Vw_vasr_VwR(x, n); }
+static inline qv_t qv_shl(qv_t x, int n) { return Q6_Vw_vasl_VwR(x, n); }
+static inline qv_t qv_and(qv_t a, qv_t b) { return Q6_V_vand_VV(a, b); }
+static inline qv_t qv_add(qv_t a, qv_t b) { return Q6_Vw_vadd_VwVw(a, b); }
+static inline qv_t qv_sub(qv_t a, qv_t b) { return Q6_Vw_vsub_VwVw(a, b); }
+static inline qv_t qv_max(qv_t a, qv_t b) { return Q6_Vw_vmax_VwVw(a, b); }
+static inline qv_t qv_min(qv_t a, qv_t b) { return Q6_Vw_vmin_VwVw(a, b); }
+/* lanes where a > b take t, others f */
+static inline qv_t qv_sel_gt(qv_t a, qv_t b, qv_t t, qv_t f) {
+  return Q6_V_vmux_QVV(Q6_Q_vcmp_gt_VwVw(a, b), t, f);
+}
+static inline qv_t qv_sel_eq(qv_t a, qv_t b, qv_t t, qv_t f) {
+  return Q6_V_vmux_QVV(Q6_Q_vcmp_eq_VwVw(a, b), t, f);
+}
+/* 4 x 32 int32 lanes (each in byte range) -> 128 bytes in lane order: a, b, c, d */
+static inline qv_t qv_pack4_b(qv_t a, qv_t b, qv_t c, qv_t d) {
+  qv_t ab = Q6_Vh_vpacke_VwVw(b, a), cd = Q6_Vh_vpacke_VwVw(d, c);
+  return Q6_Vb_vpacke_VhVh(cd, ab);
+}
+/* byte-interleave 4 vectors: out[j].b[4i+k] = src_k.b[32j+i] */
+static inline void qv_interleave4_b(qv_t a, qv_t b, qv_t c, qv_t d, qv_t *out) {
+  HVX_VectorPair ab = Q6_W_vshuff_VVR(b, a, -1), cd = Q6_W_vshuff_VVR(d, c, -1);
+  HVX_VectorPair lo = Q6_W_vshuff_VVR(Q6_V_lo_W(cd), Q6_V_lo_W(ab), -2);
+  HVX_VectorPair hi = Q6_W_vshuff_VVR(Q6_V_hi_W(cd), Q6_V_hi_W(ab), -2);
+  out[0] = Q6_V_lo_W(lo);
+  out[1] = Q6_V_hi_W(lo);
+  out[2] = Q6_V_lo_W(hi);
+  out[3] = Q6_V_hi_W(hi);
+}
+#else
+typedef union { int32_t w[32]; uint8_t ub[128]; int8_t b[128]; } qv_t;
+static inline qv_t qv_splat(int32_t x) { qv_t v; int i; for (i = 0; i < 32; i++) v.w[i] = x; return v; }
+static inline qv_t qv_loadu(const void *p) {
+  qv_t v; const uint8_t *s = (const uint8_t *)p; int i;
+  for (i = 0; i < 128; i++) v.ub[i] = s[i];
+  return v;
+}
+static inline void qv_storeu(void *p, qv_t v) {
+  uint8_t *d = (uint8_t *)p; int i;
+  for (i = 0; i < 128; i++) d[i] = v.ub[i];
+}
+static inline qv_t qv_vrmpy_ubrb(qv_t acc, qv_t a, int32_t w4) {
+  int i, k;
+  for (i = 0; i < 32; i++) {
+    int32_t s = 0;
+    for (k = 0; k < 4; k++) s += (int32_t)a.ub[4 * i + k] * (int32_t)(int8_t)(uint8_t)((uint32_t)w4 >> (8 * k));
+    acc.w[i] = qs_wrap_add(acc.w[i], s);
+  }
+  return acc;
+}
+static inline qv_t qv_vrmpy_ubvb(qv_t acc, qv_t a, qv_t w) {
+  int i, k;
+  for (i = 0; i < 32; i++) {
+    int32_t s = 0;
+    for (k = 0; k < 4; k++) s += (int32_t)a.ub[4 * i + k] * (int32_t)w.b[4 * i + k];
+    acc.w[i] = qs_wrap_add(acc.w[i], s);
+  }
+  return acc;
+}
+static inline qv_t qv_sqrdmulh(qv_t x, qv_t m) {
+  int i; for (i = 0; i < 32; i++) x.w[i] = qs_sqrdmulh(x.w[i], m.w[i]); return x;
+}
+static inline qv_t qv_asr(qv_t x, int n) { int i; for (i = 0; i < 32; i++) x.w[i] >>= n; return x; }
+static inline qv_t qv_shl(qv_t x, int n) {
+  int i; for (i = 0; i < 32; i++) x.w[i] = (int32_t)((uint32_t)x.w[i] << n); return x;
+}
+static inline qv_t qv_and(qv_t a, qv_t b) { int i; for (i = 0; i < 32; i++) a.w[i] &= b.w[i]; return a; }
+static inline qv_t qv_add(qv_t a, qv_t b) {
+  int i; for (i = 0; i < 32; i++) a.w[i] = qs_wrap_add(a.w[i], b.w[i]); return a;
+}
+static inline qv_t qv_sub(qv_t a, qv_t b) {
+  int i; for (i = 0; i < 32; i++) a.w[i] = (int32_t)((uint32_t)a.w[i] - (uint32_t)b.w[i]); return a;
+}
+static inline qv_t qv_max(qv_t a, qv_t b) { int i; for (i = 0; i < 32; i++) if (b.w[i] > a.w[i]) a.w[i] = b.w[i]; return a; }
+static inline qv_t qv_min(qv_t a, qv_t b) { int i; for (i = 0; i < 32; i++) if (b.w[i] < a.w[i]) a.w[i] = b.w[i]; return a; }
+static inline qv_t qv_sel_gt(qv_t a, qv_t b, qv_t t, qv_t f) {
+  int i; for (i = 0; i < 32; i++) if (a.w[i] > b.w[i]) f.w[i] = t.w[i]; return f;
+}
+static inline qv_t qv_sel_eq(qv_t a, qv_t b, qv_t t, qv_t f) {
+  int i; for (i = 0; i < 32; i++) if (a.w[i] == b.w[i]) f.w[i] = t.w[i]; return f;
+}
+static inline qv_t qv_pack4_b(qv_t a, qv_t b, qv_t c, qv_t d) {
+  qv_t r; int i;
+  for (i = 0; i < 32; i++) {
+    r.ub[i] = (uint8_t)a.w[i]; r.ub[32 + i] = (uint8_t)b.w[i];
+    r.ub[64 + i] = (uint8_t)c.w[i]; r.ub[96 + i] = (uint8_t)d.w[i];
+  }
+  return r;
+}
+static inline void qv_interleave4_b(qv_t a, qv_t b, qv_t c, qv_t d, qv_t *out) {
+  int j, i;
+  for (j = 0; j < 4; j++)
+    for (i = 0; i < 32; i++) {
+      out[j].ub[4 * i + 0] = a.ub[32 * j + i]; out[j].ub[4 * i + 1] = b.ub[32 * j + i];
+      out[j].ub[4 * i + 2] = c.ub[32 * j + i]; out[j].ub[4 * i + 3] = d.ub[32 * j + i];
+    }
+}
+#endif
+
+/* Requantization of 32 int32 lanes (ir::arith::requantize): saturating left shift for
+ * multipliers >= 1, SQRDMULH, rounding right shift per mode, clamp, zero point. */
+typedef struct { int32_t lo, hi, zp; int mode; } qk_out_t;
+static inline qv_t qv_requant(qv_t x, int32_t m0, int32_t shift, const qk_out_t *o) {
+  int64_t lo = (int64_t)o->lo - o->zp, hi = (int64_t)o->hi - o->zp;
+  if (lo > hi) lo = hi;
+  if (lo < (int64_t)INT32_MIN) lo = INT32_MIN;
+  if (lo > (int64_t)INT32_MAX) lo = INT32_MAX;
+  if (hi < (int64_t)INT32_MIN) hi = INT32_MIN;
+  if (hi > (int64_t)INT32_MAX) hi = INT32_MAX;
+  if (shift < 0) {
+    int l = -shift > 31 ? 31 : -shift;
+    qv_t y = qv_shl(x, l);
+    y = qv_sel_gt(x, qv_splat(INT32_MAX >> l), qv_splat(INT32_MAX), y);
+    x = qv_sel_gt(qv_splat(INT32_MIN >> l), x, qv_splat(INT32_MIN), y);
+    if (-shift > 31) x = qv_sel_gt(x, qv_splat(0), qv_splat(INT32_MAX),
+                                   qv_sel_gt(qv_splat(0), x, qv_splat(INT32_MIN), x));
+  }
+  x = qv_sqrdmulh(x, qv_splat(m0));
+  if (shift > 31) {
+    x = qv_splat(0); /* |x| <= 2^31 < 2^shift / 2: rounds to 0 in both modes */
+  } else if (shift > 0) {
+    qv_t r = qv_add(qv_asr(x, shift), qv_and(qv_asr(x, shift - 1), qv_splat(1)));
+    if (o->mode == QCC_HALF_AWAY) {
+      /* negative exact ties round down once more */
+      qv_t mask = qv_splat((int32_t)(((uint32_t)1 << shift) - 1u));
+      qv_t tie = qv_sel_eq(qv_and(x, mask), qv_splat((int32_t)((uint32_t)1 << (shift - 1))),
+                           qv_sub(r, qv_splat(1)), r);
+      r = qv_sel_gt(qv_splat(0), x, tie, r);
+    }
+    x = r;
+  }
+  x = qv_max(x, qv_splat((int32_t)lo));
+  x = qv_min(x, qv_splat((int32_t)hi));
+  return qv_add(x, qv_splat(o->zp));
+}
+
+/* ---- kernels ---- */
+/* Packs an NCHW u8 input (one image) into 4-channel words laid out for qk_conv_vrmpy:
+ * P[g][plane][Hq][Wq], plane = (row phase, column phase) of the stride, padding filled
+ * with the zero point. flip = 0x80808080 turns i8 into u8 (zero point + 128). */
+typedef struct {
+  int c, h, w, sh, sw, pt, pl, hq, wq, hp, wp;
+  int32_t cgs; /* words between channel groups */
+  uint32_t zpw, flip;
+} qk_pack_t;
+static inline void qk_pack_input(const qk_pack_t *k, const uint8_t *src, uint32_t *P) {
+  int g, pr, pc, i, j, ng = (k->c + 3) >> 2;
+  int32_t ps = k->hq * k->wq;
+  if (k->sh == 1 && k->sw == 1 && k->flip == 0) {
+    /* vector path: byte-interleave 4 channel rows per padded row */
+    for (g = 0; g < ng; g++) {
+      uint32_t *base = P + g * k->cgs;
+      for (i = 0; i < k->pt * k->wp; i++) base[i] = k->zpw;
+      for (i = 0; i < k->h; i++) {
+        uint32_t *row = base + (i + k->pt) * k->wp;
+        int x;
+        for (x = 0; x < k->w; x += 128) {
+          qv_t v[4], o[4];
+          int cc;
+          for (cc = 0; cc < 4; cc++) {
+            int ch = 4 * g + cc;
+            v[cc] = ch < k->c ? qv_loadu(src + ((size_t)ch * k->h + i) * k->w + x) : qv_splat(0);
+          }
+          qv_interleave4_b(v[0], v[1], v[2], v[3], o);
+          for (cc = 0; cc < 4; cc++) qv_storeu(row + k->pl + x + 32 * cc, o[cc]);
+        }
+        for (j = 0; j < k->pl; j++) row[j] = k->zpw;
+        for (j = k->pl + k->w; j < k->wp; j++) row[j] = k->zpw;
+      }
+      for (i = (k->pt + k->h) * k->wp; i < k->cgs; i++) base[i] = k->zpw;
+    }
+    return;
+  }
+  for (g = 0; g < ng; g++)
+    for (pr = 0; pr < k->sh; pr++)
+      for (pc = 0; pc < k->sw; pc++) {
+        uint32_t *pl = P + g * k->cgs + (pr * k->sw + pc) * ps;
+        for (i = 0; i < k->hq; i++) {
+          int ih = i * k->sh + pr - k->pt;
+          for (j = 0; j < k->wq; j++) {
+            int iw = j * k->sw + pc - k->pl, cc;
+            uint32_t word = 0;
+            if (ih < 0 || ih >= k->h || iw < 0 || iw >= k->w) {
+              word = k->zpw;
+            } else {
+              for (cc = 0; cc < 4; cc++) {
+                int ch = 4 * g + cc;
+                uint32_t b = ch < k->c ? src[((size_t)ch * k->h + ih) * k->w + iw] : 0u;
+                word |= b << (8 * cc);
+              }
+              word ^= k->flip;
+            }
+            pl[i * k->wq + j] = word;
+          }
+        }
+      }
+}
+
+/* Convolution over 4-channel words with vrmpy (u8 activations x 4 i8 weights per lane):
+ * lanes are 32 consecutive flat output positions q = oh * wq + ow (columns ow >= wo are
+ * computed and dropped), 4 output channels x 128 positions per block (16 accumulators).
+ * Requantizes per output channel and writes bytes (u8/i8) in NCHW. */
+typedef struct {
+  int ng, ntaps, nflat, wq, ho, wo, m;
+  int32_t cgs;
+  const int32_t *tap_off; /* word offset of each tap */
+  const int32_t *w;       /* [ceil(m/4)][ntaps][ng][4] weight words */
+  const int32_t *bias;    /* [ceil(m/4)*4], zero-point term folded in */
+  const int32_t *m0, *shift;
+  qk_out_t out;
+  int32_t tmp_stride;     /* bytes per channel plane in tmp */
+} qk_conv_t;
+static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t *out, uint8_t *tmp) {
+  int mb, nmb = (k->m + 3) >> 2;
+  for (mb = 0; mb < nmb; mb++) {
+    int pb, j;
+    for (pb = 0; pb < k->nflat; pb += 128) {
+      qv_t a[4][4];
+      const int32_t *wp = k->w + (size_t)mb * k->ntaps * k->ng * 4;
+      int t, g, i;
+      for (j = 0; j < 4; j++) {
+        qv_t b = qv_splat(k->bias[4 * mb + j]);
+        for (i = 0; i < 4; i++) a[j][i] = b;
+      }
+      for (t = 0; t < k->ntaps; t++) {
+        const uint32_t *src = P + k->tap_off[t] + pb;
+        for (g = 0; g < k->ng; g++, wp += 4, src += k->cgs) {
+          qv_t x0 = qv_loadu(src), x1 = qv_loadu(src + 32), x2 = qv_loadu(src + 64),
+               x3 = qv_loadu(src + 96);
+          int32_t w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3];
+          a[0][0] = qv_vrmpy_ubrb(a[0][0], x0, w0); a[0][1] = qv_vrmpy_ubrb(a[0][1], x1, w0);
+          a[0][2] = qv_vrmpy_ubrb(a[0][2], x2, w0); a[0][3] = qv_vrmpy_ubrb(a[0][3], x3, w0);
+          a[1][0] = qv_vrmpy_ubrb(a[1][0], x0, w1); a[1][1] = qv_vrmpy_ubrb(a[1][1], x1, w1);
+          a[1][2] = qv_vrmpy_ubrb(a[1][2], x2, w1); a[1][3] = qv_vrmpy_ubrb(a[1][3], x3, w1);
+          a[2][0] = qv_vrmpy_ubrb(a[2][0], x0, w2); a[2][1] = qv_vrmpy_ubrb(a[2][1], x1, w2);
+          a[2][2] = qv_vrmpy_ubrb(a[2][2], x2, w2); a[2][3] = qv_vrmpy_ubrb(a[2][3], x3, w2);
+          a[3][0] = qv_vrmpy_ubrb(a[3][0], x0, w3); a[3][1] = qv_vrmpy_ubrb(a[3][1], x1, w3);
+          a[3][2] = qv_vrmpy_ubrb(a[3][2], x2, w3); a[3][3] = qv_vrmpy_ubrb(a[3][3], x3, w3);
+        }
+      }
+      for (j = 0; j < 4; j++) {
+        int m = 4 * mb + j;
+        if (m < k->m) {
+          qv_t r0 = qv_requant(a[j][0], k->m0[m], k->shift[m], &k->out);
+          qv_t r1 = qv_requant(a[j][1], k->m0[m], k->shift[m], &k->out);
+          qv_t r2 = qv_requant(a[j][2], k->m0[m], k->shift[m], &k->out);
+          qv_t r3 = qv_requant(a[j][3], k->m0[m], k->shift[m], &k->out);
+          qv_storeu(tmp + (size_t)j * k->tmp_stride + pb, qv_pack4_b(r0, r1, r2, r3));
+        }
+      }
+    }
+    /* copy the valid columns of each row; a row's 128-byte store may spill into later rows
+     * and channels (written afterwards) or the buffer's slack */
+    for (j = 0; j < 4; j++) {
+      int m = 4 * mb + j, oh, x;
+      if (m >= k->m) break;
+      for (oh = 0; oh < k->ho; oh++) {
+        const uint8_t *s = tmp + (size_t)j * k->tmp_stride + (size_t)oh * k->wq;
+        uint8_t *d = out + ((size_t)m * k->ho + oh) * k->wo;
+        for (x = 0; x < k->wo; x += 128) qv_storeu(d + x, qv_loadu(s + x));
+      }
+    }
+  }
+}
+
+/* GemmInt rows with vrmpy: each lane one output column, the 4 bytes of a lane 4 consecutive
+ * k; activations are splat 4 at a time. wv is [ceil(n/32)][ceil(k/4)][32][4] bytes. The
+ * int32 accumulators (bias with the zero-point term folded in) go to acc[n]. */
+static inline void qk_gemm_row(const uint8_t *a, int K, int N, uint32_t flip, const int8_t *wv,
+                        const int32_t *bias, int32_t *acc, int32_t *tmp) {
+  int nb, kg, nkg = (K + 3) >> 2, nnb = (N + 31) >> 5;
+  for (nb = 0; nb < nnb; nb++) {
+    qv_t s = qv_loadu(bias + 32 * nb);
+    const int8_t *w = wv + (size_t)nb * nkg * 128;
+    int i;
+    for (kg = 0; kg < nkg; kg++, w += 128) {
+      const uint8_t *p = a + 4 * kg;
+      uint32_t word = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+                      ((uint32_t)p[3] << 24);
+      s = qv_vrmpy_ubvb(s, qv_splat((int32_t)(word ^ flip)), qv_loadu(w));
+    }
+    qv_storeu(tmp, s);
+    for (i = 0; i < 32 && 32 * nb + i < N; i++) acc[32 * nb + i] = tmp[i];
+  }
+}

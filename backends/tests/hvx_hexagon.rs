@@ -1,0 +1,398 @@
+//! hvx-like C on a hand-made Integer graph (conv+requant twice, one strided, max pool,
+//! gemm+requant): the portable C compiled on the host and the HVX build run on qemu-hexagon
+//! must both equal a direct evaluation with `ir::arith` bit for bit on 8 inputs. The
+//! Hexagon half is skipped (with a message) only when clang-19 or qemu-hexagon is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use backends::hvx::emit_hvx_c;
+use ir::arith::{QuantizedMultiplier, RoundingMode, quantize_multiplier, requantize};
+use ir::*;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 16) as u32
+    }
+    fn i8s(&mut self, n: usize) -> Vec<i8> {
+        (0..n)
+            .map(|_| (self.next() % 255) as i8)
+            .map(|v| v.max(-127))
+            .collect()
+    }
+}
+
+fn q(dt: DType, shape: &[usize], s: f32, zp: i32) -> TensorType {
+    TensorType {
+        dtype: dt,
+        shape: Shape(shape.to_vec()),
+        quant: Some(QuantParams::per_tensor(dt, s, zp)),
+    }
+}
+fn konst(g: &mut Graph, dt: DType, shape: &[usize], data: TensorData) -> ValueId {
+    let t = Tensor {
+        dtype: dt,
+        shape: Shape(shape.to_vec()),
+        data,
+    };
+    g.add_node(
+        Op::Const(ConstAttrs { value: t }),
+        vec![],
+        vec![TensorType::new(dt, shape.to_vec())],
+        "k",
+    )
+    .1[0]
+}
+
+struct ConvP {
+    cin: usize,
+    m: usize,
+    k: usize,
+    s: usize,
+    p: usize,
+    w: Vec<i8>,
+    b: Vec<i32>,
+    mult: Vec<QuantizedMultiplier>,
+}
+
+fn conv_node(
+    g: &mut Graph,
+    x: ValueId,
+    cp: &ConvP,
+    hw: usize,
+    zp_out: i32,
+    lo: i32,
+) -> (ValueId, usize) {
+    let ho = (hw + 2 * cp.p - cp.k) / cp.s + 1;
+    let w = konst(
+        g,
+        DType::I8,
+        &[cp.m, cp.cin, cp.k, cp.k],
+        TensorData::I8(cp.w.clone()),
+    );
+    let b = konst(g, DType::I32, &[cp.m], TensorData::I32(cp.b.clone()));
+    let attrs = ConvIntAttrs {
+        conv: ConvAttrs {
+            strides: vec![cp.s; 2],
+            pads: vec![cp.p; 4],
+            dilations: vec![1, 1],
+            group: 1,
+        },
+    };
+    let acc = g
+        .add_node(
+            Op::ConvInt(attrs),
+            vec![x, w, b],
+            vec![TensorType::new(DType::I32, vec![1, cp.m, ho, ho])],
+            "conv",
+        )
+        .1[0];
+    let rq = RequantAttrs {
+        multipliers: cp.mult.clone(),
+        axis: 1,
+        rounding: RoundingMode::HalfUp,
+        lo,
+        hi: 255,
+    };
+    let y = g
+        .add_node(
+            Op::Requant(rq),
+            vec![acc],
+            vec![q(DType::U8, &[1, cp.m, ho, ho], 0.05, zp_out)],
+            "rq",
+        )
+        .1[0];
+    (y, ho)
+}
+
+fn ref_conv(x: &[i32], zpx: i32, hw: usize, cp: &ConvP, zp_out: i32, lo: i32) -> Vec<i32> {
+    let ho = (hw + 2 * cp.p - cp.k) / cp.s + 1;
+    let mut y = Vec::new();
+    for m in 0..cp.m {
+        for oh in 0..ho {
+            for ow in 0..ho {
+                let mut acc = cp.b[m];
+                for c in 0..cp.cin {
+                    for i in 0..cp.k {
+                        for j in 0..cp.k {
+                            let ih = (oh * cp.s + i) as isize - cp.p as isize;
+                            let iw = (ow * cp.s + j) as isize - cp.p as isize;
+                            if ih < 0 || iw < 0 || ih >= hw as isize || iw >= hw as isize {
+                                continue;
+                            }
+                            let xv = x[(c * hw + ih as usize) * hw + iw as usize] - zpx;
+                            acc = acc.wrapping_add(
+                                xv * i32::from(cp.w[((m * cp.cin + c) * cp.k + i) * cp.k + j]),
+                            );
+                        }
+                    }
+                }
+                y.push(requantize(
+                    acc,
+                    cp.mult[m],
+                    zp_out,
+                    lo,
+                    255,
+                    RoundingMode::HalfUp,
+                ));
+            }
+        }
+    }
+    y
+}
+
+fn model(r: &mut Rng) -> (Graph, impl Fn(&[u8]) -> Vec<u8> + use<>) {
+    let mut g = Graph::new("t");
+    let x = g.add_input("x", TensorType::f32(vec![1, 3, 13, 13]));
+    let xq = g
+        .add_node(
+            Op::Quantize,
+            vec![x],
+            vec![q(DType::U8, &[1, 3, 13, 13], 0.02, 7)],
+            "q",
+        )
+        .1[0];
+    let mk = |r: &mut Rng, cin, m, k, s, p| ConvP {
+        cin,
+        m,
+        k,
+        s,
+        p,
+        w: r.i8s(m * cin * k * k),
+        b: (0..m).map(|_| (r.next() % 4000) as i32 - 2000).collect(),
+        mult: (0..m)
+            .map(|_| quantize_multiplier(0.0005 + f64::from(r.next() % 1000) * 3e-6).unwrap())
+            .collect(),
+    };
+    let c1 = mk(r, 3, 6, 3, 1, 1);
+    let c2 = mk(r, 6, 9, 3, 2, 1);
+    let (y1, h1) = conv_node(&mut g, xq, &c1, 13, 3, 3);
+    let (y2, h2) = conv_node(&mut g, y1, &c2, h1, 120, 0);
+    // max pool 2x2 stride 1
+    let hp = h2 - 1;
+    let pool = PoolAttrs {
+        kernel: vec![2, 2],
+        strides: vec![1, 1],
+        pads: vec![0; 4],
+        dilations: vec![1, 1],
+        ceil_mode: false,
+    };
+    let y3 = g
+        .add_node(
+            Op::MaxPool(pool),
+            vec![y2],
+            vec![q(DType::U8, &[1, 9, hp, hp], 0.05, 120)],
+            "pool",
+        )
+        .1[0];
+    let kk = 9 * hp * hp;
+    let y4 = g
+        .add_node(
+            Op::Reshape,
+            vec![y3],
+            vec![q(DType::U8, &[1, kk], 0.05, 120)],
+            "flat",
+        )
+        .1[0];
+    let nn = 37;
+    let wg = r.i8s(nn * kk);
+    let bg: Vec<i32> = (0..nn).map(|_| (r.next() % 2000) as i32 - 1000).collect();
+    let wv = konst(&mut g, DType::I8, &[nn, kk], TensorData::I8(wg.clone()));
+    let bv = konst(&mut g, DType::I32, &[nn], TensorData::I32(bg.clone()));
+    let acc = g
+        .add_node(
+            Op::GemmInt(GemmIntAttrs { trans_b: true }),
+            vec![y4, wv, bv],
+            vec![TensorType::new(DType::I32, vec![1, nn])],
+            "fc",
+        )
+        .1[0];
+    let mg = quantize_multiplier(0.0007).unwrap();
+    let rq = RequantAttrs {
+        multipliers: vec![mg],
+        axis: 1,
+        rounding: RoundingMode::HalfUp,
+        lo: -128,
+        hi: 127,
+    };
+    let y5 = g
+        .add_node(
+            Op::Requant(rq),
+            vec![acc],
+            vec![q(DType::I8, &[1, nn], 0.1, -5)],
+            "rq",
+        )
+        .1[0];
+    let out = g
+        .add_node(
+            Op::Dequantize,
+            vec![y5],
+            vec![TensorType::f32(vec![1, nn])],
+            "dq",
+        )
+        .1[0];
+    g.outputs = vec![out];
+    g.phase = Phase::Integer;
+    let reference = move |xin: &[u8]| {
+        let x0: Vec<i32> = xin.iter().map(|&b| i32::from(b)).collect();
+        let a1 = ref_conv(&x0, 7, 13, &c1, 3, 3);
+        let a2 = ref_conv(&a1, 3, h1, &c2, 120, 0);
+        let mut a3 = Vec::new();
+        for c in 0..9 {
+            for i in 0..hp {
+                for j in 0..hp {
+                    let at = |di: usize, dj: usize| a2[(c * h2 + i + di) * h2 + j + dj];
+                    a3.push(at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1)));
+                }
+            }
+        }
+        (0..nn)
+            .map(|n| {
+                let mut acc = bg[n];
+                for (k, &v) in a3.iter().enumerate() {
+                    acc = acc.wrapping_add((v - 120) * i32::from(wg[n * kk + k]));
+                }
+                requantize(acc, mg, -5, -128, 127, RoundingMode::HalfUp) as i8 as u8
+            })
+            .collect()
+    };
+    (g, reference)
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn run(cmd: &mut Command, input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn hexdir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/hexagon")
+}
+
+fn check(cmd: &mut Command) {
+    let out = cmd.output().expect("spawn compiler");
+    assert!(
+        out.status.success(),
+        "{cmd:?}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn hand_made_graph_matches_reference_on_host_and_hexagon() {
+    let mut r = Rng(0x1234_5678_9abc_def1);
+    let (g, reference) = model(&mut r);
+    let (c, h) = emit_hvx_c(&g, "tnet").unwrap();
+    let dir = std::env::temp_dir().join(format!("qcc-hvx-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tnet.c"), &c).unwrap();
+    std::fs::write(dir.join("tnet.h"), &h).unwrap();
+    let samples = 8;
+    let mut input = Vec::new();
+    let mut want = Vec::new();
+    for _ in 0..samples {
+        let x: Vec<u8> = (0..3 * 13 * 13).map(|_| r.next() as u8).collect();
+        want.extend(reference(&x));
+        input.extend(x);
+    }
+    let hd = hexdir();
+    let defs = ["-DQ_NAME=tnet", "-DQ_UNAME=TNET", "-DQ_HEADER=\"tnet.h\""];
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    check(
+        Command::new(&cc)
+            .args([
+                "-O2",
+                "-std=c99",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-pedantic",
+                "-c",
+                "-o",
+            ])
+            .arg(dir.join("tnet.o"))
+            .arg(dir.join("tnet.c")),
+    );
+    check(
+        Command::new(&cc)
+            .args(["-O2", "-D_POSIX_C_SOURCE=200809L"])
+            .args(defs)
+            .arg("-I")
+            .arg(&dir)
+            .arg("-I")
+            .arg(&hd)
+            .arg("-o")
+            .arg(dir.join("host"))
+            .arg(hd.join("driver.c"))
+            .arg(dir.join("tnet.o")),
+    );
+    let host = run(Command::new(dir.join("host")).args(["q", "8"]), &input);
+    assert_eq!(host, want, "host portable C vs reference");
+    if !(have("clang-19") && have("qemu-hexagon")) {
+        println!(
+            "SKIPPED the Hexagon half: clang-19 or qemu-hexagon missing (run tools/hexagon/setup.sh)"
+        );
+        return;
+    }
+    check(
+        Command::new("clang-19")
+            .args([
+                "--target=hexagon-unknown-linux-musl",
+                "-mv67",
+                "-mhvx=v66",
+                "-mhvx-length=128b",
+                "-O2",
+                "-nostdlib",
+                "-ffreestanding",
+                "-static",
+                "-fno-builtin",
+            ])
+            .args(defs)
+            .arg("-I")
+            .arg(&dir)
+            .arg("-I")
+            .arg(&hd)
+            .arg("-o")
+            .arg(dir.join("hvx.elf"))
+            .arg(hd.join("driver.c"))
+            .arg(dir.join("tnet.c")),
+    );
+    let hvx = run(
+        Command::new("qemu-hexagon")
+            .arg(dir.join("hvx.elf"))
+            .args(["q", "8"]),
+        &input,
+    );
+    assert_eq!(hvx, want, "HVX on qemu-hexagon vs reference");
+    // QCC_HVX_KEEP=1 keeps the emitted files (e.g. for tools/hexagon/hexrun.sh).
+    if std::env::var_os("QCC_HVX_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        std::fs::write(dir.join("input.bin"), &input[..3 * 13 * 13]).unwrap();
+        println!("kept {}", dir.display());
+    }
+}
