@@ -3,8 +3,8 @@
 
 Usage: python3 tools/bench/bench_float.py [--dir DIR] [--iters N]
 
-Exports the untrained torchvision models (tools/bench/export_bench_models.py, run with
-Debian's /usr/bin/python3 which has torch) into DIR once, writes one random input per model,
+Exports the untrained torchvision models with an input each (tools/bench/export_bench_models.py,
+run with Debian's /usr/bin/python3 which has torch) into DIR/<model>/ once,
 times onnxruntime (tools/bench/ort_time.py) and qcc's float interpreter (the Rust binary
 `bench-float`, release build) on the same input, and prints a table. speed = ort_ms / qcc_ms:
 1.0 means as fast as onnxruntime; the target is >= 0.7. Both run in this one invocation so the
@@ -14,8 +14,6 @@ import argparse
 import os
 import subprocess
 import sys
-
-import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = ["resnet18", "mobilenet_v2"]
@@ -38,16 +36,14 @@ def main():
     ap.add_argument("--iters", type=int, default=10)
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
-    if not all(os.path.exists(os.path.join(args.dir, m + ".onnx")) for m in MODELS):
+    if not all(os.path.exists(os.path.join(args.dir, m, "model.onnx")) for m in MODELS):
         subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tools/bench/export_bench_models.py"), args.dir], check=True)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "qcc-tools", "--bin", "bench-float"], check=True, cwd=ROOT)
     exe = os.path.join(ROOT, "target/release/bench-float")
     rows = []
     for m in MODELS:
-        model = os.path.join(args.dir, m + ".onnx")
-        x = os.path.join(args.dir, m + "_input.npy")
-        if not os.path.exists(x):
-            np.save(x, np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32))
+        model = os.path.join(args.dir, m, "model.onnx")
+        x = os.path.join(args.dir, m, "input.npy")
         env = dict(os.environ, RAYON_NUM_THREADS="1", OMP_NUM_THREADS="1")
         ort = value(run([sys.executable, os.path.join(ROOT, "tools/bench/ort_time.py"), model, x, "--iters", str(args.iters)], env=env), "ort_ms")
         qcc = value(run([exe, model, "--input", x, "--iters", str(args.iters)], env=env), "qcc_ms")
