@@ -60,6 +60,7 @@ pub fn emit_hvx_c(g: &Graph, name: &str) -> Result<(String, String), EmitError> 
     for &n in &order {
         em.node(n)?;
     }
+    let portable = em.portable_library();
     let (body, consts, arena, offsets) = em.finish();
     let header = header(g, &name, &b, arena);
     let mut c = String::new();
@@ -70,6 +71,7 @@ pub fn emit_hvx_c(g: &Graph, name: &str) -> Result<(String, String), EmitError> 
     c.push_str("#include <stddef.h>\n#include <stdint.h>\n");
     let _ = writeln!(c, "#include \"{name}.h\"\n");
     c.push_str(RUNTIME_C);
+    c.push_str(&portable);
     c.push_str("\n/* ---- constants (weights pre-packed for the vector kernels) ---- */\n");
     c.push_str(&consts);
     let _ = writeln!(c, "\nstatic void qcc_{name}_body(uint8_t *A) {{");
