@@ -172,6 +172,8 @@ pub struct Call {
     pub kernel: Kernel,
     /// The node it implements (`name (mnemonic)`), for a comment.
     pub what: String,
+    /// The node it implements.
+    pub node: NodeId,
     /// Input operands.
     pub ins: Vec<Operand>,
     /// The output operand (in the arena).
@@ -411,6 +413,7 @@ impl Builder<'_> {
         self.calls.push(Call {
             kernel,
             what: format!("{} ({})", node.name, node.op.mnemonic()),
+            node: n,
             ins,
             out,
             params,

@@ -479,13 +479,15 @@ fn write_backend(cli: &Cli, g: &Graph, emit: Emit) -> Result<(), CompileError> {
         let text = backends::emit_rust(g, &name).map_err(usage)?;
         return std::fs::write(out, text).map_err(|e| CompileError::io(out, e));
     }
-    // hvx-like gets the portable C (identical arithmetic) until its vector emitter is hooked
-    // in here.
-    let target = match cli.target {
-        TargetName::HvxLike => backends::Target::hvx_like(),
-        TargetName::GenericC => backends::Target::generic_c(ir::arith::RoundingMode::HalfUp),
+    let (c_text, h_text) = match cli.target {
+        TargetName::HvxLike => {
+            backends::hvx::emit_hvx_c(g, &name).map_err(|e| CompileError::Usage(e.to_string()))?
+        }
+        TargetName::GenericC => {
+            let target = backends::Target::generic_c(ir::arith::RoundingMode::HalfUp);
+            backends::emit_c(g, &name, &target).map_err(usage)?
+        }
     };
-    let (c_text, h_text) = backends::emit_c(g, &name, &target).map_err(usage)?;
     let (c_path, h_path) = (out.with_extension("c"), out.with_extension("h"));
     std::fs::write(&c_path, c_text).map_err(|e| CompileError::io(&c_path, e))?;
     std::fs::write(&h_path, h_text).map_err(|e| CompileError::io(&h_path, e))

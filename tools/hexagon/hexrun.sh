@@ -8,7 +8,8 @@
 # `driver q 1` reads). Without INPUT.bin only the builds happen. HOT (default 12) hottest
 # packets are listed with their source line (llvm-addr2line-19) when available.
 # Outputs go to DIR/hexbuild/ next to NET.c. Environment: CLANG (default clang-19),
-# HOSTCC (default cc), QEMU (default qemu-hexagon).
+# HOSTCC (default cc), QEMU (default qemu-hexagon), MODE (default q; f: INPUT.bin holds
+# float32 inputs for qcc_<name>_run_f32).
 set -e
 HERE=$(cd "$(dirname "$0")" && pwd)
 NETC=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -17,6 +18,7 @@ HOT=${3:-12}
 CLANG=${CLANG:-clang-19}
 HOSTCC=${HOSTCC:-cc}
 QEMU=${QEMU:-qemu-hexagon}
+MODE=${MODE:-q}
 NETH=${NETC%.c}.h
 NAME=$(sed -n 's/^int qcc_\([A-Za-z0-9_]*\)_run(.*/\1/p' "$NETH" | head -1)
 [ -n "$NAME" ] || { echo "hexrun: no qcc_<name>_run in $NETH" >&2; exit 2; }
@@ -34,15 +36,15 @@ $HOSTCC -O2 -D_POSIX_C_SOURCE=200809L $DEFS -o "$B/net_host" "$HERE/driver.c" "$
 make -s -C "$HERE" PLUGIN_DIR="$B" plugin
 [ -n "$IN" ] || exit 0
 
-"$B/net_host" q 1 < "$IN" > "$B/out_host.bin"
-$QEMU "$B/net_hvx.elf" q 1 < "$IN" > "$B/out_hvx.bin"
+"$B/net_host" "$MODE" 1 < "$IN" > "$B/out_host.bin"
+$QEMU "$B/net_hvx.elf" "$MODE" 1 < "$IN" > "$B/out_hvx.bin"
 echo "== outputs (host portable C vs Hexagon HVX on qemu)"
 od -An -v -tx1 "$B/out_hvx.bin" | head -8
 if cmp -s "$B/out_host.bin" "$B/out_hvx.bin"; then echo "identical"; else echo "MISMATCH"; exit 1; fi
 
 echo "== executed packets for one inference (run twice minus run once)"
 count() { qemu-hexagon -d plugin -D "$B/plugin_$1.log" -plugin "$B/libhexcount.so,hot=$2" \
-            "$B/net_hvx.elf" q 1 "$1" < "$IN" > /dev/null; }
+            "$B/net_hvx.elf" "$MODE" 1 "$1" < "$IN" > /dev/null; }
 count 1 0
 count 2 "$HOT"
 p1=$(sed -n 's/^hexcount: packets=\([0-9]*\).*/\1/p' "$B/plugin_1.log")

@@ -27,7 +27,7 @@ use crate::{EmitError, Target, kernel_sections};
 use ir::{DType, Graph};
 use std::fmt::Write;
 
-const PRELUDE: &str = include_str!("prelude.c");
+pub(crate) const PRELUDE: &str = include_str!("prelude.c");
 
 /// Emits `(source, header)` for `g` (Integer or Scheduled phase) as `qcc_<name>_*` for a
 /// portable C target (`generic-c`). Fails if an op's rounding is one `target` lacks.
@@ -46,7 +46,7 @@ pub fn emit_c(g: &Graph, name: &str, target: &Target) -> Result<(String, String)
     Ok((source(&p, &name, target), header(&p, &name)))
 }
 
-fn ctype(d: DType) -> &'static str {
+pub(crate) fn ctype(d: DType) -> &'static str {
     match d {
         DType::I32 | DType::F32 => "int32_t",
         DType::I16 => "int16_t",
@@ -55,7 +55,7 @@ fn ctype(d: DType) -> &'static str {
     }
 }
 
-fn code(d: DType, arena: bool) -> &'static str {
+pub(crate) fn code(d: DType, arena: bool) -> &'static str {
     match (d, arena) {
         (DType::I32 | DType::F32, false) => "QCC_I32",
         (DType::I16, false) => "QCC_I16",

@@ -60,6 +60,7 @@ pub fn emit_hvx_c(g: &Graph, name: &str) -> Result<(String, String), EmitError> 
     for &n in &order {
         em.node(n)?;
     }
+    let portable = em.portable_library();
     let (body, consts, arena, offsets) = em.finish();
     let header = header(g, &name, &b, arena);
     let mut c = String::new();
@@ -70,6 +71,7 @@ pub fn emit_hvx_c(g: &Graph, name: &str) -> Result<(String, String), EmitError> 
     c.push_str("#include <stddef.h>\n#include <stdint.h>\n");
     let _ = writeln!(c, "#include \"{name}.h\"\n");
     c.push_str(RUNTIME_C);
+    c.push_str(&portable);
     c.push_str("\n/* ---- constants (weights pre-packed for the vector kernels) ---- */\n");
     c.push_str(&consts);
     let _ = writeln!(c, "\nstatic void qcc_{name}_body(uint8_t *A) {{");
@@ -201,6 +203,68 @@ pub(crate) fn cfloat(x: f32) -> String {
     }
 }
 
+/// Multiply-accumulates of one inference: every conv, conv-transpose, gemm and matmul
+/// product term (the numerator of MACs per packet).
+pub fn macs(g: &Graph) -> u64 {
+    let mut total = 0u64;
+    for n in g.topo_order() {
+        let node = g.node(n);
+        let numel = |v: ValueId| g.ty(v).shape.numel() as u64;
+        let dim0 = |v: ValueId| g.ty(v).shape.dims().first().copied().unwrap_or(1).max(1) as u64;
+        let last = |v: ValueId| g.ty(v).shape.dims().last().copied().unwrap_or(1) as u64;
+        total += match &node.op {
+            // per output element: the weight numel over the output channels
+            Op::ConvInt(_) => numel(node.outputs[0]) * numel(node.inputs[1]) / dim0(node.inputs[1]),
+            // per input element: the weight numel over the input channels
+            Op::ConvTransposeInt(_) => {
+                numel(node.inputs[0]) * numel(node.inputs[1]) / dim0(node.inputs[1])
+            }
+            Op::GemmInt(_) | Op::MatMulInt => numel(node.outputs[0]) * last(node.inputs[0]),
+            Op::Input
+            | Op::Const(_)
+            | Op::Conv(_)
+            | Op::ConvTranspose(_)
+            | Op::Gemm(_)
+            | Op::MatMul
+            | Op::BatchNorm(_)
+            | Op::Relu
+            | Op::PRelu
+            | Op::LeakyRelu(_)
+            | Op::Clip(_)
+            | Op::Sigmoid
+            | Op::HardSigmoid(_)
+            | Op::HardSwish
+            | Op::Tanh
+            | Op::Softmax(_)
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::AveragePool(_)
+            | Op::GlobalAveragePool
+            | Op::ReduceMean(_)
+            | Op::Split(_)
+            | Op::Slice(_)
+            | Op::Pad(_)
+            | Op::Resize(_)
+            | Op::SoftmaxInt(_)
+            | Op::ResizeInt(_)
+            | Op::Requant(_)
+            | Op::AddInt(_)
+            | Op::MulInt(_)
+            | Op::MaxPool(_)
+            | Op::AvgPoolInt(_)
+            | Op::Lut(_)
+            | Op::Reshape
+            | Op::Transpose(_)
+            | Op::Concat(_)
+            | Op::Quantize
+            | Op::Dequantize => 0,
+        };
+    }
+    total
+}
+
 fn header(g: &Graph, name: &str, b: &Boundary, arena: usize) -> String {
     let u = name.to_ascii_uppercase();
     let mut h = String::new();
@@ -211,6 +275,8 @@ fn header(g: &Graph, name: &str, b: &Boundary, arena: usize) -> String {
     let _ = writeln!(h, "#ifndef QCC_{u}_H\n#define QCC_{u}_H\n");
     let _ = writeln!(h, "/* one static buffer, 128-byte aligned */");
     let _ = writeln!(h, "#define QCC_{u}_ARENA_BYTES {arena}");
+    let _ = writeln!(h, "/* multiply-accumulates per inference */");
+    let _ = writeln!(h, "#define QCC_{u}_MACS {}", macs(g));
     let _ = writeln!(h, "#define QCC_{u}_NUM_INPUTS {}", b.inputs.len());
     let _ = writeln!(h, "#define QCC_{u}_NUM_OUTPUTS {}", b.outputs.len());
     let sides = [
@@ -243,6 +309,9 @@ fn header(g: &Graph, name: &str, b: &Boundary, arena: usize) -> String {
                 t.dtype.name().to_ascii_uppercase()
             );
             let _ = writeln!(h, "#define QCC_{u}_{side}_{i}_CTYPE {}", ctype(t.dtype));
+            // The generic-c spellings, so one harness builds against either target.
+            let _ = writeln!(h, "#define QCC_{u}_{side}{i}_NUMEL {}", t.shape.numel());
+            let _ = writeln!(h, "#define QCC_{u}_{side}{i}_TYPE {}", ctype(t.dtype));
             let _ = writeln!(h, "#define QCC_{u}_{side}_{i}_BYTES {}", bytes_of(t));
             let _ = writeln!(h, "#define QCC_{u}_{side}_{i}_SCALE {}", cfloat(s));
             let _ = writeln!(h, "#define QCC_{u}_{side}_{i}_ZERO_POINT {zp}");

@@ -11,6 +11,8 @@ use ir::{Graph, NodeId, Op, TensorData, ValueId};
 
 use super::plan::{self, Request};
 use super::{Boundary, EmitError, bytes_of, cfloat, ctype};
+use crate::c::code;
+use crate::program::{Call, Kernel, Loc, Operand, Program};
 
 mod conv;
 mod scalar;
@@ -32,6 +34,18 @@ pub(crate) struct Emitter<'g> {
     skip: HashSet<NodeId>,
     outputs: Vec<ValueId>,
     inputs: Vec<ValueId>,
+    /// The portable kernel program (built on first use) for nodes without a native kernel.
+    portable: Option<Result<Portable, String>>,
+    /// Portable constants already printed (`qcc_c<i>`).
+    portable_consts: HashSet<usize>,
+    /// Portable kernels called (for pasting their library sections).
+    portable_kernels: Vec<Kernel>,
+}
+
+/// The generic-C kernel program and the memory plan its arena offsets come from.
+struct Portable {
+    program: Program,
+    plan: passes::plan_memory::MemoryPlan,
 }
 
 fn unsupported(g: &Graph, n: NodeId, why: impl Into<String>) -> EmitError {
@@ -70,6 +84,9 @@ impl<'g> Emitter<'g> {
             skip: b.skip.iter().copied().collect(),
             outputs: b.outputs.clone(),
             inputs: b.inputs.clone(),
+            portable: None,
+            portable_consts: HashSet::new(),
+            portable_kernels: Vec::new(),
         };
         for &v in &b.inputs {
             e.touch.insert(v.index(), (0, 0));
@@ -135,6 +152,39 @@ impl<'g> Emitter<'g> {
             node.op.mnemonic(),
             node.name.escape_default()
         );
+        let snap = (
+            self.body.len(),
+            self.consts.len(),
+            self.nconst,
+            self.scratch.len(),
+            self.skip.clone(),
+            self.touch.clone(),
+        );
+        match self.native(n) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.body.truncate(snap.0);
+                self.consts.truncate(snap.1);
+                self.nconst = snap.2;
+                self.scratch.truncate(snap.3);
+                self.skip = snap.4;
+                self.touch = snap.5;
+                self.portable_node(n).map_err(|why| match e {
+                    EmitError::Unsupported { node, op, why: w } => EmitError::Unsupported {
+                        node,
+                        op,
+                        why: format!("{w}; portable fallback: {why}"),
+                    },
+                    other => other,
+                })
+            }
+        }
+    }
+
+    /// The native (vector or scalar) kernel of `n`.
+    fn native(&mut self, n: NodeId) -> Result<(), EmitError> {
+        let g = self.g;
+        let node = g.node(n);
         match &node.op {
             Op::Input | Op::Const(_) => Ok(()),
             Op::ConvInt(a) => self.conv(n, &a.conv),
@@ -259,8 +309,152 @@ impl<'g> Emitter<'g> {
             | Op::ConvTransposeInt(_)
             | Op::MatMulInt
             | Op::SoftmaxInt(_)
-            | Op::ResizeInt(_) => Err(unsupported(g, n, "not implemented yet")),
+            | Op::ResizeInt(_) => Err(unsupported(g, n, "no native kernel")),
         }
+    }
+
+    /// Emits `n` as the generic-C kernel calls of [`crate::program`], with their arena
+    /// offsets mapped onto this backend's buffers.
+    fn portable_node(&mut self, n: NodeId) -> Result<(), String> {
+        let g = self.g;
+        if self.portable.is_none() {
+            let plan = passes::plan_memory::plan(g, passes::plan_memory::ARENA_ALIGN);
+            self.portable = Some(
+                crate::program::build(g)
+                    .map(|program| Portable { program, plan })
+                    .map_err(|e| e.to_string()),
+            );
+        }
+        let calls: Vec<Call> = match self.portable.as_ref().expect("built") {
+            Ok(p) => p
+                .program
+                .calls
+                .iter()
+                .filter(|c| c.node == n)
+                .cloned()
+                .collect(),
+            Err(e) => return Err(e.clone()),
+        };
+        if calls.is_empty() {
+            return Err("no portable kernel call".into());
+        }
+        let node = g.node(n);
+        let vals: Vec<ValueId> = node.inputs.iter().chain(&node.outputs).copied().collect();
+        for c in &calls {
+            let ins = c
+                .ins
+                .iter()
+                .map(|o| {
+                    self.portable_ptr(o, &vals).map(|p| {
+                        format!("{{{p}, {}}}", code(o.dtype, matches!(o.loc, Loc::Arena(_))))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self.portable_ptr(&c.out, &vals)?;
+            if !self.portable_kernels.contains(&c.kernel) {
+                self.portable_kernels.push(c.kernel);
+            }
+            let params: Vec<String> = c.params.iter().map(|x| x.to_string()).collect();
+            let _ = writeln!(
+                self.body,
+                "  {{ static const int32_t p[{}] = {{{}}};\n    const qcc_in in[{}] = {{{}}};\n    k_{}(in, {out}, {}, p); }}",
+                params.len().max(1),
+                if params.is_empty() {
+                    "0".into()
+                } else {
+                    params.join(", ")
+                },
+                ins.len().max(1),
+                if ins.is_empty() {
+                    "{0, 0}".into()
+                } else {
+                    ins.join(", ")
+                },
+                c.kernel.name(),
+                code(c.out.dtype, true),
+            );
+        }
+        Ok(())
+    }
+
+    /// The C pointer of a portable operand: a constant (printed on first use) or the
+    /// buffer of the value among `vals` whose portable arena range holds it.
+    fn portable_ptr(&mut self, o: &Operand, vals: &[ValueId]) -> Result<String, String> {
+        let g = self.g;
+        let p = match self.portable.as_ref() {
+            Some(Ok(p)) => p,
+            _ => return Err("no portable program".into()),
+        };
+        match o.loc {
+            Loc::Const(i) => {
+                if self.portable_consts.insert(i) {
+                    let c = &p.program.consts[i];
+                    let vals: Vec<String> = c
+                        .values
+                        .iter()
+                        .map(|v| {
+                            if *v == i32::MIN {
+                                "INT32_MIN".to_string()
+                            } else {
+                                v.to_string()
+                            }
+                        })
+                        .collect();
+                    let _ = writeln!(
+                        self.consts,
+                        "static const {} qcc_c{i}[{}] = {{{}}};",
+                        crate::c::ctype(c.dtype),
+                        vals.len().max(1),
+                        if vals.is_empty() {
+                            "0".to_string()
+                        } else {
+                            vals.join(", ")
+                        }
+                    );
+                }
+                Ok(format!("qcc_c{i}"))
+            }
+            Loc::Arena(off) => {
+                let hit = vals.iter().copied().find_map(|v| {
+                    let base = p.plan.offset(v)?;
+                    let len = bytes_of(g.ty(v)).max(1);
+                    (off >= base && off < base + len).then(|| (v, off - base))
+                });
+                let (v, delta) =
+                    hit.ok_or_else(|| format!("arena offset {off} is not an operand of the node"))?;
+                let b = self.buf(v);
+                let _ = b;
+                Ok(if delta == 0 {
+                    format!("(A + {})", off_marker(v))
+                } else {
+                    format!("(A + {} + {delta})", off_marker(v))
+                })
+            }
+        }
+    }
+
+    /// The generic-C library sections the portable calls need.
+    pub(crate) fn portable_library(&self) -> String {
+        if self.portable_kernels.is_empty() {
+            return String::new();
+        }
+        let names: Vec<&str> = self.portable_kernels.iter().map(|k| k.name()).collect();
+        let arith = names
+            .iter()
+            .any(|k| ["requant", "add", "mul", "avg_pool"].contains(k));
+        let mut s = String::from("\n/* ---- portable kernels (generic-C library) ---- */\n");
+        for (kname, body) in crate::kernel_sections(crate::c::PRELUDE) {
+            if kname == "base" {
+                // The boundary helpers (quantize/move) are this backend's own.
+                let cut = body
+                    .find("static int32_t qcc_quantize(")
+                    .unwrap_or(body.len());
+                s.push_str(&body[..cut]);
+            } else if (kname == "arith" && arith) || names.contains(&kname) {
+                s.push_str(body);
+            }
+        }
+        s
     }
 
     /// Replaces markers with offsets; returns (body, consts, arena bytes).
