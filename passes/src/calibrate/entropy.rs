@@ -63,6 +63,10 @@ pub fn entropy(h: &Histogram, scheme: Scheme) -> Result<ClipRange, CalibError> {
         } else {
             ((n - i).max(first), (n + i).min(last + 1))
         };
+        // A window that has not reached the data yet (all of it far from zero).
+        if stop <= start {
+            continue;
+        }
         let segments: [(usize, usize, usize); 2] = if scheme.symmetric {
             let per_side = 1usize << (scheme.bits - 1);
             [(start, n, per_side), (n, stop, per_side)]

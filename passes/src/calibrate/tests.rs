@@ -224,3 +224,19 @@ fn too_few_bins_falls_back_to_minmax() {
     .unwrap();
     assert!(r.threshold < 20.0);
 }
+
+/// Data far from zero on one side (e.g. after a hard-sigmoid): the asymmetric searches must
+/// not look at windows that have not reached the data yet.
+#[test]
+fn data_away_from_zero_gives_a_range_for_every_method() {
+    let mut rng = Rng(7);
+    let mut h = Histogram::new();
+    let xs: Vec<f32> = (0..5000)
+        .map(|_| 0.4 + 0.6 * rng.uniform() as f32)
+        .collect();
+    h.observe(&xs);
+    for m in all_methods() {
+        let r = clip_range(&h, m, Scheme::U8_ASYMMETRIC).expect("a range");
+        assert!(r.hi > 0.5 && r.hi <= 1.0 + 1e-3, "{m}: {r:?}");
+    }
+}
