@@ -38,8 +38,8 @@ def main():
     os.makedirs(args.dir, exist_ok=True)
     if not all(os.path.exists(os.path.join(args.dir, m, "model.onnx")) for m in MODELS):
         subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tools/bench/export_bench_models.py"), args.dir], check=True)
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "qcc-tools", "--bin", "bench-float"], check=True, cwd=ROOT)
-    exe = os.path.join(ROOT, "target/release/bench-float")
+    subprocess.run(["cargo", "build", "--profile", "perf", "-q", "-p", "qcc-tools", "--bin", "bench-float"], check=True, cwd=ROOT)
+    exe = os.path.join(ROOT, "target/perf/bench-float")
     rows = []
     for m in MODELS:
         model = os.path.join(args.dir, m, "model.onnx")
