@@ -207,3 +207,42 @@ fn depfile_lists_model_external_data_and_calibration() {
     assert!(text.contains("model.onnx"), "{text}");
     assert!(text.contains("weights.bin"), "{text}");
 }
+
+#[test]
+fn report_lists_layers_and_totals() {
+    let dir = model("lenet_digits");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r.json");
+    let (m, c) = (dir.join("model.onnx"), dir.join("calib.npy"));
+    let o = qcc(&[
+        m.to_str().unwrap(),
+        "--calib",
+        c.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let layers = r["layers"].as_array().expect("layers");
+    let conv = layers
+        .iter()
+        .find(|l| l["op"] == "conv")
+        .expect("a conv layer");
+    assert_eq!(conv["weight_bits"], 8);
+    assert_eq!(conv["activation_bits"], 8);
+    let sqnr = conv["sqnr_db"].as_f64().expect("sqnr");
+    assert!(sqnr > 20.0, "conv SQNR {sqnr} dB");
+    // LeNet: conv 8x1x5x5 on 16x16 (pad 2) and 16x8x5x5 on 8x8 -> 4x4, fc 64x48, fc 48x10.
+    let macs = 8 * 25 * 256 + 16 * 200 * 16 + 64 * 48 + 48 * 10;
+    assert_eq!(r["totals"]["macs"], macs);
+    let wbytes = r["totals"]["weight_bytes"].as_u64().unwrap();
+    // i8 weights plus i32 biases.
+    assert_eq!(wbytes, (200 + 3200 + 3072 + 480) + 4 * (8 + 16 + 48 + 10));
+    assert!(r["totals"]["activation_bytes"].as_u64().unwrap() > 0);
+
+    assert_user_error(
+        &qcc(&[m.to_str().unwrap(), "--emit", "report"]),
+        "needs --calib",
+    );
+}
