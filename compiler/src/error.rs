@@ -86,12 +86,7 @@ impl CompileError {
             CompileError::Import(e) => e.render_plain(),
             CompileError::Parse { file, text, error } => {
                 let files = SimpleFile::new(file.as_str(), text.as_str());
-                let d = Diagnostic::error()
-                    .with_message("cannot parse the IR text")
-                    .with_labels(vec![
-                        Label::primary((), error.span.clone()).with_message(error.message.clone()),
-                    ]);
-                term::emit_into_string(&term::Config::default(), &files, &d)
+                term::emit_into_string(&term::Config::default(), &files, &parse_diagnostic(error))
                     .unwrap_or_else(|_| format!("error: {self}\n"))
             }
             _ => format!("error: {self}\n"),
@@ -106,11 +101,7 @@ impl CompileError {
         }
         if let CompileError::Parse { file, text, error } = self {
             let files = SimpleFile::new(file.as_str(), text.as_str());
-            let d = Diagnostic::error()
-                .with_message("cannot parse the IR text")
-                .with_labels(vec![
-                    Label::primary((), error.span.clone()).with_message(error.message.clone()),
-                ]);
+            let d = parse_diagnostic(error);
             let stream = termcolor::StandardStream::stderr(termcolor::ColorChoice::Auto);
             let mut lock = stream.lock();
             if term::emit_to_write_style(&mut lock, &term::Config::default(), &files, &d).is_ok() {
@@ -119,4 +110,13 @@ impl CompileError {
         }
         eprint!("{}", self.render_plain());
     }
+}
+
+/// The diagnostic of a `.qir` parse error: a primary label at its span.
+fn parse_diagnostic(error: &ir::text::ParseError) -> Diagnostic<()> {
+    Diagnostic::error()
+        .with_message("cannot parse the IR text")
+        .with_labels(vec![
+            Label::primary((), error.span.clone()).with_message(error.message.clone()),
+        ])
 }
