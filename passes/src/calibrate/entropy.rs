@@ -36,8 +36,13 @@ pub fn entropy(h: &Histogram, scheme: Scheme) -> Result<ClipRange, CalibError> {
     if h.range() == 0.0 {
         return ClipRange::from_threshold(h, 0.0);
     }
-    let counts = h.counts();
     let n = h.bins_per_side();
+    // Exact zeros are represented exactly (the zero point), so they carry no quantization
+    // error; left in, the spike of a post-ReLU tensor dominates the divergence and drives
+    // the search to the narrowest window, where the spike's bin stands alone.
+    let mut counts = h.counts().to_vec();
+    counts[n] = (counts[n] - h.zeros()).max(0.0);
+    let counts = counts.as_slice();
     let Some(first) = counts.iter().position(|&c| c > 0.0) else {
         return ClipRange::from_threshold(h, 0.0);
     };

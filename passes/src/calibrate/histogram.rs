@@ -31,6 +31,8 @@ pub struct Histogram {
     range: f64,
     /// Zeros observed while `range` was still 0.
     pending_zeros: f64,
+    /// Exact zeros observed in all (they sit in the bin `[0, w)`).
+    zeros: f64,
     stats: MinMax,
 }
 
@@ -48,6 +50,7 @@ impl Histogram {
             bins_per_side: DEFAULT_BINS_PER_SIDE,
             range: 0.0,
             pending_zeros: 0.0,
+            zeros: 0.0,
             stats: MinMax::new(),
         }
     }
@@ -67,6 +70,7 @@ impl Histogram {
     /// Observes one tensor (one sample's activation), growing the range if needed.
     pub fn observe(&mut self, xs: &[f32]) {
         self.stats.observe(xs);
+        self.zeros += xs.iter().filter(|&&x| x == 0.0).count() as f64;
         let absmax = xs
             .iter()
             .filter(|x| x.is_finite())
@@ -97,6 +101,7 @@ impl Histogram {
             ));
         }
         self.stats.merge(&other.stats);
+        self.zeros += other.zeros;
         if other.range == 0.0 {
             if self.range == 0.0 {
                 self.pending_zeros += other.pending_zeros;
@@ -176,6 +181,11 @@ impl Histogram {
     /// The half-width `R` of the binned range `[-R, R]` (0 before any nonzero value).
     pub fn range(&self) -> f64 {
         self.range
+    }
+
+    /// How many exact zeros were observed (counted in the bin `[0, w)` too).
+    pub fn zeros(&self) -> f64 {
+        self.zeros
     }
 
     /// Width of one bin, `R / n`.

@@ -6,7 +6,8 @@
 //! inputs and results of non-`Const` nodes) feeds one [`Histogram`] (which also keeps the
 //! exact min/max). Afterwards `PassCtx::calibration` turns each histogram into a clipping
 //! range with [`clip_range`] for the activation scheme of `PassCtx::quant`, written to
-//! `Value::range`.
+//! `Value::range`. Graph outputs always keep their observed min/max: clipping logits or
+//! boxes costs the values that decide the answer.
 //!
 //! Establishes: every f32 activation that the graph outputs depend on has a range with
 //! `lo <= 0 <= hi` widened to include zero (quantization always represents 0 exactly) and
@@ -62,7 +63,14 @@ pub fn run(g: &mut Graph, ctx: &PassCtx) -> Result<PassStats, PassError> {
             // Not computed: nothing the outputs depend on.
             continue;
         }
-        let r = range_of(&h, ctx.calibration.0, scheme).map_err(|e| PassError::Failed {
+        // Graph outputs (logits, boxes) keep their full observed range: clipping them trades
+        // the values that decide the answer for resolution nobody reads.
+        let method = if g.outputs.contains(&v) {
+            Method::MinMax
+        } else {
+            ctx.calibration.0
+        };
+        let r = range_of(&h, method, scheme).map_err(|e| PassError::Failed {
             node: Some(g.value(v).producer),
             message: format!(
                 "cannot calibrate the result of `{}`: {e}",

@@ -240,3 +240,25 @@ fn data_away_from_zero_gives_a_range_for_every_method() {
         assert!(r.hi > 0.5 && r.hi <= 1.0 + 1e-3, "{m}: {r:?}");
     }
 }
+
+/// Post-ReLU data: half exact zeros, half |N(0, 1)|. The zero spike must not drive the KL
+/// search to the narrowest window (zeros are exact, so they carry no quantization error).
+#[test]
+fn entropy_ignores_the_zero_spike_of_relu_outputs() {
+    let mut rng = Rng(11);
+    let mut h = Histogram::new();
+    for _ in 0..50 {
+        let xs: Vec<f32> = (0..2000)
+            .map(|i| {
+                if i % 2 == 0 {
+                    0.0
+                } else {
+                    rng.normal().abs() as f32
+                }
+            })
+            .collect();
+        h.observe(&xs);
+    }
+    let r = entropy(&h, Scheme::U8_ASYMMETRIC).expect("a range");
+    assert!(r.hi > 2.5, "entropy clipped post-ReLU data at {}", r.hi);
+}
