@@ -29,6 +29,12 @@ use std::fmt::Write;
 
 pub(crate) const PRELUDE: &str = include_str!("prelude.c");
 
+/// Whether the library section of kernel `name` uses the shared `arith` section
+/// (fixed-point multiply, rounding shifts, reciprocals).
+pub(crate) fn needs_arith(name: &str) -> bool {
+    ["requant", "add", "mul", "avg_pool", "softmax", "resize"].contains(&name)
+}
+
 /// Emits `(source, header)` for `g` (Integer or Scheduled phase) as `qcc_<name>_*` for a
 /// portable C target (`generic-c`). Fails if an op's rounding is one `target` lacks.
 pub fn emit_c(g: &Graph, name: &str, target: &Target) -> Result<(String, String), EmitError> {
@@ -117,9 +123,7 @@ fn source(p: &Program, name: &str, target: &Target) -> String {
     );
     let _ = writeln!(s, "#include <stdint.h>\n");
     let used: Vec<&str> = p.kernels_used().iter().map(|k| k.name()).collect();
-    let arith = used
-        .iter()
-        .any(|k| ["requant", "add", "mul", "avg_pool", "softmax", "resize"].contains(k));
+    let arith = used.iter().any(|k| needs_arith(k));
     for (kname, body) in kernel_sections(PRELUDE) {
         if kname == "base" || (kname == "arith" && arith) || used.contains(&kname) {
             s.push_str(body);

@@ -439,9 +439,7 @@ impl<'g> Emitter<'g> {
             return String::new();
         }
         let names: Vec<&str> = self.portable_kernels.iter().map(|k| k.name()).collect();
-        let arith = names
-            .iter()
-            .any(|k| ["requant", "add", "mul", "avg_pool"].contains(k));
+        let arith = names.iter().any(|k| crate::c::needs_arith(k));
         let mut s = String::from("\n/* ---- portable kernels (generic-C library) ---- */\n");
         for (kname, body) in crate::kernel_sections(crate::c::PRELUDE) {
             if kname == "base" {
