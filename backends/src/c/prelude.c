@@ -158,8 +158,10 @@ static void qcc_move(void *y, int ty, const void *x, int tx, int32_t n)
 }
 
 //@ arith
+/* The helpers below are `static inline` so a program that uses only some of them compiles
+   warning-free (-Wall -Werror): unused inline functions are not diagnosed. */
 /* floor(x / 2^n) for 0 <= n <= 62 without shifting a negative number. */
-static int64_t qcc_asr64(int64_t x, int n)
+static inline int64_t qcc_asr64(int64_t x, int n)
 {
     if (x >= 0) {
         return x >> n;
@@ -167,13 +169,13 @@ static int64_t qcc_asr64(int64_t x, int n)
     return -(((-x) - 1) >> n) - 1;
 }
 
-static int32_t qcc_sat32(int64_t x)
+static inline int32_t qcc_sat32(int64_t x)
 {
     return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : (int32_t)x;
 }
 
 /* ir::arith::sqrdmulh */
-static int32_t qcc_sqrdmulh(int32_t a, int32_t b)
+static inline int32_t qcc_sqrdmulh(int32_t a, int32_t b)
 {
     int64_t p = (int64_t)a * (int64_t)b;
     int64_t r = qcc_asr64(p + ((int64_t)1 << 30), 31);
@@ -182,7 +184,7 @@ static int32_t qcc_sqrdmulh(int32_t a, int32_t b)
 
 /* ir::arith::rounding_shift_right; mode 0 = half-up, 1 = half-away-from-zero. For an i32
  * x every n >= 33 gives 0 in both modes, so 64-bit arithmetic is exact. */
-static int32_t qcc_rshift(int32_t x, int32_t n, int32_t mode)
+static inline int32_t qcc_rshift(int32_t x, int32_t n, int32_t mode)
 {
     int64_t v = x, half;
     if (n <= 0) {
@@ -202,7 +204,7 @@ static int32_t qcc_rshift(int32_t x, int32_t n, int32_t mode)
 }
 
 /* Saturating left shift by 0..32 (a multiply: shifting a negative value is undefined in C). */
-static int32_t qcc_shl_sat(int32_t x, int32_t left)
+static inline int32_t qcc_shl_sat(int32_t x, int32_t left)
 {
     if (left > 32) {
         left = 32;
@@ -211,7 +213,7 @@ static int32_t qcc_shl_sat(int32_t x, int32_t left)
 }
 
 /* ir::arith::requantize with m = (m0, shift). */
-static int32_t qcc_requantize(int32_t acc, int32_t m0, int32_t shift, int32_t zp, int32_t lo,
+static inline int32_t qcc_requantize(int32_t acc, int32_t m0, int32_t shift, int32_t zp, int32_t lo,
                               int32_t hi, int32_t mode)
 {
     int32_t x = shift < 0 ? qcc_shl_sat(acc, -shift) : acc;
