@@ -12,7 +12,7 @@
 //! | `DequantizeLinear(q, s, zp)` | `dequantize`; `s`/`zp` must equal `q`'s type parameters |
 //! | `DequantizeLinear` of an integer initializer | integer `const` with the parameters, `dequantize` |
 //! | `QLinearConv` | `dequantize` x, w, i32 bias (scale `s_x*s_w[m]`) -> `conv` -> `quantize` |
-//! | `QLinearMatMul` | `dequantize` a, b -> `matmul` -> `quantize` |
+//! | `QLinearMatMul` | `dequantize` a, b -> `gemm` (2-d) or `matmul` -> `quantize` |
 //! | `ConvInteger(x, w, zx, zw)` | `dequantize` x; w as a const of scale `1/s_x` and zero point `zw`; `conv`; `quantize` to `i32<1:0>` |
 //! | `MatMulInteger(a, b, za, zb)` | the same with `matmul` (`b` must be an initializer) |
 //! | `Cast(to=FLOAT)` of an `i32<1:0>` | `dequantize` (exactly the cast) |
@@ -644,7 +644,15 @@ fn qlinear_matmul(cx: &mut Cx, float: FloatConvert) -> R<Vec<Val>> {
             default_dtype: None,
         },
     )?;
-    let y = run_float(cx, float, "MatMul", vec![Some(a), Some(b)])?;
+    // A 2-d product is a Gemm (alpha = beta = 1, no transposes): the form whose weight may be
+    // quantized per output column, as QLinearMatMul's `b` usually is.
+    let a_rank = cx.dims(0)?.len();
+    let op = if a_rank == 2 && b_rank == 2 {
+        "Gemm"
+    } else {
+        "MatMul"
+    };
+    let y = run_float(cx, float, op, vec![Some(a), Some(b)])?;
     let y = ir_of(
         cx,
         y.into_iter().next().unwrap_or(Val::Absent(String::new())),
