@@ -450,8 +450,8 @@ pub fn run(cli: &Cli) -> Result<(), CompileError> {
                     "--emit report needs --calib CALIB.npy: it compares the quantized layers with float on that batch".into(),
                 ));
             };
-            let report =
-                crate::report::build(&c.float, qdq, calib).map_err(CompileError::Interp)?;
+            let report = crate::report::build(&c.float, qdq, &c.program, calib)
+                .map_err(CompileError::Interp)?;
             let text = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
             write_text(cli.output.as_deref(), &text)
         }

@@ -6,7 +6,8 @@
 //! channels), the SQNR in dB of its quantized output against the float program's value on
 //! the calibration batch, weight bytes and multiply-accumulates. Totals: `weight_bytes`
 //! (all quantized weights and biases), `activation_bytes` (every quantized activation tensor
-//! of one inference, before memory planning), `macs`.
+//! of one inference, before memory planning), `macs`, and the static memory plan of the
+//! integer program: `arena_bytes` and `arena_lower_bound` (the largest live set).
 
 use ir::{Graph, Op, QuantGranularity, Tensor, ValueId};
 use serde_json::{Value as Json, json};
@@ -107,10 +108,11 @@ fn dequantized_of(g: &Graph) -> HashMap<ValueId, ValueId> {
 }
 
 /// Builds the report from the float program, the Qdq program derived from it (same value
-/// ids), and the calibration samples.
+/// ids), the integer program (for its memory plan) and the calibration samples.
 pub fn build(
     float: &Graph,
     qdq: &Graph,
+    int: &Graph,
     samples: &[Vec<Tensor>],
 ) -> Result<Json, ir::interp::InterpError> {
     let dq = dequantized_of(qdq);
@@ -207,6 +209,7 @@ pub fn build(
             "macs": m,
         }));
     }
+    let plan = passes::plan_memory::plan(int, passes::plan_memory::ARENA_ALIGN);
     Ok(json!({
         "model": qdq.name,
         "calibration_samples": samples.len(),
@@ -215,6 +218,8 @@ pub fn build(
             "weight_bytes": total_w,
             "activation_bytes": total_a,
             "macs": total_macs,
+            "arena_bytes": plan.arena_bytes,
+            "arena_lower_bound": plan.lower_bound,
         }
     }))
 }

@@ -240,6 +240,12 @@ fn report_lists_layers_and_totals() {
     // i8 weights plus i32 biases.
     assert_eq!(wbytes, (200 + 3200 + 3072 + 480) + 4 * (8 + 16 + 48 + 10));
     assert!(r["totals"]["activation_bytes"].as_u64().unwrap() > 0);
+    let arena = r["totals"]["arena_bytes"].as_u64().unwrap() as f64;
+    let bound = r["totals"]["arena_lower_bound"].as_u64().unwrap() as f64;
+    assert!(
+        bound > 0.0 && arena <= 1.05 * bound,
+        "arena {arena} vs live-set bound {bound}"
+    );
 
     assert_user_error(
         &qcc(&[m.to_str().unwrap(), "--emit", "report"]),
