@@ -237,8 +237,8 @@ pub fn pass_ctx(cli: &Cli) -> Result<passes::PassCtx, CompileError> {
                 ActType::U8 => ir::DType::U8,
                 ActType::I8 => ir::DType::I8,
             },
-            weight_bits: 8,
             per_channel: !cli.per_tensor_weights,
+            ..Default::default()
         },
         rounding,
         ..Default::default()

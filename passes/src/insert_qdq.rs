@@ -29,6 +29,7 @@ use std::collections::HashMap;
 /// Runs the pass.
 pub fn run(g: &mut Graph, ctx: &PassCtx) -> Result<PassStats, PassError> {
     let order = g.topo_order();
+    check_layer_names(g, ctx)?;
     let params = choose_activation_params(g, &order, ctx)?;
     let mut rewrites = 0;
     for &n in &order {
@@ -37,13 +38,34 @@ pub fn run(g: &mut Graph, ctx: &PassCtx) -> Result<PassStats, PassError> {
     let mut values: Vec<ValueId> = params.keys().copied().collect();
     values.sort();
     for v in values {
-        insert_pair(g, v, &params[&v], ctx.quant.activation);
+        let dtype = activation_container(&params[&v], ctx.quant.activation);
+        insert_pair(g, v, &params[&v], dtype);
         rewrites += 1;
     }
     // The float weights and biases that were replaced.
     g.remove_dead_nodes();
     g.phase = Phase::Qdq;
     Ok(PassStats { rewrites })
+}
+
+/// Every name in `QuantConfig::layers` must name a node.
+fn check_layer_names(g: &Graph, ctx: &PassCtx) -> Result<(), PassError> {
+    for name in ctx.quant.layers.keys() {
+        if !g.node_ids().any(|n| &g.node(n).name == name) {
+            return Err(PassError::Failed {
+                node: None,
+                message: format!(
+                    "the precision override names `{name}`, which is no node of the graph"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The storage type of an activation quantized with `p` (see [`crate::activation_dtype`]).
+fn activation_container(p: &QuantParams, base: DType) -> DType {
+    crate::activation_dtype(base, p.bits)
 }
 
 fn fail(n: NodeId, message: String) -> PassError {
@@ -121,7 +143,7 @@ fn choose_activation_params(
     order: &[NodeId],
     ctx: &PassCtx,
 ) -> Result<HashMap<ValueId, QuantParams>, PassError> {
-    let act = ctx.quant.activation;
+    let base = ctx.quant.activation;
     let mut params: HashMap<ValueId, QuantParams> = HashMap::new();
     for &n in order {
         let node = g.node(n);
@@ -129,6 +151,8 @@ fn choose_activation_params(
             continue;
         }
         for &v in &node.outputs {
+            let bits = ctx.quant.activation_bits_of(&node.name);
+            let act = crate::activation_dtype(base, bits);
             let used = !g.users(v).is_empty() || g.outputs.contains(&v);
             if g.ty(v).dtype != DType::F32 || !used || is_fused_inner(g, v) {
                 continue;
@@ -141,8 +165,11 @@ fn choose_activation_params(
             let p = match (&node.op, inherited) {
                 (_, Some(p)) => p,
                 (Op::Softmax(_), None) => {
-                    let zp = if act == DType::I8 { -128 } else { 0 };
-                    QuantParams::per_tensor(act, 1.0 / 256.0, zp)
+                    let (qmin, qmax) = act.quant_range(bits).unwrap_or((0, 255));
+                    let scale = 1.0 / (qmax - qmin + 1) as f32;
+                    let mut p = QuantParams::per_tensor(act, scale, qmin as i32);
+                    p.bits = bits.min(act.bits());
+                    p
                 }
                 _ => {
                     let range = g.value(v).range.ok_or_else(|| {
@@ -151,7 +178,7 @@ fn choose_activation_params(
                             format!("the result of `{}` has no calibrated range", node.name),
                         )
                     })?;
-                    activation_params(range, act).map_err(|e| fail(n, e))?
+                    activation_params(range, act, bits).map_err(|e| fail(n, e))?
                 }
             };
             params.insert(v, p);
@@ -193,7 +220,7 @@ fn quantize_constants(
         let v = *node.inputs.get(slot)?;
         g.const_value(v).filter(|t| t.dtype == DType::F32).cloned()
     };
-    let bits = ctx.quant.weight_bits;
+    let bits = ctx.quant.weight_bits_of(&node.name);
     let mut rewrites = 0;
     match &node.op {
         Op::Conv(_) | Op::ConvTranspose(_) | Op::Gemm(_) | Op::MatMul => {
@@ -257,7 +284,7 @@ fn quantize_constants(
                 let lo = data.iter().copied().fold(0f32, f32::min);
                 let hi = data.iter().copied().fold(0f32, f32::max);
                 let hi = if hi <= lo { lo + 1e-6 } else { hi };
-                let p = activation_params(ValueRange { lo, hi }, ctx.quant.activation)
+                let p = activation_params(ValueRange { lo, hi }, ctx.quant.activation, 8)
                     .map_err(|e| fail(n, e))?;
                 let recip = ir::arith::reciprocal(p.scale(0));
                 let (qmin, qmax) = ctx.quant.activation.int_range().unwrap_or((0, 255));
@@ -313,5 +340,85 @@ fn insert_pair(g: &mut Graph, v: ValueId, p: &QuantParams, act: DType) {
         }
         let out_name = g.value_mut(v).name.take();
         g.value_mut(d).name = out_name;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LayerPrecision, PassCtx};
+
+    const CNN: &str = r#"graph "cnn" phase=calibrated
+inputs(%x)
+%x "x" = input : f32[1,1,4,4] range[0.0, 1.0]
+%w = const dense<[0.5, -0.25, 0.125, 1.0, -1.0, 0.5, 0.25, 0.75]> : f32[2,1,2,2]
+%c = conv(%x, %w) {strides=[1,1], pads=[0,0,0,0], dilations=[1,1], group=1} : f32[1,2,3,3] range[-1.0, 2.0] @"conv"
+%y "y" = sigmoid(%c) : f32[1,2,3,3] range[0.0, 1.0] @"act"
+outputs(%y)
+"#;
+
+    fn run_with(layers: &[(&str, LayerPrecision)]) -> Result<Graph, PassError> {
+        let mut g = ir::text::parse(CNN).expect("parses");
+        let mut ctx = PassCtx::default();
+        for (name, p) in layers {
+            ctx.quant.layers.insert(name.to_string(), *p);
+        }
+        run(&mut g, &ctx)?;
+        Ok(g)
+    }
+
+    fn quantized_types(g: &Graph) -> Vec<(String, DType, u32)> {
+        let mut out: Vec<(String, DType, u32)> = g
+            .node_ids()
+            .filter(|&n| matches!(g.node(n).op, Op::Quantize | Op::Const(_)))
+            .flat_map(|n| g.node(n).outputs.clone())
+            .filter_map(|v| {
+                let t = g.ty(v);
+                let bits = t.quant.as_ref()?.bits;
+                Some((g.producer(v).name.clone(), t.dtype, bits))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
+        out
+    }
+
+    #[test]
+    fn per_layer_overrides_set_weight_and_activation_bits() {
+        let g = run_with(&[(
+            "conv",
+            LayerPrecision {
+                weight_bits: Some(4),
+                activation_bits: Some(16),
+            },
+        )])
+        .expect("runs");
+        let types = quantized_types(&g);
+        assert!(types.contains(&("conv".into(), DType::I4, 4)), "{types:?}");
+        assert!(
+            types.contains(&("conv".into(), DType::I16, 16)),
+            "{types:?}"
+        );
+        assert!(types.contains(&("act".into(), DType::U8, 8)), "{types:?}");
+    }
+
+    #[test]
+    fn four_bit_activations_use_the_packed_container() {
+        let g = run_with(&[(
+            "act",
+            LayerPrecision {
+                weight_bits: None,
+                activation_bits: Some(4),
+            },
+        )])
+        .expect("runs");
+        let types = quantized_types(&g);
+        assert!(types.contains(&("act".into(), DType::U4, 4)), "{types:?}");
+        assert!(types.contains(&("conv".into(), DType::I8, 8)), "{types:?}");
+    }
+
+    #[test]
+    fn an_override_naming_no_node_is_an_error() {
+        let err = run_with(&[("nope", LayerPrecision::default())]).unwrap_err();
+        assert!(err.to_string().contains("`nope`"), "{err}");
     }
 }

@@ -19,6 +19,7 @@ pub mod plan_memory;
 pub mod quant_params;
 
 use ir::{DType, Graph, NodeId, Phase, Tensor};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use manager::{PassManager, PipelineEvent};
@@ -68,24 +69,83 @@ impl Default for CalibrationMethod {
 }
 
 /// Quantization choices (docs/quantization.md).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct QuantConfig {
-    /// Activation element type: `U8` (asymmetric, hvx-like's default) or `I8`.
+    /// Activation element type: `U8` (asymmetric, hvx-like's default) or `I8`. With 4 or 16
+    /// activation bits the container follows [`activation_dtype`].
     pub activation: DType,
+    /// Default activation bit width (8; 4 or 16 per layer through [`QuantConfig::layers`]).
+    pub activation_bits: u32,
     /// Weight bit width (symmetric, zero point 0).
     pub weight_bits: u32,
     /// Weights per output channel (else per tensor).
     pub per_channel: bool,
+    /// Free float scales or power-of-two (fixed-point) scales.
+    pub scales: ScaleMode,
+    /// Per-layer overrides keyed by node name (the node that owns the weights and produces
+    /// the activation). Names that match no node are an error of `insert-qdq`.
+    pub layers: BTreeMap<String, LayerPrecision>,
 }
 
 impl Default for QuantConfig {
     fn default() -> QuantConfig {
         QuantConfig {
             activation: DType::U8,
+            activation_bits: 8,
             weight_bits: 8,
             per_channel: true,
+            scales: ScaleMode::Float,
+            layers: BTreeMap::new(),
         }
     }
+}
+
+impl QuantConfig {
+    /// Weight bits for the node named `node`.
+    pub fn weight_bits_of(&self, node: &str) -> u32 {
+        self.layers
+            .get(node)
+            .and_then(|l| l.weight_bits)
+            .unwrap_or(self.weight_bits)
+    }
+
+    /// Activation bits for the result of the node named `node`.
+    pub fn activation_bits_of(&self, node: &str) -> u32 {
+        self.layers
+            .get(node)
+            .and_then(|l| l.activation_bits)
+            .unwrap_or(self.activation_bits)
+    }
+}
+
+/// The element type that stores `bits`-bit activations whose 8-bit type is `base` (`U8` or
+/// `I8`): 1-4 bits in the packed `U4`/`I4`, 5-8 in `base`, 9-16 in `I16`.
+pub fn activation_dtype(base: DType, bits: u32) -> DType {
+    match (bits, base) {
+        (0..=4, DType::U8 | DType::U4) => DType::U4,
+        (0..=4, _) => DType::I4,
+        (5..=8, _) => base,
+        _ => DType::I16,
+    }
+}
+
+/// How scales are chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ScaleMode {
+    /// Any positive f32 scale (the default).
+    #[default]
+    Float,
+    /// Every scale is `2^-f` (`QuantParams::pow2`): requantization is a rounding shift.
+    Pow2,
+}
+
+/// Precision of one layer (a node with weights or a node producing an activation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct LayerPrecision {
+    /// Bits of the node's weights (2..=8).
+    pub weight_bits: Option<u32>,
+    /// Bits of the node's output activation (4, 8 or 16).
+    pub activation_bits: Option<u32>,
 }
 
 /// A function told `(what, done, total)`.

@@ -13,14 +13,21 @@ use ir::arith::{
 };
 use ir::{DType, QuantGranularity, QuantParams, Tensor, TensorData, ValueRange};
 
-/// Per-tensor activation parameters for `range` in element type `dtype` (u8 or i8).
-pub fn activation_params(range: ValueRange, dtype: DType) -> Result<QuantParams, String> {
+/// Per-tensor activation parameters for `range` with `bits`-bit values stored in element
+/// type `dtype` (u8, i8, u4, i4 or i16; `bits` at most the storage width).
+pub fn activation_params(
+    range: ValueRange,
+    dtype: DType,
+    bits: u32,
+) -> Result<QuantParams, String> {
     let (qmin, qmax) = dtype
-        .int_range()
-        .ok_or_else(|| format!("activation type {dtype} is not an integer type"))?;
+        .quant_range(bits)
+        .ok_or_else(|| format!("activation type {dtype} cannot hold {bits}-bit values"))?;
     let (scale, zp) = choose_qparams_asymmetric(range.lo, range.hi, qmin as i32, qmax as i32)
         .map_err(|e| e.to_string())?;
-    Ok(QuantParams::per_tensor(dtype, scale, zp))
+    let mut p = QuantParams::per_tensor(dtype, scale, zp);
+    p.bits = bits.min(dtype.bits());
+    Ok(p)
 }
 
 /// Symmetric weight quantization of `w` with `bits` bits, per index of `axis` (or per tensor
