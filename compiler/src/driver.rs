@@ -132,7 +132,7 @@ fn make_escape(p: &Path) -> String {
 }
 
 /// The inputs a compilation read: the model, external data files beside it, calibration data.
-fn dependencies(cli: &Cli) -> Vec<PathBuf> {
+pub fn dependencies(cli: &Cli) -> Vec<PathBuf> {
     let mut deps = vec![cli.model.clone()];
     if let Some(dir) = cli.model.parent()
         && let Ok(bytes) = std::fs::read(&cli.model)

@@ -1,6 +1,7 @@
 //! The qcc compiler library: ONNX import, `.npy`/`.npz` data, the pipeline and the CLI
 //! driver. The `qcc` binary is a thin wrapper over [`driver::main_with_args`].
 
+pub mod build;
 pub mod driver;
 pub mod error;
 pub mod export;
