@@ -340,6 +340,11 @@ impl SearchSpace {
         })
     }
 
+    /// Every knob at `bits`, whatever the ladders allow.
+    pub fn uniform(&self, bits: u32) -> Config {
+        vec![bits; self.knobs.len()]
+    }
+
     /// Every knob at 8 bits (or its ladder's closest width).
     pub fn all8(&self) -> Config {
         self.knobs

@@ -132,7 +132,8 @@ pub fn search(
     let mult_weight = opts.mult_weight;
 
     // All 8-bit: the reference of the costs and of the sensitivities.
-    let all8 = space.all8();
+    // (The ladders may exclude 8; the reference is 8-bit all the same.)
+    let all8 = space.uniform(8);
     let base = space.costs(&all8);
     let e8 = ev.evaluate(space.layers(&all8), n, None)?;
     report(&ev);
@@ -218,16 +219,19 @@ pub fn search(
             hi = mid;
         }
     }
+    let mut top_eval = None;
     if best.is_none() && lo == 0 && ev.runs < cap {
         let e = ev.evaluate(space.layers(&path[0]), n, Some(budget))?;
         report(&ev);
         if feasible(&e) {
             best = Some((0, e));
         }
+        top_eval = Some(e);
     }
     let (mut state, mut chosen, mut satisfied) = match best {
         Some((i, e)) => (path[i].clone(), e, true),
-        None => (all8.clone(), e8, feasible(&e8)),
+        None if space.all8() == all8 => (all8.clone(), e8, feasible(&e8)),
+        None => (path[0].clone(), top_eval.unwrap_or(e8), false),
     };
 
     // Step 5: greedy refinement with real evaluations.
@@ -257,7 +261,8 @@ pub fn search(
 
     // Never worse than all 8-bit when that is feasible.
     let obj = |c: &Config| objective(&space.costs(c), &base, mult_weight);
-    if feasible(&e8) && (!satisfied || obj(&all8) < obj(&state)) {
+    let allowed = space.all8() == all8;
+    if allowed && feasible(&e8) && (!satisfied || obj(&all8) < obj(&state)) {
         state = all8.clone();
         chosen = e8;
         satisfied = true;
