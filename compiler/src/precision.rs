@@ -112,6 +112,7 @@ pub fn report_json(r: &SearchResult, max_accuracy_drop: f64) -> Json {
         "evaluations": r.evaluations,
         "calibration_samples": r.chosen.samples,
         "agreement_percent": r.chosen.agreement_percent(),
+        "expected_disagreement_percent": 100.0 * r.chosen.expected_flips / r.chosen.samples.max(1) as f64,
         "all_8bit_agreement_percent": r.all8.agreement_percent(),
         "logit_sqnr_db": sqnr(&r.chosen),
         "all_8bit_logit_sqnr_db": sqnr(&r.all8),
@@ -135,7 +136,7 @@ pub fn summary(r: &SearchResult) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     format!(
-        "note: precision search: {} evaluations, memory {} -> {} bytes ({:.1}% saved), mult cost {} -> {}, top-1 agreement {:.1}% (all 8-bit {:.1}%)\nnote: chosen bits: {low}",
+        "note: precision search: {} evaluations, memory {} -> {} bytes ({:.1}% saved), mult cost {} -> {}, top-1 agreement {:.1}% (all 8-bit {:.1}%), expected {:.1}%, logit SQNR {:.1} dB\nnote: chosen bits: {low}",
         r.evaluations,
         r.baseline.memory(),
         r.costs.memory(),
@@ -144,5 +145,7 @@ pub fn summary(r: &SearchResult) -> String {
         r.costs.mult_cost,
         r.chosen.agreement_percent(),
         r.all8.agreement_percent(),
+        100.0 - 100.0 * r.chosen.expected_flips / r.chosen.samples.max(1) as f64,
+        r.chosen.sqnr_db(),
     )
 }

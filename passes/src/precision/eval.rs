@@ -20,6 +20,11 @@ pub struct Evaluation {
     pub disagreements: usize,
     /// `Σ(q - f)² / Σf²` over the first output of the samples run.
     pub noise: f64,
+    /// Expected number of disagreements: for each sample, the probability that logit noise
+    /// of the observed size flips its float top-1 (`Φ(-margin / (√2·σ))`, σ the RMS of the
+    /// sample's logit error, margin the float top-1 minus runner-up). Smoother than the
+    /// count, it sees near-flips on a small batch.
+    pub expected_flips: f64,
     /// Whether every requested sample ran (false after an early stop).
     pub complete: bool,
 }
@@ -41,6 +46,41 @@ impl Evaluation {
         } else {
             -10.0 * self.noise.log10()
         }
+    }
+}
+
+/// `erfc(x)` for `x >= 0` (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7).
+fn erfc(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.3275911 * x);
+    let poly = t
+        * (0.254829592
+            + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    poly * (-x * x).exp()
+}
+
+/// Probability that Gaussian noise of RMS `sigma` on each logit flips a top-1 lead of
+/// `margin`: the difference of two logits' noise has standard deviation `√2·σ`.
+fn flip_probability(margin: f64, sigma: f64) -> f64 {
+    if sigma <= 0.0 {
+        0.0
+    } else {
+        0.5 * erfc(margin.max(0.0) / (2.0 * sigma))
+    }
+}
+
+/// Top-1 minus runner-up.
+fn margin(x: &[f32]) -> f64 {
+    let top = argmax(x);
+    let second = x
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != top)
+        .map(|(_, &v)| v)
+        .fold(f32::NEG_INFINITY, f32::max);
+    if second.is_finite() {
+        f64::from(x[top] - second)
+    } else {
+        f64::INFINITY
     }
 }
 
@@ -95,12 +135,12 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Judges `layers` on the first `n` samples; with `budget`, stops once more than that
-    /// many samples disagree.
+    /// many samples disagree or are expected to.
     pub fn evaluate(
         &mut self,
         layers: BTreeMap<String, LayerPrecision>,
         n: usize,
-        budget: Option<usize>,
+        budget: Option<f64>,
     ) -> Result<Evaluation, PassError> {
         self.runs += 1;
         let g = build_qdq(self.calibrated, self.ctx, layers)?;
@@ -110,6 +150,7 @@ impl<'a> Evaluator<'a> {
             samples: 0,
             disagreements: 0,
             noise: 0.0,
+            expected_flips: 0.0,
             complete: true,
         };
         let (mut num, mut den) = (0f64, 0f64);
@@ -121,14 +162,19 @@ impl<'a> Evaluator<'a> {
                 if argmax(q) != argmax(f) {
                     e.disagreements += 1;
                 }
+                let mut err = 0f64;
                 for (&a, &b) in f.iter().zip(q) {
-                    num += f64::from(a - b) * f64::from(a - b);
+                    err += f64::from(a - b) * f64::from(a - b);
                     den += f64::from(a) * f64::from(a);
                 }
+                num += err;
+                let sigma = (err / f.len().max(1) as f64).sqrt();
+                e.expected_flips += flip_probability(margin(f), sigma);
             }
             e.samples = end;
             start = end;
-            if budget.is_some_and(|b| e.disagreements > b) && start < n {
+            let over = |b: f64| e.disagreements as f64 > b || e.expected_flips > b;
+            if budget.is_some_and(over) && start < n {
                 e.complete = false;
                 break;
             }

@@ -16,7 +16,11 @@
 //! `MACs * weight bits * input activation bits`; `_8` is the all-8-bit program.
 //!
 //! **Constraint.** Top-1 agreement of the fake-quantized program with the float program on
-//! the calibration batch at least `100 - max_accuracy_drop` percent (no labels). Every
+//! the calibration batch at least `100 - max_accuracy_drop` percent (no labels), both
+//! counted and *expected*: a calibration batch of 100 samples counts flips in steps of one
+//! point and misses near-flips, so each sample also contributes the probability that logit
+//! noise of its observed size flips its float top-1 margin ([`Evaluation::expected_flips`]),
+//! which tracks the disagreement on unseen data much better. Every
 //! candidate is judged by running the *whole* Qdq-phase graph built by `insert-qdq` in the
 //! float interpreter (which models the integer program), so upstream layers are quantized
 //! as chosen; samples run in parallel and a run stops early once the budget of
@@ -65,6 +69,9 @@ pub struct SearchOptions {
     pub mult_weight: f64,
     /// Samples used to measure the sensitivities (the first ones of the batch; 0 = all).
     pub sensitivity_samples: usize,
+    /// A floor on the logit SQNR (dB) against float on the calibration batch, on top of the
+    /// agreement constraint (`None`: agreement only).
+    pub min_logit_sqnr_db: Option<f64>,
 }
 
 impl Default for SearchOptions {
@@ -76,6 +83,7 @@ impl Default for SearchOptions {
             activation_bits: vec![4, 8, 16],
             mult_weight: 0.5,
             sensitivity_samples: 32,
+            min_logit_sqnr_db: None,
         }
     }
 }

@@ -126,8 +126,15 @@ pub fn search(
     let mut ev = Evaluator::new(calibrated, ctx, samples)?;
     let n = ev.len();
     let cap = opts.max_evaluations;
-    let budget = (opts.max_accuracy_drop / 100.0 * n as f64 + 1e-9).floor() as usize;
-    let feasible = |e: &Evaluation| e.complete && e.disagreements <= budget;
+    // Allowed disagreements, counted and expected (see `Evaluation::expected_flips`).
+    let budget = opts.max_accuracy_drop / 100.0 * n as f64 + 1e-9;
+    let min_sqnr = opts.min_logit_sqnr_db.unwrap_or(f64::NEG_INFINITY);
+    let feasible = |e: &Evaluation| {
+        e.complete
+            && e.disagreements as f64 <= budget
+            && e.expected_flips <= budget
+            && e.sqnr_db() >= min_sqnr
+    };
     let report = |ev: &Evaluator| ctx.report("precision search", ev.runs.min(cap), cap);
     let mult_weight = opts.mult_weight;
 
