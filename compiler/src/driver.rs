@@ -131,6 +131,11 @@ pub struct Cli {
     /// With --precision auto: the cap on whole-model evaluations of the search.
     #[arg(long, value_name = "N", default_value_t = 80)]
     pub max_search_evals: usize,
+    /// With --precision auto: also keep the logit SQNR against float on the calibration
+    /// batch at least this many dB (a calibration batch drawn from training data is more
+    /// confident than new data, so agreement alone can be optimistic).
+    #[arg(long, value_name = "DB")]
+    pub min_logit_sqnr: Option<f64>,
     /// With --precision auto: the weight bit widths to choose from.
     #[arg(
         long,
@@ -388,6 +393,7 @@ pub fn compile(cli: &Cli) -> Result<Compiled, CompileError> {
             let r = passes::precision::search(&g, &sctx, opts).map_err(CompileError::Pass)?;
             eprintln!("{}", crate::precision::summary(&r));
             ctx.quant.layers = r.layers.clone();
+            r.apply_ranges(&mut g);
             precision = Some(r);
         }
         run_passes(&mut g, &["insert-qdq"], cli, ctx.clone())?;
@@ -502,7 +508,8 @@ pub fn run(cli: &Cli) -> Result<(), CompileError> {
             let mut report = crate::report::build(&c.float, qdq, &c.program, calib)
                 .map_err(CompileError::Interp)?;
             if let (Some(r), Some(obj)) = (&c.precision, report.as_object_mut()) {
-                let section = crate::precision::report_json(r, cli.max_accuracy_drop);
+                let opts = crate::precision::search_options(cli)?.unwrap_or_default();
+                let section = crate::precision::report_json(r, &opts);
                 obj.insert("precision".into(), section);
             }
             let text = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";

@@ -61,6 +61,7 @@ pub fn search_options(cli: &crate::driver::Cli) -> Result<Option<SearchOptions>,
                 max_evaluations,
                 weight_bits: w.clone(),
                 activation_bits: a.clone(),
+                min_logit_sqnr_db: cli.min_logit_sqnr,
                 ..SearchOptions::default()
             }))
         }
@@ -78,7 +79,7 @@ fn costs_json(c: &Costs) -> Json {
 
 /// The `precision` section of the report: the chosen bits per layer and the totals of the
 /// chosen program against all-8-bit.
-pub fn report_json(r: &SearchResult, max_accuracy_drop: f64) -> Json {
+pub fn report_json(r: &SearchResult, opts: &SearchOptions) -> Json {
     let layers: Vec<Json> = r
         .layers
         .iter()
@@ -107,7 +108,8 @@ pub fn report_json(r: &SearchResult, max_accuracy_drop: f64) -> Json {
     };
     json!({
         "method": "auto",
-        "max_accuracy_drop": max_accuracy_drop,
+        "max_accuracy_drop": opts.max_accuracy_drop,
+        "min_logit_sqnr_db": opts.min_logit_sqnr_db,
         "satisfied": r.satisfied,
         "evaluations": r.evaluations,
         "calibration_samples": r.chosen.samples,

@@ -7,7 +7,7 @@
 
 use super::model::build_qdq;
 use crate::{LayerPrecision, PassCtx, PassError};
-use ir::{Graph, Tensor};
+use ir::{Graph, Tensor, ValueId, ValueRange};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -139,11 +139,12 @@ impl<'a> Evaluator<'a> {
     pub fn evaluate(
         &mut self,
         layers: BTreeMap<String, LayerPrecision>,
+        ranges: &[(ValueId, ValueRange)],
         n: usize,
         budget: Option<f64>,
     ) -> Result<Evaluation, PassError> {
         self.runs += 1;
-        let g = build_qdq(self.calibrated, self.ctx, layers)?;
+        let g = build_qdq(self.calibrated, self.ctx, layers, ranges)?;
         let n = n.min(self.samples.len());
         let chunk = (rayon::current_num_threads() * 4).max(8);
         let mut e = Evaluation {

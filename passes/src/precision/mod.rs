@@ -29,6 +29,9 @@
 //! **Algorithm** (deterministic, at most [`SearchOptions::max_evaluations`] graph runs):
 //! 1. *Knobs.* One knob per weight tensor owner and per node whose output carries its own
 //!    activation parameters; a knob that changes no tensor is dropped ([`model`]).
+//!    Activations at 4 bits take the clipping range that minimizes their squared error at
+//!    4 bits (MSE over the batch's histogram), not the 8-bit calibrated one; the result
+//!    carries these ranges ([`SearchResult::apply_ranges`]).
 //! 2. *Sensitivity.* All 8-bit is measured once, then each knob is set alone to 4 bits
 //!    (everything else at 8) and the added logit noise power `Σ(q-f)²/Σf²` is measured. The
 //!    noise of knob `k` at `b` bits is modelled as `n_k(4) · 4^(4-b)` and noise is modelled
@@ -52,6 +55,7 @@ pub use model::{Costs, Knob, KnobKind, qdq_costs};
 pub use search::search;
 
 use crate::LayerPrecision;
+use ir::{Graph, ValueId, ValueRange};
 use std::collections::BTreeMap;
 
 /// Options of [`search`].
@@ -93,6 +97,10 @@ impl Default for SearchOptions {
 pub struct SearchResult {
     /// The per-layer precisions to put into `QuantConfig::layers` (every knob, 8 included).
     pub layers: BTreeMap<String, LayerPrecision>,
+    /// Clipping ranges replacing the calibrated ones (activations chosen at 4 bits take the
+    /// range that minimizes their squared error at that width): apply them to the
+    /// calibrated graph with [`SearchResult::apply_ranges`] before `insert-qdq`.
+    pub ranges: Vec<(ValueId, ValueRange)>,
     /// The knobs in the order the search saw them, with their chosen bits.
     pub knobs: Vec<(Knob, u32)>,
     /// Costs of the chosen program.
@@ -111,6 +119,15 @@ pub struct SearchResult {
 }
 
 impl SearchResult {
+    /// Writes [`SearchResult::ranges`] into the calibrated graph the search ran on.
+    pub fn apply_ranges(&self, calibrated: &mut Graph) {
+        for &(v, r) in &self.ranges {
+            if calibrated.contains_value(v) {
+                calibrated.value_mut(v).range = Some(r);
+            }
+        }
+    }
+
     /// Memory saved against all-8-bit, in percent.
     pub fn memory_saving_percent(&self) -> f64 {
         let b = self.baseline.memory() as f64;

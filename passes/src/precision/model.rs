@@ -8,8 +8,10 @@
 //! its input's parameters follows the knob of the layer before it). `insert-qdq` is
 //! deterministic, so node ids of the Qdq graph are the same for every configuration.
 
+use crate::calibrate::{Histogram, Method, Scheme, clip_range};
 use crate::{LayerPrecision, PassCtx, PassError, QuantConfig};
-use ir::{DType, Graph, NodeId, Op};
+use ir::{DType, Graph, NodeId, Op, Tensor, ValueId, ValueRange};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 
 /// What a knob sets.
@@ -191,6 +193,8 @@ struct MacRec {
 #[derive(Clone, Debug)]
 pub(crate) struct SearchSpace {
     pub knobs: Vec<Knob>,
+    /// Per knob: the clipping ranges its float values take at 4 bits or fewer.
+    low_ranges: Vec<Vec<(ValueId, ValueRange)>>,
     tensors: Vec<TensorRec>,
     macs: Vec<MacRec>,
     base: DType,
@@ -199,13 +203,18 @@ pub(crate) struct SearchSpace {
 /// Bits per knob, in [`SearchSpace::knobs`] order.
 pub(crate) type Config = Vec<u32>;
 
-/// Runs `insert-qdq` on a copy of `calibrated` with `layers` as the overrides.
+/// Runs `insert-qdq` on a copy of `calibrated` with `layers` as the overrides and `ranges`
+/// replacing the calibrated clipping ranges of those values.
 pub(crate) fn build_qdq(
     calibrated: &Graph,
     ctx: &PassCtx,
     layers: BTreeMap<String, LayerPrecision>,
+    ranges: &[(ValueId, ValueRange)],
 ) -> Result<Graph, PassError> {
     let mut g = calibrated.clone();
+    for &(v, r) in ranges {
+        g.value_mut(v).range = Some(r);
+    }
     let mut c = ctx.clone();
     c.quant = QuantConfig {
         layers,
@@ -232,7 +241,7 @@ impl SearchSpace {
         weight_ladder: &[u32],
         act_ladder: &[u32],
     ) -> Result<SearchSpace, PassError> {
-        let g0 = build_qdq(calibrated, ctx, BTreeMap::new())?;
+        let g0 = build_qdq(calibrated, ctx, BTreeMap::new(), &[])?;
         let base_bits = bit_map(&g0);
         let order = g0.topo_order();
         let mut index: HashMap<NodeId, usize> = HashMap::new();
@@ -281,6 +290,7 @@ impl SearchSpace {
         }
         candidates.sort();
         let mut knobs = Vec::new();
+        let mut own_values: Vec<Vec<ValueId>> = Vec::new();
         for (_, kind, name) in candidates {
             let ladder = match kind {
                 KnobKind::Weight => weight_ladder,
@@ -295,19 +305,33 @@ impl SearchSpace {
                 name.clone(),
                 set_bits(LayerPrecision::default(), kind, probe),
             );
-            let g = build_qdq(calibrated, ctx, layers)?;
-            let changed: Vec<usize> = bit_map(&g)
+            let g = build_qdq(calibrated, ctx, layers, &[])?;
+            let mut changed: Vec<NodeId> = bit_map(&g)
                 .into_iter()
                 .filter(|(n, b)| base_bits.get(n) != Some(b))
-                .filter_map(|(n, _)| index.get(&n).copied())
+                .map(|(n, _)| n)
                 .collect();
+            changed.sort();
             if changed.is_empty() {
                 continue;
             }
             let k = knobs.len();
-            for t in changed {
-                tensors[t].knob = Some(k);
+            let mut own = Vec::new();
+            for n in changed {
+                if let Some(&t) = index.get(&n) {
+                    tensors[t].knob = Some(k);
+                }
+                // The knob's own float values (not an inheriting max-pool's), except graph
+                // outputs, which keep their observed range.
+                let node = g0.node(n);
+                if matches!(node.op, Op::Quantize) && node.name == name {
+                    let v = node.inputs[0];
+                    if !calibrated.outputs.contains(&v) && calibrated.contains_value(v) {
+                        own.push(v);
+                    }
+                }
             }
+            own_values.push(own);
             knobs.push(Knob {
                 name,
                 kind,
@@ -332,8 +356,11 @@ impl SearchSpace {
                 })
             })
             .collect();
+        let samples = ctx.calib.as_deref().map_or(&[][..], |s| &s[..]);
+        let low_ranges = low_bit_ranges(calibrated, samples, &own_values, ctx.quant.activation)?;
         Ok(SearchSpace {
             knobs,
+            low_ranges,
             tensors,
             macs,
             base: ctx.quant.activation,
@@ -395,6 +422,18 @@ impl SearchSpace {
         out
     }
 
+    /// The clipping ranges replacing the calibrated ones in `c` (activations at 4 bits or
+    /// fewer take the range minimizing their squared error at that width).
+    pub fn ranges(&self, c: &Config) -> Vec<(ValueId, ValueRange)> {
+        self.knobs
+            .iter()
+            .zip(c)
+            .zip(&self.low_ranges)
+            .filter(|((k, b), _)| k.kind == KnobKind::Activation && **b <= 4)
+            .flat_map(|(_, r)| r.iter().copied())
+            .collect()
+    }
+
     /// The `QuantConfig::layers` overrides of `c`.
     pub fn layers(&self, c: &Config) -> BTreeMap<String, LayerPrecision> {
         let mut out: BTreeMap<String, LayerPrecision> = BTreeMap::new();
@@ -412,4 +451,62 @@ fn set_bits(mut p: LayerPrecision, kind: KnobKind, bits: u32) -> LayerPrecision 
         KnobKind::Activation => p.activation_bits = Some(bits),
     }
     p
+}
+
+/// For each knob's float values, the clipping range minimizing the expected squared error of
+/// 4-bit asymmetric quantization ([`Method::Mse`]) over the calibration batch: with 16 levels
+/// a min/max range spends most of them on rare outliers. One float run of the batch, samples
+/// in parallel chunks, observed in sample order (deterministic).
+fn low_bit_ranges(
+    g: &Graph,
+    samples: &[Vec<Tensor>],
+    values: &[Vec<ValueId>],
+    _base: DType,
+) -> Result<Vec<Vec<(ValueId, ValueRange)>>, PassError> {
+    let wanted: Vec<ValueId> = values.iter().flatten().copied().collect();
+    let mut hists: HashMap<ValueId, Histogram> =
+        wanted.iter().map(|&v| (v, Histogram::new())).collect();
+    let chunk = (rayon::current_num_threads() * 2).max(4);
+    for part in samples.chunks(chunk) {
+        let seen: Vec<Vec<(ValueId, Vec<f32>)>> = part
+            .par_iter()
+            .map(|s| {
+                let mut out = Vec::new();
+                ir::interp::run_float_observed(g, s, &mut |v, t| {
+                    if hists.contains_key(&v)
+                        && let Some(x) = t.as_f32()
+                    {
+                        out.push((v, x.to_vec()));
+                    }
+                })
+                .map(|_| out)
+                .map_err(|e| PassError::Failed {
+                    node: None,
+                    message: format!("precision search, clipping ranges: {e}"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        for (v, x) in seen.into_iter().flatten() {
+            if let Some(h) = hists.get_mut(&v) {
+                h.observe(&x);
+            }
+        }
+    }
+    let scheme = Scheme {
+        bits: 4,
+        symmetric: false,
+    };
+    Ok(values
+        .iter()
+        .map(|vs| {
+            vs.iter()
+                .filter_map(|v| {
+                    let h = hists.get(v)?;
+                    let c = clip_range(h, Method::Mse, scheme).ok()?;
+                    let (lo, hi) = (c.lo.min(0.0), c.hi.max(0.0));
+                    (hi > lo).then_some((*v, ValueRange { lo, hi }))
+                })
+                .collect()
+        })
+        .collect())
 }

@@ -142,7 +142,7 @@ pub fn search(
     // (The ladders may exclude 8; the reference is 8-bit all the same.)
     let all8 = space.uniform(8);
     let base = space.costs(&all8);
-    let e8 = ev.evaluate(space.layers(&all8), n, None)?;
+    let e8 = ev.evaluate(space.layers(&all8), &space.ranges(&all8), n, None)?;
     report(&ev);
 
     // Step 2: sensitivities, the knobs with most memory at stake first.
@@ -153,7 +153,7 @@ pub fn search(
     let ref_noise = if ns == n || ev.runs >= cap {
         e8.noise
     } else {
-        let e = ev.evaluate(space.layers(&all8), ns, None)?;
+        let e = ev.evaluate(space.layers(&all8), &space.ranges(&all8), ns, None)?;
         report(&ev);
         e.noise
     };
@@ -184,7 +184,7 @@ pub fn search(
         }
         let mut c = all8.clone();
         c[k] = probe[k];
-        let e = ev.evaluate(space.layers(&c), ns, None)?;
+        let e = ev.evaluate(space.layers(&c), &space.ranges(&c), ns, None)?;
         report(&ev);
         noise[k] = Some((e.noise - ref_noise).max(1e-12));
     }
@@ -217,7 +217,12 @@ pub fn search(
     let mut best: Option<(usize, Evaluation)> = None;
     while hi - lo > 1 && ev.runs < cap {
         let mid = (lo + hi) / 2;
-        let e = ev.evaluate(space.layers(&path[mid]), n, Some(budget))?;
+        let e = ev.evaluate(
+            space.layers(&path[mid]),
+            &space.ranges(&path[mid]),
+            n,
+            Some(budget),
+        )?;
         report(&ev);
         if feasible(&e) {
             lo = mid;
@@ -228,7 +233,12 @@ pub fn search(
     }
     let mut top_eval = None;
     if best.is_none() && lo == 0 && ev.runs < cap {
-        let e = ev.evaluate(space.layers(&path[0]), n, Some(budget))?;
+        let e = ev.evaluate(
+            space.layers(&path[0]),
+            &space.ranges(&path[0]),
+            n,
+            Some(budget),
+        )?;
         report(&ev);
         if feasible(&e) {
             best = Some((0, e));
@@ -256,7 +266,7 @@ pub fn search(
         };
         let mut c = state.clone();
         c[k] = b;
-        let e = ev.evaluate(space.layers(&c), n, Some(budget))?;
+        let e = ev.evaluate(space.layers(&c), &space.ranges(&c), n, Some(budget))?;
         report(&ev);
         if feasible(&e) {
             state = c;
@@ -277,6 +287,7 @@ pub fn search(
     ctx.report("precision search", cap, cap);
     Ok(SearchResult {
         layers: space.layers(&state),
+        ranges: space.ranges(&state),
         knobs: space
             .knobs
             .iter()

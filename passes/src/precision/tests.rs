@@ -82,12 +82,12 @@ fn opts(drop: f64, cap: usize) -> SearchOptions {
 }
 
 /// Top-1 agreement of `layers` with float, computed independently of the search.
-fn agreement(
-    g: &Graph,
-    ctx: &PassCtx,
-    layers: &std::collections::BTreeMap<String, crate::LayerPrecision>,
-) -> f64 {
-    let q = build_qdq(g, ctx, layers.clone()).expect("builds");
+fn agreement(g: &Graph, ctx: &PassCtx, r: &SearchResult) -> f64 {
+    let mut q = g.clone();
+    r.apply_ranges(&mut q);
+    let mut c = ctx.clone();
+    c.quant.layers = r.layers.clone();
+    crate::insert_qdq::run(&mut q, &c).expect("builds");
     let s = ctx.calib.as_ref().expect("samples");
     let argmax = |t: &Tensor| {
         let x = t.as_f32().expect("f32");
@@ -133,7 +133,7 @@ fn the_cost_model_matches_the_built_program() {
     let space = SearchSpace::new(&g, &ctx, &[8, 6, 3, 2], &[16, 8, 4]).expect("space");
     let configs = [space.all8(), space.top(), vec![4, 3, 16, 2, 4, 6, 8]];
     for c in configs {
-        let q = build_qdq(&g, &ctx, space.layers(&c)).expect("builds");
+        let q = build_qdq(&g, &ctx, space.layers(&c), &space.ranges(&c)).expect("builds");
         assert_eq!(space.costs(&c), qdq_costs(&q), "config {c:?}");
     }
     let all8 = space.costs(&space.all8());
@@ -157,7 +157,7 @@ fn the_result_meets_the_constraint_and_saves_memory() {
     );
     // At most floor(5% of 24) = 1 disagreement, checked independently.
     assert!(r.chosen.disagreements <= 1, "{:?}", r.chosen);
-    let agree = agreement(&g, &ctx, &r.layers);
+    let agree = agreement(&g, &ctx, &r);
     assert_eq!(agree, r.chosen.agreement_percent());
     assert!(agree >= 95.0, "{agree}");
     assert!(
@@ -197,7 +197,7 @@ fn no_drop_allowed_keeps_full_agreement() {
     let r = search(&g, &ctx, &opts(0.0, 20)).expect("searches");
     if r.satisfied {
         assert_eq!(r.chosen.disagreements, 0);
-        assert_eq!(agreement(&g, &ctx, &r.layers), 100.0);
+        assert_eq!(agreement(&g, &ctx, &r), 100.0);
     }
 }
 
@@ -230,4 +230,18 @@ fn bad_options_and_inputs_are_errors() {
     let no_calib = PassCtx::default();
     assert!(search(&g, &no_calib, &SearchOptions::default()).is_err());
     assert_eq!(float.ty(float.inputs[0]).dtype, DType::F32);
+}
+
+#[test]
+fn the_sqnr_floor_is_respected() {
+    let (g, ctx) = calibrated(16);
+    let loose = search(&g, &ctx, &opts(50.0, 20)).expect("searches");
+    let floor = SearchOptions {
+        min_logit_sqnr_db: Some(30.0),
+        ..opts(50.0, 20)
+    };
+    let r = search(&g, &ctx, &floor).expect("searches");
+    assert!(r.satisfied);
+    assert!(r.chosen.sqnr_db() >= 30.0, "{:?}", r.chosen);
+    assert!(r.costs.memory() >= loose.costs.memory());
 }

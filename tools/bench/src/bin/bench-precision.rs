@@ -176,7 +176,9 @@ fn bench_model(dir: &Path, drop: f64, evals: usize, sqnr_floor: Option<f64>) -> 
         let r = passes::precision::search(&cal, &c, &opts)?;
         let secs = t.elapsed().as_secs_f64();
         c.quant.layers = r.layers.clone();
-        let q = qdq(&cal, &c)?;
+        let mut cal_r = cal.clone();
+        r.apply_ranges(&mut cal_r);
+        let q = qdq(&cal_r, &c)?;
         rows.push(Row {
             variant,
             costs: Some(qdq_costs(&q)),
@@ -196,9 +198,14 @@ fn opt<T>(x: Option<T>, f: impl Fn(T) -> String) -> String {
 
 fn main() -> Result<()> {
     let args = Args(std::env::args().skip(1).collect());
-    let drop: f64 = args.get("--max-accuracy-drop").map_or(Ok(1.0), |s| s.parse())?;
+    let drop: f64 = args
+        .get("--max-accuracy-drop")
+        .map_or(Ok(1.0), |s| s.parse())?;
     let evals: usize = args.get("--evals").map_or(Ok(80), |s| s.parse())?;
-    let sqnr_floor: Option<f64> = args.get("--min-logit-sqnr").map(|s| s.parse()).transpose()?;
+    let sqnr_floor: Option<f64> = args
+        .get("--min-logit-sqnr")
+        .map(|s| s.parse())
+        .transpose()?;
     let models: Vec<String> = args.get("--models").map_or_else(
         || MODELS.iter().map(|s| s.to_string()).collect(),
         |s| s.split(',').map(str::to_string).collect(),
@@ -225,8 +232,12 @@ fn main() -> Result<()> {
         "evals"
     );
     for m in models {
-        let rows = bench_model(&root.join(&m), drop, evals, sqnr_floor).with_context(|| m.clone())?;
-        let base = rows.iter().find_map(|r| (r.variant == "all-8-bit").then_some(r.costs)).flatten();
+        let rows =
+            bench_model(&root.join(&m), drop, evals, sqnr_floor).with_context(|| m.clone())?;
+        let base = rows
+            .iter()
+            .find_map(|r| (r.variant == "all-8-bit").then_some(r.costs))
+            .flatten();
         for r in &rows {
             let pct = |f: fn(&Costs) -> u64| {
                 opt(r.costs.zip(base), |(c, b)| {
