@@ -120,6 +120,38 @@ pub struct Cli {
     /// Name of the emitted program (`qcc_NAME_run`); default: the sanitized -o file stem.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Per-layer precision: `auto` searches weight bits (2..8) and activation bits (4, 8,
+    /// 16) per layer within --max-accuracy-drop (default: all 8-bit).
+    #[arg(long, value_name = "auto")]
+    pub precision: Option<String>,
+    /// With --precision auto: the allowed loss of top-1 agreement with the float model on
+    /// the calibration batch, in percentage points.
+    #[arg(long, value_name = "P", default_value_t = 1.0)]
+    pub max_accuracy_drop: f64,
+    /// With --precision auto: the cap on whole-model evaluations of the search.
+    #[arg(long, value_name = "N", default_value_t = 80)]
+    pub max_search_evals: usize,
+    /// With --precision auto: also keep the logit SQNR against float on the calibration
+    /// batch at least this many dB (a calibration batch drawn from training data is more
+    /// confident than new data, so agreement alone can be optimistic).
+    #[arg(long, value_name = "DB")]
+    pub min_logit_sqnr: Option<f64>,
+    /// With --precision auto: the weight bit widths to choose from.
+    #[arg(
+        long,
+        value_name = "B,B,...",
+        value_delimiter = ',',
+        default_value = "2,3,4,5,6,7,8"
+    )]
+    pub search_weight_bits: Vec<u32>,
+    /// With --precision auto: the activation bit widths to choose from (4, 8, 16).
+    #[arg(
+        long,
+        value_name = "B,B,...",
+        value_delimiter = ',',
+        default_value = "4,8,16"
+    )]
+    pub search_activation_bits: Vec<u32>,
 }
 
 /// Escapes a path for a make rule.
@@ -314,6 +346,8 @@ pub struct Compiled {
     pub program: Graph,
     /// The calibration samples, when given.
     pub calib: Option<Vec<Vec<ir::Tensor>>>,
+    /// What `--precision auto` chose.
+    pub precision: Option<passes::precision::SearchResult>,
 }
 
 /// Loads, cleans up and (unless `--float`) quantizes and lowers the model of `cli`.
@@ -329,20 +363,40 @@ pub fn compile(cli: &Cli) -> Result<Compiled, CompileError> {
         None => None,
     };
     let quantize = !cli.float && (calib.is_some() || g.phase == ir::Phase::Qdq);
+    let search = crate::precision::search_options(cli)?;
+    if search.is_some() && (!quantize || g.phase != ir::Phase::Float) {
+        return Err(CompileError::Usage(
+            "--precision auto needs a float model and --calib CALIB.npy to search on".into(),
+        ));
+    }
     if !quantize {
         return Ok(Compiled {
             float: g.clone(),
             qdq: None,
             program: g,
             calib,
+            precision: None,
         });
     }
     let float = g.clone();
     let mut ctx = pass_ctx(cli)?;
+    let mut precision = None;
     if g.phase == ir::Phase::Float {
         ctx.calib = calib.clone().map(std::sync::Arc::new);
         ctx.progress = progress();
-        run_passes(&mut g, &["calibrate", "insert-qdq"], cli, ctx.clone())?;
+        run_passes(&mut g, &["calibrate"], cli, ctx.clone())?;
+        if let Some(opts) = &search {
+            let sctx = passes::PassCtx {
+                progress: progress(),
+                ..ctx.clone()
+            };
+            let r = passes::precision::search(&g, &sctx, opts).map_err(CompileError::Pass)?;
+            eprintln!("{}", crate::precision::summary(&r));
+            ctx.quant.layers = r.layers.clone();
+            r.apply_ranges(&mut g);
+            precision = Some(r);
+        }
+        run_passes(&mut g, &["insert-qdq"], cli, ctx.clone())?;
     }
     let qdq = g.clone();
     run_passes(&mut g, &["lower-integer"], cli, ctx)?;
@@ -351,6 +405,7 @@ pub fn compile(cli: &Cli) -> Result<Compiled, CompileError> {
         qdq: Some(qdq),
         program: g,
         calib,
+        precision,
     })
 }
 
@@ -450,8 +505,13 @@ pub fn run(cli: &Cli) -> Result<(), CompileError> {
                     "--emit report needs --calib CALIB.npy: it compares the quantized layers with float on that batch".into(),
                 ));
             };
-            let report = crate::report::build(&c.float, qdq, &c.program, calib)
+            let mut report = crate::report::build(&c.float, qdq, &c.program, calib)
                 .map_err(CompileError::Interp)?;
+            if let (Some(r), Some(obj)) = (&c.precision, report.as_object_mut()) {
+                let opts = crate::precision::search_options(cli)?.unwrap_or_default();
+                let section = crate::precision::report_json(r, &opts);
+                obj.insert("precision".into(), section);
+            }
             let text = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
             write_text(cli.output.as_deref(), &text)
         }

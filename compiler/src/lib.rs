@@ -8,6 +8,7 @@ pub mod export;
 pub mod import;
 pub mod npy;
 pub mod npz;
+pub mod precision;
 pub mod report;
 pub mod samples;
 

@@ -16,6 +16,7 @@ pub mod insert_qdq;
 pub mod lower_integer;
 pub mod manager;
 pub mod plan_memory;
+pub mod precision;
 pub mod quant_params;
 
 use ir::{DType, Graph, NodeId, Phase, Tensor};

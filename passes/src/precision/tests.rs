@@ -1,0 +1,247 @@
+use super::model::{SearchSpace, build_qdq};
+use super::*;
+use crate::PassCtx;
+use ir::{DType, Graph, Shape, Tensor};
+use std::sync::Arc;
+
+/// A deterministic stream of numbers in [-1, 1).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    fn list(&mut self, n: usize, scale: f32) -> String {
+        let v: Vec<String> = (0..n)
+            .map(|_| format!("{:?}", self.next() * scale))
+            .collect();
+        v.join(", ")
+    }
+}
+
+/// conv(1->4) relu, conv(4->4, stride 2) relu, flatten, gemm(36->5).
+fn tiny_model() -> Graph {
+    let mut r = Lcg(7);
+    let text = format!(
+        r#"graph "tiny" phase=float
+inputs(%x)
+%x "x" = input : f32[1,1,6,6]
+%w1 = const dense<[{w1}]> : f32[4,1,3,3]
+%b1 = const dense<[{b1}]> : f32[4]
+%c1 = conv(%x, %w1, %b1) {{strides=[1,1], pads=[1,1,1,1], dilations=[1,1], group=1}} : f32[1,4,6,6] @"conv1"
+%r1 = relu(%c1) : f32[1,4,6,6] @"relu1"
+%w2 = const dense<[{w2}]> : f32[4,4,3,3]
+%c2 = conv(%r1, %w2) {{strides=[2,2], pads=[1,1,1,1], dilations=[1,1], group=1}} : f32[1,4,3,3] @"conv2"
+%r2 = relu(%c2) : f32[1,4,3,3] @"relu2"
+%f = reshape(%r2) : f32[1,36] @"flatten"
+%w3 = const dense<[{w3}]> : f32[5,36]
+%y "y" = gemm(%f, %w3) {{alpha=1.0, beta=1.0, trans_a=false, trans_b=true}} : f32[1,5] @"fc"
+outputs(%y)
+"#,
+        w1 = r.list(36, 0.6),
+        b1 = r.list(4, 0.1),
+        w2 = r.list(144, 0.3),
+        w3 = r.list(180, 0.3),
+    );
+    ir::text::parse(&text).expect("the tiny model parses")
+}
+
+fn samples(n: usize) -> Vec<Vec<Tensor>> {
+    let mut r = Lcg(11);
+    (0..n)
+        .map(|_| {
+            let data = (0..36).map(|_| r.next()).collect();
+            vec![Tensor::from_f32(Shape::from(vec![1, 1, 6, 6]), data)]
+        })
+        .collect()
+}
+
+/// The tiny model calibrated on `n` samples, and the context holding them.
+fn calibrated(n: usize) -> (Graph, PassCtx) {
+    let mut g = tiny_model();
+    let ctx = PassCtx {
+        calib: Some(Arc::new(samples(n))),
+        ..PassCtx::default()
+    };
+    crate::calibrate::run(&mut g, &ctx).expect("calibrates");
+    (g, ctx)
+}
+
+fn opts(drop: f64, cap: usize) -> SearchOptions {
+    SearchOptions {
+        max_accuracy_drop: drop,
+        max_evaluations: cap,
+        sensitivity_samples: 0,
+        ..SearchOptions::default()
+    }
+}
+
+/// Top-1 agreement of `layers` with float, computed independently of the search.
+fn agreement(g: &Graph, ctx: &PassCtx, r: &SearchResult) -> f64 {
+    let mut q = g.clone();
+    r.apply_ranges(&mut q);
+    let mut c = ctx.clone();
+    c.quant.layers = r.layers.clone();
+    crate::insert_qdq::run(&mut q, &c).expect("builds");
+    let s = ctx.calib.as_ref().expect("samples");
+    let argmax = |t: &Tensor| {
+        let x = t.as_f32().expect("f32");
+        (0..x.len()).fold(0, |b, i| if x[i] > x[b] { i } else { b })
+    };
+    let same = s
+        .iter()
+        .filter(|smp| {
+            let f = ir::interp::run_float(g, smp).expect("float runs");
+            let y = ir::interp::run_float(&q, smp).expect("qdq runs");
+            argmax(&f[0]) == argmax(&y[0])
+        })
+        .count();
+    100.0 * same as f64 / s.len() as f64
+}
+
+#[test]
+fn the_knobs_are_the_weights_and_the_own_activations() {
+    let (g, ctx) = calibrated(8);
+    let space = SearchSpace::new(&g, &ctx, &[8, 4, 2], &[16, 8, 4]).expect("space");
+    let names: Vec<(String, KnobKind)> = space
+        .knobs
+        .iter()
+        .map(|k| (k.name.clone(), k.kind))
+        .collect();
+    // conv1 and conv2 are fused with their relus; the flatten inherits relu2's parameters.
+    let expect = [
+        ("x", KnobKind::Activation),
+        ("conv1", KnobKind::Weight),
+        ("relu1", KnobKind::Activation),
+        ("conv2", KnobKind::Weight),
+        ("relu2", KnobKind::Activation),
+        ("fc", KnobKind::Weight),
+        ("fc", KnobKind::Activation),
+    ];
+    let expect: Vec<(String, KnobKind)> = expect.iter().map(|(n, k)| (n.to_string(), *k)).collect();
+    assert_eq!(names, expect);
+}
+
+#[test]
+fn the_cost_model_matches_the_built_program() {
+    let (g, ctx) = calibrated(8);
+    let space = SearchSpace::new(&g, &ctx, &[8, 6, 3, 2], &[16, 8, 4]).expect("space");
+    let configs = [space.all8(), space.top(), vec![4, 3, 16, 2, 4, 6, 8]];
+    for c in configs {
+        let q = build_qdq(&g, &ctx, space.layers(&c), &space.ranges(&c)).expect("builds");
+        assert_eq!(space.costs(&c), qdq_costs(&q), "config {c:?}");
+    }
+    let all8 = space.costs(&space.all8());
+    // Weights 36 + 144 + 180 at 8 bits plus the i32 bias of conv1.
+    assert_eq!(all8.weight_bytes, 36 + 144 + 180 + 4 * 4);
+    // x, relu1, relu2 (the flatten shares relu2's size), fc.
+    assert_eq!(all8.activation_bytes, 36 + 144 + 36 + 36 + 5);
+    assert_eq!(all8.macs, 144 * 9 + 36 * 36 + 5 * 36);
+    assert_eq!(all8.mult_cost, all8.macs * 64);
+}
+
+#[test]
+fn the_result_meets_the_constraint_and_saves_memory() {
+    let (g, ctx) = calibrated(24);
+    let r = search(&g, &ctx, &opts(5.0, 30)).expect("searches");
+    assert!(r.satisfied);
+    assert!(
+        r.chosen.complete && r.chosen.samples == 24,
+        "{:?}",
+        r.chosen
+    );
+    // At most floor(5% of 24) = 1 disagreement, checked independently.
+    assert!(r.chosen.disagreements <= 1, "{:?}", r.chosen);
+    let agree = agreement(&g, &ctx, &r);
+    assert_eq!(agree, r.chosen.agreement_percent());
+    assert!(agree >= 95.0, "{agree}");
+    assert!(
+        r.costs.memory() < r.baseline.memory(),
+        "{:?} vs {:?}",
+        r.costs,
+        r.baseline
+    );
+    assert!(r.memory_saving_percent() > 0.0);
+    assert!(r.evaluations <= 30);
+}
+
+#[test]
+fn the_search_is_deterministic() {
+    let (g, ctx) = calibrated(16);
+    let a = search(&g, &ctx, &opts(10.0, 16)).expect("searches");
+    let b = search(&g, &ctx, &opts(10.0, 16)).expect("searches");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn the_evaluation_cap_is_respected() {
+    let (g, ctx) = calibrated(8);
+    for cap in [1, 2, 5] {
+        let r = search(&g, &ctx, &opts(50.0, cap)).expect("searches");
+        assert!(
+            r.evaluations <= cap,
+            "cap {cap}: {} evaluations",
+            r.evaluations
+        );
+    }
+}
+
+#[test]
+fn no_drop_allowed_keeps_full_agreement() {
+    let (g, ctx) = calibrated(16);
+    let r = search(&g, &ctx, &opts(0.0, 20)).expect("searches");
+    if r.satisfied {
+        assert_eq!(r.chosen.disagreements, 0);
+        assert_eq!(agreement(&g, &ctx, &r), 100.0);
+    }
+}
+
+#[test]
+fn bad_options_and_inputs_are_errors() {
+    let (g, ctx) = calibrated(4);
+    let bad = [
+        SearchOptions {
+            max_accuracy_drop: -1.0,
+            ..SearchOptions::default()
+        },
+        SearchOptions {
+            max_evaluations: 0,
+            ..SearchOptions::default()
+        },
+        SearchOptions {
+            weight_bits: vec![1, 8],
+            ..SearchOptions::default()
+        },
+        SearchOptions {
+            activation_bits: vec![6],
+            ..SearchOptions::default()
+        },
+    ];
+    for o in bad {
+        assert!(search(&g, &ctx, &o).is_err(), "{o:?}");
+    }
+    let float = tiny_model();
+    assert!(search(&float, &ctx, &SearchOptions::default()).is_err());
+    let no_calib = PassCtx::default();
+    assert!(search(&g, &no_calib, &SearchOptions::default()).is_err());
+    assert_eq!(float.ty(float.inputs[0]).dtype, DType::F32);
+}
+
+#[test]
+fn the_sqnr_floor_is_respected() {
+    let (g, ctx) = calibrated(16);
+    let loose = search(&g, &ctx, &opts(50.0, 20)).expect("searches");
+    let floor = SearchOptions {
+        min_logit_sqnr_db: Some(30.0),
+        ..opts(50.0, 20)
+    };
+    let r = search(&g, &ctx, &floor).expect("searches");
+    assert!(r.satisfied);
+    assert!(r.chosen.sqnr_db() >= 30.0, "{:?}", r.chosen);
+    assert!(r.costs.memory() >= loose.costs.memory());
+}
