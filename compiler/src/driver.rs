@@ -75,7 +75,9 @@ pub struct Cli {
     #[arg(long, value_name = "CALIB")]
     pub calib: Option<PathBuf>,
     /// How clipping ranges are chosen from the calibration statistics: minmax,
-    /// percentile[=P] (default 99.99), entropy (KL divergence) or mse.
+    /// percentile[=P] (default 99.99), entropy (KL divergence), mse, or trained (starts from
+    /// minmax and learns one scale factor per threshold that minimizes the output error of
+    /// the quantized program on the calibration batch).
     #[arg(long, value_name = "METHOD", default_value = "minmax")]
     pub calibration: String,
     /// Target: fixes the integer arithmetic of everything after quantization.
@@ -342,7 +344,12 @@ pub fn compile(cli: &Cli) -> Result<Compiled, CompileError> {
     if g.phase == ir::Phase::Float {
         ctx.calib = calib.clone().map(std::sync::Arc::new);
         ctx.progress = progress();
-        run_passes(&mut g, &["calibrate", "insert-qdq"], cli, ctx.clone())?;
+        let pipeline: &[&str] = if ctx.calibration.0 == passes::calibrate::Method::Trained {
+            &["calibrate", "train-thresholds", "insert-qdq"]
+        } else {
+            &["calibrate", "insert-qdq"]
+        };
+        run_passes(&mut g, pipeline, cli, ctx.clone())?;
     }
     let qdq = g.clone();
     run_passes(&mut g, &["lower-integer"], cli, ctx)?;
