@@ -139,10 +139,10 @@ pub fn train(g: &mut Graph, ctx: &PassCtx, cfg: &TrainConfig) -> Result<TrainRep
     let mut alphas: Vec<f32> = vec![1.0; n];
     let mut best = initial_error;
     // Evaluates `cand` and keeps it if it is better.
-    let mut consider = |search: &mut Search<'_>,
-                        cand: Vec<f32>,
-                        alphas: &mut Vec<f32>,
-                        best: &mut f64|
+    let consider = |search: &mut Search<'_>,
+                    cand: Vec<f32>,
+                    alphas: &mut Vec<f32>,
+                    best: &mut f64|
      -> Result<(), PassError> {
         if search.exhausted() {
             return Ok(());
