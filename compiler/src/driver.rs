@@ -75,7 +75,9 @@ pub struct Cli {
     #[arg(long, value_name = "CALIB")]
     pub calib: Option<PathBuf>,
     /// How clipping ranges are chosen from the calibration statistics: minmax,
-    /// percentile[=P] (default 99.99), entropy (KL divergence) or mse.
+    /// percentile[=P] (default 99.99), entropy (KL divergence), mse, or trained (starts from
+    /// minmax and learns one scale factor per threshold that minimizes the output error of
+    /// the quantized program on the calibration batch).
     #[arg(long, value_name = "METHOD", default_value = "minmax")]
     pub calibration: String,
     /// Target: fixes the integer arithmetic of everything after quantization.
@@ -384,7 +386,12 @@ pub fn compile(cli: &Cli) -> Result<Compiled, CompileError> {
     if g.phase == ir::Phase::Float {
         ctx.calib = calib.clone().map(std::sync::Arc::new);
         ctx.progress = progress();
-        run_passes(&mut g, &["calibrate"], cli, ctx.clone())?;
+        let calibrate: &[&str] = if ctx.calibration.0 == passes::calibrate::Method::Trained {
+            &["calibrate", "train-thresholds"]
+        } else {
+            &["calibrate"]
+        };
+        run_passes(&mut g, calibrate, cli, ctx.clone())?;
         if let Some(opts) = &search {
             let sctx = passes::PassCtx {
                 progress: progress(),

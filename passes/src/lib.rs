@@ -18,6 +18,7 @@ pub mod manager;
 pub mod plan_memory;
 pub mod precision;
 pub mod quant_params;
+pub mod train_thresholds;
 
 use ir::{DType, Graph, NodeId, Phase, Tensor};
 use std::collections::BTreeMap;
@@ -269,6 +270,8 @@ declare_passes! {
         "remove nodes whose results nobody uses";
     "calibrate" => calibrate::run, Float -> Calibrated,
         "run the float program on the calibration batch and record a clipping range per activation";
+    "train-thresholds" => train_thresholds::run, Calibrated -> Calibrated,
+        "learn a scale factor per activation clipping threshold that minimizes the output error of the fake-quantized program on the calibration batch";
     "insert-qdq" => insert_qdq::run, Calibrated -> Qdq,
         "choose quantization parameters and insert quantize/dequantize around every op";
     "plan-memory" => plan_memory::run, Integer -> Scheduled,

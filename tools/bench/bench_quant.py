@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Integer-only accuracy of qcc vs float and vs onnxruntime's quantize_static.
 
-Usage: python3 tools/bench/bench_quant.py [--models a,b] [--methods minmax,percentile,entropy,mse]
+Usage: python3 tools/bench/bench_quant.py [--models a,b] [--methods minmax,percentile,entropy,mse,trained]
 
 For every trained test model (testsuite/models/<m>/ with calib.npy, test_x.npy, test_y.npy):
 - float top-1: qcc's float reference program (`qcc --float --run`);
-- qcc top-1 per calibration method: `qcc --calib calib.npy --calibration M --run test_x.npy`
+- qcc top-1 per calibration method (trained: minmax start, thresholds learned on the batch): `qcc --calib calib.npy --calibration M --run test_x.npy`
   (the integer program on hvx-like, outputs dequantized), with logit SQNR against float;
 - onnxruntime top-1: `quantize_static` (QDQ, per-channel s8 weights, u8 activations, MinMax,
   the same 100-sample calibration batch), run single-threaded.
@@ -66,7 +66,7 @@ def ort_static(model, calib, x, tmp):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="")
-    ap.add_argument("--methods", default="minmax,percentile,entropy,mse")
+    ap.add_argument("--methods", default="minmax,percentile,entropy,mse,trained")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "compiler", "--bin", "qcc"], check=True, cwd=ROOT)
     mdir = os.path.join(ROOT, "testsuite", "models")

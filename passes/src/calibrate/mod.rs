@@ -11,6 +11,7 @@
 //! | `percentile` (default 99.99) | the smallest `|x|` threshold covering that share of samples |
 //! | `entropy` | the KL-divergence search of TensorRT ("8-bit inference with TensorRT") |
 //! | `mse` | the threshold minimizing expected squared error, clipping plus rounding noise |
+//! | `trained` | starts from `minmax`; the `train-thresholds` pass learns a factor per threshold |
 //!
 //! All searches are over one symmetric threshold `t` (a bin edge of the histogram); the
 //! clipping range is `[max(min, -t), min(max, t)]`. Symmetric quantization uses
@@ -59,7 +60,9 @@ pub enum CalibError {
     #[error("cannot merge histograms with {0} and {1} bins per side")]
     BinMismatch(usize, usize),
     /// An unknown calibration method name.
-    #[error("unknown calibration method `{0}` (expected minmax, percentile[=P], entropy or mse)")]
+    #[error(
+        "unknown calibration method `{0}` (expected minmax, percentile[=P], entropy, mse or trained)"
+    )]
     UnknownMethod(String),
 }
 

@@ -19,6 +19,9 @@ pub enum Method {
     Entropy,
     /// Minimum expected squared quantization error, clipping included.
     Mse,
+    /// Starts from `minmax`; the `train-thresholds` pass then learns a scale factor per
+    /// threshold on the calibration batch (see `crate::train_thresholds`).
+    Trained,
 }
 
 impl fmt::Display for Method {
@@ -28,6 +31,7 @@ impl fmt::Display for Method {
             Method::Percentile(p) => write!(f, "percentile={p}"),
             Method::Entropy => f.write_str("entropy"),
             Method::Mse => f.write_str("mse"),
+            Method::Trained => f.write_str("trained"),
         }
     }
 }
@@ -35,7 +39,7 @@ impl fmt::Display for Method {
 impl FromStr for Method {
     type Err = CalibError;
 
-    /// Parses `minmax`, `percentile` (99.99), `percentile=P`, `entropy` or `mse`.
+    /// Parses `minmax`, `percentile` (99.99), `percentile=P`, `entropy`, `mse` or `trained`.
     fn from_str(s: &str) -> Result<Method, CalibError> {
         let unknown = || CalibError::UnknownMethod(s.to_string());
         match s {
@@ -43,6 +47,7 @@ impl FromStr for Method {
             "percentile" => Ok(Method::Percentile(DEFAULT_PERCENTILE)),
             "entropy" => Ok(Method::Entropy),
             "mse" => Ok(Method::Mse),
+            "trained" => Ok(Method::Trained),
             _ => {
                 let p = s.strip_prefix("percentile=").ok_or_else(unknown)?;
                 let p: f64 = p.parse().map_err(|_| unknown())?;
@@ -124,6 +129,8 @@ pub fn clip_range(h: &Histogram, method: Method, scheme: Scheme) -> Result<ClipR
         Method::Percentile(p) => percentile(h, p),
         Method::Entropy => entropy(h, scheme),
         Method::Mse => mse(h, scheme),
+        // The per-histogram start of training; the thresholds are learned on the whole graph.
+        Method::Trained => minmax(h),
     }
 }
 
@@ -166,6 +173,7 @@ mod tests {
             Method::Percentile(99.9),
             Method::Entropy,
             Method::Mse,
+            Method::Trained,
         ] {
             assert_eq!(m.to_string().parse::<Method>(), Ok(m));
         }
