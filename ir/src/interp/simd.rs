@@ -124,9 +124,3 @@ dispatch! {
     /// A unary elementwise op in place: see [`super::elementwise::unary_apply`].
     fn unary_apply(op: &crate::ops::Op, v: &mut [f32]) -> bool = super::elementwise::unary_apply;
 }
-
-dispatch! {
-    /// im2col: see [`super::conv::im2col`].
-    plain fn im2col(geo: &super::conv::Geom, x: &[f32], cg: usize, col: &mut Vec<f32>) =
-        super::conv::im2col;
-}
