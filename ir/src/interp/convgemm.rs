@@ -7,24 +7,26 @@
 //! - columns in blocks of [`NC`], and within a column block the depth in blocks of [`KC`];
 //!   each `KC x NC` block of `b` is packed once into [`NR`]-wide strips (`[strip][k][NR]`,
 //!   zero-padded past `n`), which stay in L2;
-//! - for every [`MR`]-row panel of `a` (read in place with its row stride, six sequential
+//!   a dense `b` whose strip is full is read in place instead (row stride `n`);
+//! - for every `mr`-row panel of `a` (read in place with its row stride, `mr` sequential
 //!   streams; a last partial panel is copied zero-padded) the kernel sweeps all strips of
-//!   the block, so the `MR x KC` slice of `a` stays in L1;
-//! - the micro-kernel keeps an `MR x NR` tile of `c` in registers over the `KC` depth. The
+//!   the block, so the `mr x KC` slice of `a` stays in L1;
+//! - the micro-kernel keeps an `mr x NR` tile of `c` in registers over the `KC` depth. The
 //!   first depth block starts from the bias, later ones from `c`; the last one applies the
 //!   clamp (the fused Relu / Clip) before storing.
 //!
-//! The kernel exists twice: AVX2+FMA intrinsics (picked at run time, see `simd.rs`) and a
-//! portable one in plain Rust with the same blocking (it rounds the products separately, so
-//! results differ in the last bits). The only `unsafe` code is the AVX2 kernel's unchecked
-//! loads and stores, whose bounds the safe wrapper asserts per tile.
+//! The micro-kernel exists three times, picked at run time (see `simd.rs`): AVX-512 (8 x 16,
+//! one zmm accumulator per row), AVX2+FMA (6 x 16, two ymm per row), and a portable one in
+//! plain Rust (6 x 16; it rounds the products separately, so results differ in the last
+//! bits). The only `unsafe` code is the SIMD kernels' unchecked loads and stores, whose
+//! bounds the safe wrapper asserts per tile.
 #![allow(unsafe_code)]
 
 use super::conv::{Geom, valid_range};
 use std::cell::RefCell;
 
-/// Rows of the register tile.
-pub(super) const MR: usize = 6;
+/// Rows of the largest register tile.
+const MR: usize = 8;
 /// Columns of the register tile (two AVX vectors).
 pub(super) const NR: usize = 16;
 /// Depth of a block.
@@ -104,7 +106,10 @@ pub(super) fn gemm(
 ) {
     assert!(a.len() >= m * k, "convgemm: a too short");
     assert!(c.len() >= m * n, "convgemm: c too short");
-    assert!(bias.is_none_or(|b| b.len() >= m), "convgemm: bias too short");
+    assert!(
+        bias.is_none_or(|b| b.len() >= m),
+        "convgemm: bias too short"
+    );
     match b {
         BSrc::Dense(b) => assert!(b.len() >= k * n, "convgemm: b too short"),
         BSrc::Im2col { geo, x } => {
@@ -125,26 +130,36 @@ pub(super) fn gemm(
         }
         return;
     }
-    let fast = super::simd::avx2_fma();
+    let kern = Kernel::detect();
+    let mr = kern.mr();
     let mut scratch = SCRATCH.with(|s| s.take());
     let s = &mut scratch;
-    // The last partial panel of `a`, zero-padded to MR rows.
-    let full = m / MR * MR;
+    // The last partial panel of `a`, zero-padded to `mr` rows.
+    let full = m / mr * mr;
     if full < m {
         s.apad.clear();
         s.apad.extend_from_slice(&a[full * k..m * k]);
-        s.apad.resize(MR * k, 0.0);
+        s.apad.resize(mr * k, 0.0);
     }
+    let dense = match b {
+        BSrc::Dense(b) => Some(b),
+        BSrc::Im2col { .. } => None,
+    };
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
         let strips = nc.div_ceil(NR);
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
-            pack_b(b, n, pc, kc, jc, nc, s);
+            // A dense `b` is packed only for its last, partial strip.
+            let packed_from = match dense {
+                Some(_) => nc / NR * NR,
+                None => 0,
+            };
+            pack_b(b, n, pc, kc, jc + packed_from, nc - packed_from, s);
             let (first, last) = (pc == 0, pc + kc == k);
-            for i0 in (0..m).step_by(MR) {
-                let rows = MR.min(m - i0);
-                let apanel: &[f32] = if rows == MR {
+            for i0 in (0..m).step_by(mr) {
+                let rows = mr.min(m - i0);
+                let apanel: &[f32] = if rows == mr {
                     &a[i0 * k + pc..]
                 } else {
                     &s.apad[pc..]
@@ -156,19 +171,27 @@ pub(super) fn gemm(
                 for st in 0..strips {
                     let j0 = jc + st * NR;
                     let cols = NR.min(n - j0);
-                    let bstrip = &s.bpack[st * kc * NR..(st + 1) * kc * NR];
+                    let (bstrip, ldb) = match dense {
+                        Some(d) if st * NR < packed_from => (&d[pc * n + j0..], n),
+                        _ => {
+                            let ps = st - packed_from / NR;
+                            (&s.bpack[ps * kc * NR..(ps + 1) * kc * NR], NR)
+                        }
+                    };
                     let tile = Tile {
+                        mr,
                         kc,
                         a: apanel,
                         lda: k,
                         b: bstrip,
+                        ldb,
                         load: !first,
                         bias: &bv,
                         clamp: if last { clamp } else { None },
                     };
-                    if rows == MR && cols == NR {
+                    if rows == mr && cols == NR {
                         let off = i0 * n + j0;
-                        tile.run(fast, &mut c[off..], n);
+                        tile.run(kern, &mut c[off..], n);
                     } else {
                         let mut t = [0.0f32; MR * NR];
                         if !first {
@@ -177,7 +200,7 @@ pub(super) fn gemm(
                                 t[r * NR..r * NR + cols].copy_from_slice(src);
                             }
                         }
-                        tile.run(fast, &mut t, NR);
+                        tile.run(kern, &mut t, NR);
                         for r in 0..rows {
                             c[(i0 + r) * n + j0..][..cols]
                                 .copy_from_slice(&t[r * NR..r * NR + cols]);
@@ -194,6 +217,9 @@ pub(super) fn gemm(
 /// `[strip][kc][NR]`, zero-padded past `n`.
 #[allow(clippy::too_many_arguments)]
 fn pack_b(b: BSrc<'_>, n: usize, pc: usize, kc: usize, jc: usize, nc: usize, s: &mut Scratch) {
+    if nc == 0 {
+        return;
+    }
     let strips = nc.div_ceil(NR);
     let width = strips * NR;
     s.bpack.resize(strips * kc * NR, 0.0);
@@ -268,13 +294,46 @@ fn im2col_segment(geo: &Geom, plane: &[f32], ki: usize, kj: usize, j0: usize, ou
     }
 }
 
-/// One register tile: `kc` steps of `a` (rows at stride `lda`, from its start) times the
-/// packed strip `b` (`[kc][NR]`).
+/// Which micro-kernel runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kernel {
+    /// 8 x 16, AVX-512F.
+    Avx512,
+    /// 6 x 16, AVX2 + FMA.
+    Avx2,
+    /// 6 x 16, plain Rust.
+    Portable,
+}
+
+impl Kernel {
+    fn detect() -> Kernel {
+        if super::simd::avx512f() {
+            Kernel::Avx512
+        } else if super::simd::avx2_fma() {
+            Kernel::Avx2
+        } else {
+            Kernel::Portable
+        }
+    }
+
+    /// Rows of its register tile.
+    fn mr(self) -> usize {
+        match self {
+            Kernel::Avx512 => 8,
+            Kernel::Avx2 | Kernel::Portable => 6,
+        }
+    }
+}
+
+/// One register tile: `kc` steps of `a` (`mr` rows at stride `lda`, from its start) times
+/// the strip `b` (`kc` rows of [`NR`] at stride `ldb`).
 struct Tile<'a> {
+    mr: usize,
     kc: usize,
     a: &'a [f32],
     lda: usize,
     b: &'a [f32],
+    ldb: usize,
     /// Accumulate onto `c` (else start from `bias`).
     load: bool,
     bias: &'a [f32; MR],
@@ -283,31 +342,37 @@ struct Tile<'a> {
 }
 
 impl Tile<'_> {
-    /// Computes the tile into `c` (rows at stride `ldc`).
-    fn run(&self, fast: bool, c: &mut [f32], ldc: usize) {
+    /// Computes the tile into `c` (rows at stride `ldc`) with `kern`, whose tile height must
+    /// be `self.mr`.
+    fn run(&self, kern: Kernel, c: &mut [f32], ldc: usize) {
+        let mr = self.mr;
         assert!(
-            self.kc >= 1
-                && self.a.len() >= (MR - 1) * self.lda + self.kc
-                && self.b.len() >= self.kc * NR
+            mr == kern.mr()
+                && self.kc >= 1
+                && self.a.len() >= (mr - 1) * self.lda + self.kc
+                && self.ldb >= NR
+                && self.b.len() >= (self.kc - 1) * self.ldb + NR
                 && ldc >= NR
-                && c.len() >= (MR - 1) * ldc + NR,
+                && c.len() >= (mr - 1) * ldc + NR,
             "convgemm: tile out of bounds"
         );
-        #[cfg(target_arch = "x86_64")]
-        if fast {
-            // SAFETY: `fast` comes from `avx2_fma()`, so the CPU has the features the
-            // kernel is compiled for; the assert above proves the bounds it relies on.
-            unsafe { kernel_avx2(self, c, ldc) };
-            return;
+        match kern {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Kernel::detect` picked this kernel because the CPU has its features;
+            // the assert above proves the bounds it relies on.
+            Kernel::Avx512 => unsafe { kernel_avx512(self, c, ldc) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Kernel::Avx2 => unsafe { kernel_avx2(self, c, ldc) },
+            _ => kernel_portable(self, c, ldc),
         }
-        let _ = fast;
-        kernel_portable(self, c, ldc);
     }
 }
 
-/// The portable micro-kernel.
+/// The portable micro-kernel (any `mr <= MR`).
 fn kernel_portable(t: &Tile<'_>, c: &mut [f32], ldc: usize) {
     let mut acc = [[0.0f32; NR]; MR];
+    let acc = &mut acc[..t.mr];
     for (i, row) in acc.iter_mut().enumerate() {
         if t.load {
             row.copy_from_slice(&c[i * ldc..i * ldc + NR]);
@@ -316,7 +381,7 @@ fn kernel_portable(t: &Tile<'_>, c: &mut [f32], ldc: usize) {
         }
     }
     for p in 0..t.kc {
-        let bp: &[f32; NR] = t.b[p * NR..(p + 1) * NR].try_into().expect("NR wide");
+        let bp: &[f32; NR] = t.b[p * t.ldb..p * t.ldb + NR].try_into().expect("NR wide");
         for (i, row) in acc.iter_mut().enumerate() {
             let av = t.a[i * t.lda + p];
             for (r, &bv) in row.iter_mut().zip(bp) {
@@ -331,22 +396,24 @@ fn kernel_portable(t: &Tile<'_>, c: &mut [f32], ldc: usize) {
     }
 }
 
-/// The AVX2+FMA micro-kernel: twelve accumulators, per depth step two loads of `b` and six
-/// broadcasts of `a`.
+/// The AVX2+FMA micro-kernel (6 x 16): twelve accumulators, per depth step two loads of `b`
+/// and six broadcasts of `a`.
 ///
 /// # Safety
-/// The CPU must have AVX2 and FMA; `t.a` must hold `(MR - 1) * t.lda + t.kc` elements,
-/// `t.b` `t.kc * NR`, and `c` `(MR - 1) * ldc + NR` (asserted by [`Tile::run`]).
+/// The CPU must have AVX2 and FMA; `t.mr == 6`; `t.a` must hold `5 * t.lda + t.kc`
+/// elements, `t.b` `(t.kc - 1) * t.ldb + NR`, and `c` `5 * ldc + NR` (asserted by
+/// [`Tile::run`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn kernel_avx2(t: &Tile<'_>, c: &mut [f32], ldc: usize) {
     use std::arch::x86_64::*;
+    const R: usize = 6;
     let (ap, bp, cp) = (t.a.as_ptr(), t.b.as_ptr(), c.as_mut_ptr());
-    let lda = t.lda;
-    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-    // SAFETY (all pointer accesses below): row `i < MR` of `c` spans `i * ldc .. i * ldc +
-    // NR <= c.len()`; `a` is read at `i * lda + p` with `p < kc`, below `(MR - 1) * lda +
-    // kc`; `b` at `p * NR .. p * NR + NR <= kc * NR`.
+    let (lda, ldb) = (t.lda, t.ldb);
+    let mut acc = [[_mm256_setzero_ps(); 2]; R];
+    // SAFETY (all pointer accesses below): row `i < 6` of `c` spans `i * ldc .. i * ldc +
+    // NR <= c.len()`; `a` is read at `i * lda + p` with `p < kc`, below `5 * lda + kc`; `b`
+    // at `p * ldb .. p * ldb + NR <= (kc - 1) * ldb + NR`.
     unsafe {
         for (i, r) in acc.iter_mut().enumerate() {
             if t.load {
@@ -357,18 +424,10 @@ unsafe fn kernel_avx2(t: &Tile<'_>, c: &mut [f32], ldc: usize) {
                 *r = [v, v];
             }
         }
-        let (a0, a1, a2, a3, a4, a5) = (
-            ap,
-            ap.add(lda),
-            ap.add(2 * lda),
-            ap.add(3 * lda),
-            ap.add(4 * lda),
-            ap.add(5 * lda),
-        );
+        let rows: [*const f32; R] = std::array::from_fn(|i| ap.add(i * lda));
         for p in 0..t.kc {
-            let b0 = _mm256_loadu_ps(bp.add(p * NR));
-            let b1 = _mm256_loadu_ps(bp.add(p * NR + 8));
-            let rows = [a0, a1, a2, a3, a4, a5];
+            let b0 = _mm256_loadu_ps(bp.add(p * ldb));
+            let b1 = _mm256_loadu_ps(bp.add(p * ldb + 8));
             for (r, &ar) in acc.iter_mut().zip(&rows) {
                 let av = _mm256_broadcast_ss(&*ar.add(p));
                 r[0] = _mm256_fmadd_ps(av, b0, r[0]);
@@ -388,6 +447,61 @@ unsafe fn kernel_avx2(t: &Tile<'_>, c: &mut [f32], ldc: usize) {
         for (i, r) in acc.iter().enumerate() {
             _mm256_storeu_ps(cp.add(i * ldc), r[0]);
             _mm256_storeu_ps(cp.add(i * ldc + 8), r[1]);
+        }
+    }
+}
+
+/// The AVX-512 micro-kernel (8 x 16): eight zmm accumulators, per depth step one load of
+/// `b` and eight broadcasts of `a`, unrolled by two.
+///
+/// # Safety
+/// The CPU must have AVX-512F; `t.mr == 8`; `t.a` must hold `7 * t.lda + t.kc` elements,
+/// `t.b` `(t.kc - 1) * t.ldb + NR`, and `c` `7 * ldc + NR` (asserted by [`Tile::run`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn kernel_avx512(t: &Tile<'_>, c: &mut [f32], ldc: usize) {
+    use std::arch::x86_64::*;
+    const R: usize = 8;
+    let (ap, bp, cp) = (t.a.as_ptr(), t.b.as_ptr(), c.as_mut_ptr());
+    let (lda, ldb) = (t.lda, t.ldb);
+    let mut acc = [_mm512_setzero_ps(); R];
+    // SAFETY (all pointer accesses below): row `i < 8` of `c` spans `i * ldc .. i * ldc +
+    // NR <= c.len()`; `a` is read at `i * lda + p` with `p < kc`, below `7 * lda + kc`; `b`
+    // at `p * ldb .. p * ldb + NR <= (kc - 1) * ldb + NR`.
+    unsafe {
+        for (i, r) in acc.iter_mut().enumerate() {
+            *r = if t.load {
+                _mm512_loadu_ps(cp.add(i * ldc))
+            } else {
+                _mm512_set1_ps(t.bias[i])
+            };
+        }
+        let rows: [*const f32; R] = std::array::from_fn(|i| ap.add(i * lda));
+        let mut p = 0;
+        while p + 2 <= t.kc {
+            let b0 = _mm512_loadu_ps(bp.add(p * ldb));
+            let b1 = _mm512_loadu_ps(bp.add((p + 1) * ldb));
+            for (r, &ar) in acc.iter_mut().zip(&rows) {
+                *r = _mm512_fmadd_ps(_mm512_set1_ps(*ar.add(p)), b0, *r);
+                *r = _mm512_fmadd_ps(_mm512_set1_ps(*ar.add(p + 1)), b1, *r);
+            }
+            p += 2;
+        }
+        if p < t.kc {
+            let b0 = _mm512_loadu_ps(bp.add(p * ldb));
+            for (r, &ar) in acc.iter_mut().zip(&rows) {
+                *r = _mm512_fmadd_ps(_mm512_set1_ps(*ar.add(p)), b0, *r);
+            }
+        }
+        if let Some(cl) = t.clamp {
+            let (lo, hi) = (_mm512_set1_ps(cl.lo), _mm512_set1_ps(cl.hi));
+            for v in acc.iter_mut() {
+                // As in the AVX2 kernel: a NaN becomes `lo`.
+                *v = _mm512_min_ps(_mm512_max_ps(*v, lo), hi);
+            }
+        }
+        for (i, r) in acc.iter().enumerate() {
+            _mm512_storeu_ps(cp.add(i * ldc), *r);
         }
     }
 }

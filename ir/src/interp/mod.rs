@@ -465,9 +465,11 @@ fn conv_fused(
         return Err(invalid(name, format!("result shape {} overflows", t.shape)));
     }
     let r = conv::conv(a, &args, t, Some(clamp))?;
-    ensure(r.shape == t.shape && r.numel() == t.shape.numel(), name, || {
-        format!("produced {} for result type {}", r.shape, t.shape)
-    })?;
+    ensure(
+        r.shape == t.shape && r.numel() == t.shape.numel(),
+        name,
+        || format!("produced {} for result type {}", r.shape, t.shape),
+    )?;
     Ok(vec![r])
 }
 

@@ -159,14 +159,26 @@ fn conv_blocked_matches_naive() {
         d: (1, 1),
         pads: [1, 1, 1, 1],
     };
-    check_conv(&g);
-    crate::interp::simd::with_portable(|| check_conv(&g));
     // 1x1 (the dense path) with the same sizes, and strided with padding.
-    let g1 = G { kh: 1, kw: 1, pads: [0; 4], cg: 300, group: 1, ..g.clone() };
-    check_conv(&g1);
-    crate::interp::simd::with_portable(|| check_conv(&g1));
-    let g2 = G { s: (2, 2), d: (1, 2), pads: [2, 0, 1, 3], ..g };
-    check_conv(&g2);
+    let g1 = G {
+        kh: 1,
+        kw: 1,
+        pads: [0; 4],
+        cg: 300,
+        group: 1,
+        ..g.clone()
+    };
+    let g2 = G {
+        s: (2, 2),
+        d: (1, 2),
+        pads: [2, 0, 1, 3],
+        ..g.clone()
+    };
+    for g in [g, g1, g2] {
+        check_conv(&g);
+        crate::interp::simd::with_avx2(|| check_conv(&g));
+        crate::interp::simd::with_portable(|| check_conv(&g));
+    }
 }
 
 proptest! {
@@ -177,6 +189,7 @@ proptest! {
         // Several register tiles in the channel direction, including partial ones.
         let g = G { mg, cg, group: 1.max(g.group % 2), ..g };
         check_conv(&g);
+        crate::interp::simd::with_avx2(|| check_conv(&g));
         crate::interp::simd::with_portable(|| check_conv(&g));
     }
 
