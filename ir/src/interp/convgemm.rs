@@ -115,7 +115,7 @@ pub(super) fn gemm(
         BSrc::Im2col { geo, x } => {
             let kk = geo.kh * geo.kw;
             assert!(
-                k % kk == 0 && x.len() >= k / kk * geo.h * geo.w && geo.oh * geo.ow == n,
+                k.is_multiple_of(kk) && x.len() >= k / kk * geo.h * geo.w && geo.oh * geo.ow == n,
                 "convgemm: im2col geometry does not fit"
             );
         }
