@@ -1,10 +1,13 @@
 //! Convolution and transposed convolution, 1-d and 2-d (1-d runs as 2-d with height 1).
 //!
 //! - Depthwise-style groups (one input channel per group) run in `depthwise.rs`.
-//! - A 1x1, stride-1, unpadded group is a plain GEMM on the input plane.
-//! - Every other group is im2col + GEMM.
+//! - Every other group is one `convgemm.rs` GEMM (filters times the im2col matrix, packed
+//!   block by block; a 1x1, stride-1, unpadded group reads the input planes directly), with
+//!   bias and an optional fused clamp (Relu / Clip) in its epilogue.
 //! - Transposed convolution is GEMM (`w^T @ x`) followed by col2im with cropping.
 
+pub(super) use super::convgemm::Clamp;
+use super::convgemm::{self, BSrc};
 use super::sgemm::{MatRef, sgemm};
 use super::{InterpResult, arity, ensure, f32s, tensor};
 use crate::ops::{ConvAttrs, ConvTransposeAttrs};
@@ -129,6 +132,7 @@ pub(super) fn conv(
     a: &ConvAttrs,
     args: &[Cow<'_, Tensor>],
     out: &TensorType,
+    clamp: Option<Clamp>,
 ) -> InterpResult<Tensor> {
     let op = "conv";
     arity(op, args, 2, 3)?;
@@ -204,12 +208,20 @@ pub(super) fn conv(
         f32s(&args[0]),
         f32s(&args[1]),
         args.get(2).map(|b| f32s(b)),
+        clamp,
     );
     Ok(tensor(out, y))
 }
 
-/// The convolution kernel on raw buffers (NCHW `x`, MCKK `w`).
-pub(super) fn conv_f32(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+/// The convolution kernel on raw buffers (NCHW `x`, MCKK `w`), with an optional clamp (a
+/// fused Relu / Clip) applied to the result.
+pub(super) fn conv_f32(
+    geo: &Geom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    clamp: Option<Clamp>,
+) -> Vec<f32> {
     let Geom {
         n,
         c,
@@ -226,26 +238,15 @@ pub(super) fn conv_f32(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -
     let (cg, mg) = (c / group, m / group);
     let (k, ohw, hw_in) = (cg * kh * kw, oh * ow, h * iw);
     if cg == 1 && ohw > 0 {
-        return super::depthwise::conv(geo, x, w, bias);
+        let mut y = super::depthwise::conv(geo, x, w, bias);
+        if let Some(cl) = clamp {
+            y.iter_mut().for_each(|v| *v = cl.apply(*v));
+        }
+        return y;
     }
     if ohw == 0 {
         return Vec::new();
     }
-    // One pass writes the initial output: the bias planes (accumulated into by the GEMMs,
-    // `beta = 1`) or zeros.
-    let mut y = match bias {
-        Some(b) => {
-            let mut y = Vec::with_capacity(n * m * ohw);
-            for _ in 0..n {
-                for &bv in b {
-                    y.extend(std::iter::repeat_n(bv, ohw));
-                }
-            }
-            y
-        }
-        None => vec![0.0f32; n * m * ohw],
-    };
-    let beta = if bias.is_some() { 1.0 } else { 0.0 };
     let pointwise = kh == 1
         && kw == 1
         && geo.sh == 1
@@ -254,97 +255,22 @@ pub(super) fn conv_f32(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -
         && geo.pl == 0
         && oh == h
         && ow == iw;
-    let mut col = Vec::new();
+    let mut y = vec![0.0f32; n * m * ohw];
     for b in 0..n {
         for gi in 0..group {
             let xg = &x[(b * c + gi * cg) * hw_in..(b * c + (gi + 1) * cg) * hw_in];
             let wg = &w[gi * mg * k..(gi + 1) * mg * k];
             let yg = &mut y[(b * m + gi * mg) * ohw..(b * m + (gi + 1) * mg) * ohw];
-            if pointwise {
-                sgemm(
-                    mg,
-                    cg,
-                    ohw,
-                    1.0,
-                    MatRef::row_major(wg, cg),
-                    MatRef::row_major(xg, ohw),
-                    beta,
-                    yg,
-                    ohw,
-                );
+            let bg = bias.map(|bv| &bv[gi * mg..(gi + 1) * mg]);
+            let src = if pointwise {
+                BSrc::Dense(xg)
             } else {
-                super::simd::im2col(geo, xg, cg, &mut col);
-                sgemm(
-                    mg,
-                    k,
-                    ohw,
-                    1.0,
-                    MatRef::row_major(wg, k),
-                    MatRef::row_major(&col, ohw),
-                    beta,
-                    yg,
-                    ohw,
-                );
-            }
+                BSrc::Im2col { geo, x: xg }
+            };
+            convgemm::gemm(mg, k, ohw, wg, src, bg, clamp, yg);
         }
     }
     y
-}
-
-/// Sets `col` to the `[cg * kh * kw, oh * ow]` matrix whose element `[(c*kh + ki)*kw +
-/// kj][oh*OW + ow]` is the padded input element under tap `(ki, kj)` of output `(oh, ow)`.
-/// The rows are appended in memory order, so `col` is written exactly once.
-#[inline(always)]
-pub(super) fn im2col(geo: &Geom, x: &[f32], cg: usize, col: &mut Vec<f32>) {
-    let Geom {
-        h,
-        w,
-        kh,
-        kw,
-        oh,
-        ow,
-        sh,
-        sw,
-        dh,
-        dw,
-        pt,
-        pl,
-        ..
-    } = *geo;
-    col.clear();
-    col.reserve(cg * kh * kw * oh * ow);
-    let ranges: Vec<(usize, usize)> = (0..kw)
-        .map(|kj| valid_range(ow, sw, kj * dw, pl, w))
-        .collect();
-    let zeros = |col: &mut Vec<f32>, n: usize| col.extend(std::iter::repeat_n(0.0, n));
-    for plane in x.chunks_exact(h * w).take(cg) {
-        for ki in 0..kh {
-            for (kj, &(lo, hi)) in ranges.iter().enumerate() {
-                for orow in 0..oh {
-                    let ih = orow * sh + ki * dh;
-                    if ih < pt || ih - pt >= h || lo >= hi {
-                        zeros(col, ow);
-                        continue;
-                    }
-                    let xrow = &plane[(ih - pt) * w..(ih - pt + 1) * w];
-                    zeros(col, lo);
-                    let start = lo * sw + kj * dw - pl;
-                    let n = hi - lo;
-                    if sw == 1 {
-                        col.extend_from_slice(&xrow[start..start + n]);
-                    } else if sw == 2 {
-                        // Pairs vectorize (an interleaved load); the last element may lack
-                        // its partner.
-                        col.extend(xrow[start..].chunks_exact(2).take(n - 1).map(|p| p[0]));
-                        col.push(xrow[start + 2 * (n - 1)]);
-                    } else {
-                        col.extend(xrow[start..].iter().step_by(sw).take(n));
-                    }
-                    zeros(col, ow - hi);
-                }
-            }
-        }
-    }
 }
 
 /// Transposed convolution: every input element scatters `x * w[c, m, k]` to output

@@ -16,6 +16,7 @@
 //! ([`int::run_int`]), which shares this execution engine.
 
 mod conv;
+mod convgemm;
 mod depthwise;
 mod elementwise;
 mod gemm;
@@ -286,13 +287,29 @@ fn run_impl(
         input_slot[v.index()] = i;
     }
 
+    // Conv -> Relu / Clip pairs whose activation runs in the convolution's epilogue.
+    let fused = if mode == Mode::Float && observe.is_none() {
+        fused_activations(g, &order, &needed_node)
+    } else {
+        Vec::new()
+    };
+    let mut skip = vec![false; g.node_bound()];
+    let mut fusion_of = vec![None; g.node_bound()];
+    for &(conv, act, clamp) in &fused {
+        skip[act.index()] = true;
+        fusion_of[conv.index()] = Some((act, clamp));
+    }
+
     // Constants stay borrowed from the graph; computed values are owned.
     let mut env: Vec<Option<Cow<'_, Tensor>>> = vec![None; g.value_bound()];
     for &n in &order {
-        if !needed_node[n.index()] {
+        if !needed_node[n.index()] || skip[n.index()] {
             continue;
         }
+        let fusion = fusion_of[n.index()];
         let node = g.node(n);
+        // A fused conv produces its activation's result.
+        let outputs = fusion.map_or(&node.outputs, |(act, _)| &g.node(act).outputs);
         let wrap = |e: InterpError| InterpError::Node {
             node: n,
             op: node.op.mnemonic(),
@@ -344,10 +361,13 @@ fn run_impl(
                     };
                     args.push(arg);
                 }
-                let types: Vec<TensorType> =
-                    node.outputs.iter().map(|&v| g.ty(v).clone()).collect();
+                let types: Vec<TensorType> = outputs.iter().map(|&v| g.ty(v).clone()).collect();
                 let in_types: Vec<&TensorType> = node.inputs.iter().map(|&v| g.ty(v)).collect();
-                let res = eval(op, args, &in_types, &types, mode).map_err(wrap)?;
+                let res = match (op, fusion) {
+                    (Op::Conv(a), Some((_, clamp))) => conv_fused(a, args, &types, clamp),
+                    _ => eval(op, args, &in_types, &types, mode),
+                }
+                .map_err(wrap)?;
                 for v in &node.inputs {
                     let u = &mut uses[v.index()];
                     *u -= 1;
@@ -358,14 +378,14 @@ fn run_impl(
                 res.into_iter().map(Cow::Owned).collect()
             }
         };
-        if results.len() != node.outputs.len() {
+        if results.len() != outputs.len() {
             return Err(wrap(InterpError::Arity {
                 op: node.op.mnemonic(),
-                expected: format!("{} results", node.outputs.len()),
+                expected: format!("{} results", outputs.len()),
                 got: results.len(),
             }));
         }
-        for (&v, t) in node.outputs.iter().zip(results) {
+        for (&v, t) in outputs.iter().zip(results) {
             if let Some(obs) = observe.as_mut() {
                 obs(v, &t);
             }
@@ -386,6 +406,71 @@ fn run_impl(
                 })
         })
         .collect()
+}
+
+/// The `(conv, activation, clamp)` triples of the needed nodes where a float Conv's only
+/// result feeds exactly one Relu or Clip and nothing else (not even a graph output), so the
+/// activation can run in the convolution's epilogue and the pre-activation tensor never
+/// exists.
+fn fused_activations(
+    g: &Graph,
+    order: &[NodeId],
+    needed: &[bool],
+) -> Vec<(NodeId, NodeId, conv::Clamp)> {
+    let mut out = Vec::new();
+    for &n in order {
+        let node = g.node(n);
+        if !needed[n.index()] || !matches!(node.op, Op::Conv(_)) {
+            continue;
+        }
+        let [v] = node.outputs[..] else { continue };
+        if g.outputs.contains(&v) || g.ty(v).dtype != DType::F32 {
+            continue;
+        }
+        let [(act, 0)] = g.users(v)[..] else { continue };
+        let an = g.node(act);
+        if !needed[act.index()] || an.inputs.len() != 1 || an.outputs.len() != 1 {
+            continue;
+        }
+        if g.ty(an.outputs[0]) != g.ty(v) {
+            continue;
+        }
+        let clamp = match &an.op {
+            Op::Relu => conv::Clamp::RELU,
+            Op::Clip(c) => conv::Clamp {
+                lo: c.min,
+                hi: c.max,
+            },
+            _ => continue,
+        };
+        out.push((n, act, clamp));
+    }
+    out
+}
+
+/// A Conv with a fused clamp, checked like [`eval`] checks it.
+fn conv_fused(
+    a: &crate::ops::ConvAttrs,
+    args: Vec<Cow<'_, Tensor>>,
+    out: &[TensorType],
+    clamp: conv::Clamp,
+) -> InterpResult<Vec<Tensor>> {
+    let name = "conv";
+    for a in &args {
+        check_storage(name, a)?;
+    }
+    float_only(name, &args, out, Mode::Float)?;
+    let t = one(name, out)?;
+    if t.shape.checked_numel().is_none() {
+        return Err(invalid(name, format!("result shape {} overflows", t.shape)));
+    }
+    let r = conv::conv(a, &args, t, Some(clamp))?;
+    ensure(
+        r.shape == t.shape && r.numel() == t.shape.numel(),
+        name,
+        || format!("produced {} for result type {}", r.shape, t.shape),
+    )?;
+    Ok(vec![r])
 }
 
 /// Evaluates one op. Operands may be owned (last use) so that kernels can work in place.
@@ -415,7 +500,7 @@ fn eval(
         }
         Op::Conv(a) => {
             float_only(name, &args, out, mode)?;
-            vec![conv::conv(a, &args, one(name, out)?)?]
+            vec![conv::conv(a, &args, one(name, out)?, None)?]
         }
         Op::ConvTranspose(a) => {
             float_only(name, &args, out, mode)?;

@@ -45,6 +45,8 @@ impl Madd for Separate {
 thread_local! {
     /// Set by [`with_portable`]: the dispatchers pick the portable instances.
     static FORCE_PORTABLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set by [`with_avx2`]: AVX-512 counts as absent.
+    static FORCE_NO_AVX512: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Runs `f` with every dispatcher of this thread forced onto the portable instance, so that
@@ -55,6 +57,32 @@ pub(crate) fn with_portable<R>(f: impl FnOnce() -> R) -> R {
     let r = f();
     FORCE_PORTABLE.set(false);
     r
+}
+
+/// Runs `f` with AVX-512 treated as absent (the AVX2 instances run where the CPU has them).
+#[cfg(test)]
+pub(crate) fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    FORCE_NO_AVX512.set(true);
+    let r = f();
+    FORCE_NO_AVX512.set(false);
+    r
+}
+
+/// Whether the CPU has AVX-512F (the convolution GEMM's widest kernel).
+#[inline]
+pub(crate) fn avx512f() -> bool {
+    #[cfg(test)]
+    if FORCE_PORTABLE.get() || FORCE_NO_AVX512.get() {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Whether the CPU has AVX2 and FMA (the detection result is cached by std).
@@ -123,10 +151,4 @@ dispatch! {
 dispatch! {
     /// A unary elementwise op in place: see [`super::elementwise::unary_apply`].
     fn unary_apply(op: &crate::ops::Op, v: &mut [f32]) -> bool = super::elementwise::unary_apply;
-}
-
-dispatch! {
-    /// im2col: see [`super::conv::im2col`].
-    plain fn im2col(geo: &super::conv::Geom, x: &[f32], cg: usize, col: &mut Vec<f32>) =
-        super::conv::im2col;
 }

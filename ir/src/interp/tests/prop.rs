@@ -141,8 +141,57 @@ fn check_conv(g: &G) {
     assert_close(got[0].as_f32().unwrap(), &want);
 }
 
+/// A convolution big enough for every blocking path of `convgemm.rs`: more than one depth
+/// block (K = 29 * 9 > 256), more than one column block (N = 21 * 20 > 384), full and
+/// partial register tiles in both directions (M = 2 * 13, N % 16 != 0), two groups.
+#[test]
+fn conv_blocked_matches_naive() {
+    let g = G {
+        n: 1,
+        group: 2,
+        cg: 29,
+        mg: 13,
+        h: 21,
+        w: 20,
+        kh: 3,
+        kw: 3,
+        s: (1, 1),
+        d: (1, 1),
+        pads: [1, 1, 1, 1],
+    };
+    // 1x1 (the dense path) with the same sizes, and strided with padding.
+    let g1 = G {
+        kh: 1,
+        kw: 1,
+        pads: [0; 4],
+        cg: 300,
+        group: 1,
+        ..g.clone()
+    };
+    let g2 = G {
+        s: (2, 2),
+        d: (1, 2),
+        pads: [2, 0, 1, 3],
+        ..g.clone()
+    };
+    for g in [g, g1, g2] {
+        check_conv(&g);
+        crate::interp::simd::with_avx2(|| check_conv(&g));
+        crate::interp::simd::with_portable(|| check_conv(&g));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn conv_many_channels_matches_naive(g in geom(), mg in 4usize..20, cg in 1usize..9) {
+        // Several register tiles in the channel direction, including partial ones.
+        let g = G { mg, cg, group: 1.max(g.group % 2), ..g };
+        check_conv(&g);
+        crate::interp::simd::with_avx2(|| check_conv(&g));
+        crate::interp::simd::with_portable(|| check_conv(&g));
+    }
 
     #[test]
     fn conv_matches_naive(g in geom()) {

@@ -173,3 +173,77 @@ fn error_integer_const_in_float_graph() {
         "{e}"
     );
 }
+
+/// x -> conv 3x3 (16 channels) -> {relu, clip, clip + graph output, relu + second user}.
+fn conv_activations() -> Graph {
+    let mut g = Graph::new("acts");
+    let x = g.add_input("x", TensorType::f32(vec![1, 3, 9, 11]));
+    let w = g.add_simple(
+        Op::Const(ConstAttrs {
+            value: seq(&[16, 3, 3, 3], 1),
+        }),
+        vec![],
+        TensorType::f32(vec![16, 3, 3, 3]),
+        "w",
+    );
+    let b = g.add_simple(
+        Op::Const(ConstAttrs {
+            value: seq(&[16], 2),
+        }),
+        vec![],
+        TensorType::f32(vec![16]),
+        "b",
+    );
+    let ty = TensorType::f32(vec![1, 16, 9, 11]);
+    let conv = |g: &mut Graph| {
+        g.add_simple(
+            Op::Conv(ConvAttrs {
+                strides: vec![1, 1],
+                pads: vec![1, 1, 1, 1],
+                dilations: vec![1, 1],
+                group: 1,
+            }),
+            vec![x, w, b],
+            ty.clone(),
+            "conv",
+        )
+    };
+    let clip = Op::Clip(ClipAttrs {
+        min: -0.5,
+        max: 1.5,
+    });
+    let c1 = conv(&mut g);
+    let relu = g.add_simple(Op::Relu, vec![c1], ty.clone(), "relu");
+    let c2 = conv(&mut g);
+    let clipped = g.add_simple(clip.clone(), vec![c2], ty.clone(), "clip");
+    // Also a graph output: the pre-activation value must exist, so no fusion.
+    let c3 = conv(&mut g);
+    let clipped3 = g.add_simple(clip, vec![c3], ty.clone(), "clip3");
+    // Two users: no fusion.
+    let c4 = conv(&mut g);
+    let relu4 = g.add_simple(Op::Relu, vec![c4], ty.clone(), "relu4");
+    let tanh4 = g.add_simple(Op::Tanh, vec![c4], ty.clone(), "tanh4");
+    g.outputs = vec![relu, clipped, clipped3, c3, relu4, tanh4];
+    g
+}
+
+#[test]
+fn conv_activation_fusion_matches_separate_ops() {
+    let g = conv_activations();
+    let x = seq(&[1, 3, 9, 11], 0);
+    let fused = run_float(&g, std::slice::from_ref(&x)).unwrap();
+    // An observed run computes every value, so nothing is fused.
+    let plain = run_float_observed(&g, std::slice::from_ref(&x), &mut |_, _| {}).unwrap();
+    assert_eq!(fused.len(), plain.len());
+    for (f, p) in fused.iter().zip(&plain) {
+        assert_eq!(f.shape, p.shape);
+        assert_close(f.as_f32().unwrap(), p.as_f32().unwrap());
+    }
+    let relu = fused[0].as_f32().unwrap();
+    assert!(relu.iter().all(|&v| v >= 0.0) && relu.iter().any(|&v| v > 0.0));
+    let clip = fused[1].as_f32().unwrap();
+    assert!(clip.iter().all(|&v| (-0.5..=1.5).contains(&v)));
+    assert!(clip.contains(&-0.5) && clip.contains(&1.5));
+    // The unfused conv output kept its negative values.
+    assert!(fused[3].as_f32().unwrap().iter().any(|&v| v < -0.5));
+}

@@ -3,7 +3,8 @@
 //! `bench-float MODEL.onnx [--input X.npy] [--iters N] [--warmup W]` imports the model, runs
 //! the float clean-up pipeline, and times `ir::interp::run_float` on one sample (the first of
 //! X.npy, or a deterministic pseudo-random input). Prints `qcc_ms <median ms per inference>`
-//! and the min, for tools/bench/bench_float.py to compare against onnxruntime.
+//! and the min, and `qcc_cpu_ms <median thread CPU ms>` where Linux reports it, for
+//! tools/bench/bench_float.py to compare against onnxruntime.
 
 use anyhow::{Context, Result, bail};
 use std::time::Instant;
@@ -55,13 +56,28 @@ fn main() -> Result<()> {
         ir::interp::run_float(&g, &inputs)?;
     }
     let mut times = Vec::with_capacity(iters);
+    let mut cpu = Vec::with_capacity(iters);
     for _ in 0..iters.max(1) {
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), thread_cpu_ns());
         std::hint::black_box(ir::interp::run_float(&g, &inputs)?);
         times.push(t.elapsed().as_secs_f64() * 1e3);
+        if let (Some(c0), Some(c1)) = (c, thread_cpu_ns()) {
+            cpu.push((c1 - c0) as f64 / 1e6);
+        }
     }
     times.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
     println!("qcc_ms {:.3}", times[times.len() / 2]);
     println!("qcc_min_ms {:.3}", times[0]);
+    if !cpu.is_empty() {
+        println!("qcc_cpu_ms {:.3}", cpu[cpu.len() / 2]);
+    }
     Ok(())
+}
+
+/// CPU time of this thread in ns (Linux: `/proc/thread-self/schedstat`), which a loaded
+/// machine inflates far less than wall time.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
 }
