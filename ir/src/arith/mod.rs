@@ -13,6 +13,7 @@
 //! | saturating rounding doubling high multiply | [`sqrdmulh`] |
 //! | rounding right shift, per target [`RoundingMode`] | [`rounding_shift_right`] |
 //! | `y = clamp(zp + round_shift(sqrdmulh(acc, M0), n), lo, hi)` | [`requantize`] |
+//! | accumulator overflow proof `|x - zp|max * sum|w| + |bias| <= 2^31 - 1` | [`accumulator_bound`], [`fits_i32`] |
 //! | average pooling without division | [`fixed_reciprocal`], [`average`] |
 //! | run-time reciprocal without division (softmax) | [`reciprocal_q31`], [`one_over_one_plus_x`] |
 //! | choosing scales and zero points | [`choose_qparams_asymmetric`], [`choose_qparams_symmetric`], [`pow2_scale`] |
@@ -23,6 +24,7 @@
 //! away from zero.
 
 mod average;
+mod bound;
 mod error;
 mod fixed;
 mod multiplier;
@@ -33,6 +35,7 @@ mod requantize;
 mod round;
 
 pub use average::{AVERAGE_PRESHIFT, AVERAGE_SUM_LIMIT, average, fixed_reciprocal};
+pub use bound::{accumulator_bound, accumulator_bound_coarse, centered_absmax, fits_i32};
 pub use error::ArithError;
 pub use fixed::sqrdmulh;
 pub use multiplier::{MAX_LEFT_SHIFT, QuantizedMultiplier, quantize_multiplier};

@@ -26,7 +26,7 @@ fn check_plan(g: &Graph, p: &MemoryPlan) {
         assert_eq!(p.offset(v).is_some(), in_arena(g, v), "{v}");
         if let Some(o) = p.offset(v) {
             assert_eq!(o % p.align, 0);
-            let bytes = g.ty(v).shape.numel() * elem_bytes(g.ty(v).dtype);
+            let bytes = storage_bytes(g.ty(v).dtype, g.ty(v).shape.numel());
             assert!(o + bytes <= p.arena_bytes);
         }
     }
