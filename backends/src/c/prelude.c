@@ -244,7 +244,9 @@ static inline int32_t qcc_requantize(int32_t acc, int32_t m0, int32_t shift, int
 {
     int32_t x = shift < 0 ? qcc_shl_sat(acc, -shift) : acc;
     int64_t y;
-    x = qcc_sqrdmulh(x, m0);
+    /* m0 = 2^30 (every multiplier of a --scales pow2 program): sqrdmulh is a rounding
+     * halving, so no multiply (ir::arith::requantize_pow2). */
+    x = m0 == 0x40000000 ? (int32_t)qcc_asr64((int64_t)x + 1, 1) : qcc_sqrdmulh(x, m0);
     if (shift > 0) {
         x = qcc_rshift(x, shift, mode);
     }
