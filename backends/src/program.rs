@@ -1380,3 +1380,28 @@ fn windows(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod pack_tests {
+    use super::*;
+
+    #[test]
+    fn packed_constants_round_trip_at_every_width() {
+        for bits in 2..8u32 {
+            let q = (1i32 << (bits - 1)) - 1;
+            let values: Vec<i32> = (0..37).map(|i| (i * 7) % (2 * q + 1) - q).collect();
+            let packed = pack_bits(&values, bits);
+            assert_eq!(packed.len(), (37 * bits as usize).div_ceil(8) + 1);
+            let back: Vec<i32> = (0..37).map(|i| unpack_bit(&packed, bits, i)).collect();
+            assert_eq!(back, values, "{bits} bits");
+        }
+        // 4 bits: element i in byte i / 2, low nibble first.
+        assert_eq!(pack_bits(&[1, -2, 7], 4), vec![0xe1, 0x07, 0x00]);
+        let c = ConstData {
+            dtype: DType::I8,
+            values: vec![0; 10],
+            bits: 3,
+        };
+        assert_eq!(const_storage_bytes(&c), 4);
+    }
+}

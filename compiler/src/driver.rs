@@ -305,20 +305,28 @@ pub fn parse_precision(text: &str) -> Result<BTreeMap<String, passes::LayerPreci
         .ok_or("expected a JSON object {\"node name\": {\"weight_bits\": 4, \"activation_bits\": 16}, ...}")?;
     let mut out = BTreeMap::new();
     for (name, entry) in obj {
-        let fields = entry
-            .as_object()
-            .ok_or_else(|| format!("`{name}`: expected an object with weight_bits and/or activation_bits"))?;
+        let fields = entry.as_object().ok_or_else(|| {
+            format!("`{name}`: expected an object with weight_bits and/or activation_bits")
+        })?;
         let mut layer = passes::LayerPrecision::default();
         for (key, val) in fields {
             let bits = val.as_u64().and_then(|b| u32::try_from(b).ok());
             match key.as_str() {
                 "weight_bits" => match bits {
                     Some(b @ 2..=8) => layer.weight_bits = Some(b),
-                    _ => return Err(format!("`{name}`: weight_bits must be an integer in 2..=8, got {val}")),
+                    _ => {
+                        return Err(format!(
+                            "`{name}`: weight_bits must be an integer in 2..=8, got {val}"
+                        ));
+                    }
                 },
                 "activation_bits" => match bits {
                     Some(b @ (4 | 8 | 16)) => layer.activation_bits = Some(b),
-                    _ => return Err(format!("`{name}`: activation_bits must be 4, 8 or 16, got {val}")),
+                    _ => {
+                        return Err(format!(
+                            "`{name}`: activation_bits must be 4, 8 or 16, got {val}"
+                        ));
+                    }
                 },
                 other => {
                     return Err(format!(

@@ -277,7 +277,11 @@ fn precision_options_shape_the_program_and_its_report() {
     assert_eq!(base["totals"]["weight_bytes"], w + bias);
     assert_eq!(
         w3["totals"]["weight_bytes"],
-        [200, 3200, 3072, 480].iter().map(|n| (n * 3usize).div_ceil(8)).sum::<usize>() + bias
+        [200, 3200, 3072, 480]
+            .iter()
+            .map(|n| (n * 3usize).div_ceil(8))
+            .sum::<usize>()
+            + bias
     );
     // 4-bit activations: half the bytes (and a smaller arena); 16-bit: twice.
     let act = |r: &serde_json::Value| r["totals"]["activation_bytes"].as_u64().unwrap();
@@ -298,11 +302,7 @@ fn precision_options_shape_the_program_and_its_report() {
         .unwrap()
         .to_string();
     let prec = tmp.path().join("p.json");
-    std::fs::write(
-        &prec,
-        format!("{{{first_conv:?}: {{\"weight_bits\": 2}}}}"),
-    )
-    .unwrap();
+    std::fs::write(&prec, format!("{{{first_conv:?}: {{\"weight_bits\": 2}}}}")).unwrap();
     let mixed = report(&["--precision", prec.to_str().unwrap(), "--scales", "pow2"]);
     let layer = mixed["layers"]
         .as_array()
@@ -321,15 +321,29 @@ fn precision_options_shape_the_program_and_its_report() {
     assert_user_error(&qcc(&[m, "--scales", "log"]), "--scales");
     for (text, needle) in [
         ("{\"nope\": {\"weight_bits\": 4}}", "`nope`"),
-        ("{\"x\": {\"weight_bits\": 1}}", "weight_bits must be an integer in 2..=8"),
-        ("{\"x\": {\"activation_bits\": 12}}", "activation_bits must be 4, 8 or 16"),
+        (
+            "{\"x\": {\"weight_bits\": 1}}",
+            "weight_bits must be an integer in 2..=8",
+        ),
+        (
+            "{\"x\": {\"activation_bits\": 12}}",
+            "activation_bits must be 4, 8 or 16",
+        ),
         ("{\"x\": {\"bits\": 4}}", "unknown key `bits`"),
         ("[1, 2]", "expected a JSON object"),
         ("{", "not valid JSON"),
     ] {
         std::fs::write(&prec, text).unwrap();
         assert_user_error(
-            &qcc(&[m, "--calib", c, "--precision", prec.to_str().unwrap(), "--emit", "ir"]),
+            &qcc(&[
+                m,
+                "--calib",
+                c,
+                "--precision",
+                prec.to_str().unwrap(),
+                "--emit",
+                "ir",
+            ]),
             needle,
         );
     }

@@ -62,7 +62,9 @@ pub fn bounds(g: &Graph) -> Vec<LayerBound> {
         let sums: Vec<i64> = match (&node.op, values_i64(g, w)) {
             (Op::ConvInt(_), Some(wv)) => {
                 let per = dims[1..].iter().product::<usize>().max(1);
-                wv.chunks(per).map(|c| c.iter().map(|v| v.abs()).sum()).collect()
+                wv.chunks(per)
+                    .map(|c| c.iter().map(|v| v.abs()).sum())
+                    .collect()
             }
             (Op::ConvTransposeInt(_), Some(wv)) => {
                 // w [C, M/G, k..]: output channel j of a group sums over C and the taps.
@@ -72,7 +74,10 @@ pub fn bounds(g: &Graph) -> Vec<LayerBound> {
                     .map(|j| {
                         (0..c)
                             .map(|ci| {
-                                wv[(ci * mg + j) * k..][..k].iter().map(|v| v.abs()).sum::<i64>()
+                                wv[(ci * mg + j) * k..][..k]
+                                    .iter()
+                                    .map(|v| v.abs())
+                                    .sum::<i64>()
                             })
                             .sum()
                     })
@@ -81,7 +86,9 @@ pub fn bounds(g: &Graph) -> Vec<LayerBound> {
             (Op::GemmInt(a), Some(wv)) if dims.len() == 2 => {
                 let (rows, cols) = (dims[0], dims[1]);
                 if a.trans_b {
-                    wv.chunks(cols.max(1)).map(|c| c.iter().map(|v| v.abs()).sum()).collect()
+                    wv.chunks(cols.max(1))
+                        .map(|c| c.iter().map(|v| v.abs()).sum())
+                        .collect()
                 } else {
                     (0..cols)
                         .map(|j| (0..rows).map(|r| wv[r * cols + j].abs()).sum())
@@ -101,7 +108,9 @@ pub fn bounds(g: &Graph) -> Vec<LayerBound> {
             .iter()
             .enumerate()
             .map(|(c, &s)| {
-                let b = bias.as_ref().and_then(|b| b.get(c % b.len().max(1)).copied());
+                let b = bias
+                    .as_ref()
+                    .and_then(|b| b.get(c % b.len().max(1)).copied());
                 accumulator_bound(x_absmax, s, b.unwrap_or(0))
             })
             .max()

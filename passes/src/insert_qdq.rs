@@ -249,8 +249,8 @@ fn quantize_constants(
                 _ => None,
             }
             .filter(|_| ctx.quant.per_channel);
-            let (wq, wp) = quantize_weights_in(&w, axis, bits, ctx.quant.scales)
-                .map_err(|e| fail(n, e))?;
+            let (wq, wp) =
+                quantize_weights_in(&w, axis, bits, ctx.quant.scales).map_err(|e| fail(n, e))?;
             let s_w = scales(&wp);
             let w_pow2 = wp.pow2;
             let wv = dequantized_const(g, wq, wp, &node.name);

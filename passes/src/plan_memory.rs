@@ -315,8 +315,7 @@ fn shared_input(
     node.inputs.iter().find_map(|&x| {
         let b = buffer_of[x.index()]?;
         let xty = g.ty(x);
-        let fits = xty.shape.numel() == oty.shape.numel()
-            && xty.dtype.bits() == oty.dtype.bits();
+        let fits = xty.shape.numel() == oty.shape.numel() && xty.dtype.bits() == oty.dtype.bits();
         // Every member of the buffer must die here (views keep it alive otherwise).
         let escapes = buffers[b].values.iter().any(|v| g.outputs.contains(v));
         (fits && !escapes && buffers[b].end <= here && last_use[x.index()] == here).then_some(b)

@@ -17,12 +17,12 @@
 //! Every requantize multiplier is then an exact power of two, `m0 = 2^30` (see
 //! `ir::arith::requantize`, whose kernels take a shift-only path for it).
 
+use crate::ScaleMode;
+use ir::arith::pow2_scale;
 use ir::arith::{
     bias_q, choose_qparams_asymmetric, choose_qparams_symmetric, quantize, reciprocal,
     symmetric_range,
 };
-use crate::ScaleMode;
-use ir::arith::pow2_scale;
 use ir::{DType, QuantGranularity, QuantParams, Tensor, TensorData, ValueRange};
 
 /// Per-tensor activation parameters for `range` with `bits`-bit values stored in element
@@ -44,7 +44,11 @@ pub fn activation_params_in(
     bits: u32,
     mode: ScaleMode,
 ) -> Result<QuantParams, String> {
-    let bits = if bits == 0 { dtype.bits() } else { bits.min(dtype.bits()) };
+    let bits = if bits == 0 {
+        dtype.bits()
+    } else {
+        bits.min(dtype.bits())
+    };
     let (qmin, qmax) = dtype
         .quant_range(bits)
         .ok_or_else(|| format!("activation type {dtype} cannot hold {bits}-bit values"))?;
@@ -52,11 +56,17 @@ pub fn activation_params_in(
     let (scale, zp) = match (symmetric, mode) {
         (true, ScaleMode::Float) => {
             let absmax = range.lo.abs().max(range.hi.abs());
-            (choose_qparams_symmetric(absmax, bits).map_err(|e| e.to_string())?, 0)
+            (
+                choose_qparams_symmetric(absmax, bits).map_err(|e| e.to_string())?,
+                0,
+            )
         }
         (true, ScaleMode::Pow2) => {
             let absmax = range.lo.abs().max(range.hi.abs());
-            (pow2_scale(absmax, bits, true).map_err(|e| e.to_string())?.0, 0)
+            (
+                pow2_scale(absmax, bits, true).map_err(|e| e.to_string())?.0,
+                0,
+            )
         }
         (false, ScaleMode::Float) => {
             choose_qparams_asymmetric(range.lo, range.hi, qmin as i32, qmax as i32)

@@ -179,7 +179,14 @@ fn mixed_precision_and_pow2_hvx_c_match_run_int_on_host_and_hexagon() {
         let prec = prec.to_string_lossy().to_string();
         let configs: [&[&str]; 2] = [
             &["--target", "hvx-like", "--precision", &prec],
-            &["--target", "hvx-like", "--scales", "pow2", "--weight-bits", "4"],
+            &[
+                "--target",
+                "hvx-like",
+                "--scales",
+                "pow2",
+                "--weight-bits",
+                "4",
+            ],
         ];
         for extra in configs {
             let what = format!("{model} {extra:?}");

@@ -122,13 +122,20 @@ fn print(p: &Program, name: &str) -> String {
     );
     let _ = writeln!(s, "    let mut a = vec![0u8; ARENA_BYTES];");
     for (i, b) in p.inputs.iter().enumerate() {
-        let _ = writeln!(s, "    put(&mut a, {}, inputs[{i}]);", operand(&b.q, &p.consts));
+        let _ = writeln!(
+            s,
+            "    put(&mut a, {}, inputs[{i}]);",
+            operand(&b.q, &p.consts)
+        );
     }
     let _ = writeln!(s, "    body(&mut a);");
     let _ = writeln!(
         s,
         "    vec![{}]",
-        list(&p.outputs, |b| format!("get(&a, {})", operand(&b.q, &p.consts)))
+        list(&p.outputs, |b| format!(
+            "get(&a, {})",
+            operand(&b.q, &p.consts)
+        ))
     );
     let _ = writeln!(s, "}}\n");
 

@@ -216,11 +216,15 @@ mod tests {
             (-5, 2, -1, -1),
             (-6, 2, -1, -2), // -1.5: h = -3, -1.5 -> -1 (half-up) or -2 (away)
             (100, 0, 100, 100),
-            (7, -3, 56, 56), // 2^3: a left shift
+            (7, -3, 56, 56),                  // 2^3: a left shift
             (i32::MAX, -1, 1 << 30, 1 << 30), // saturates at << 2, then halves (the definition)
         ];
         for (acc, k, up, away) in cases {
-            assert_eq!(requantize_pow2(acc, k, 0, i32::MIN, i32::MAX, HalfUp), up, "{acc} {k}");
+            assert_eq!(
+                requantize_pow2(acc, k, 0, i32::MIN, i32::MAX, HalfUp),
+                up,
+                "{acc} {k}"
+            );
             assert_eq!(
                 requantize_pow2(acc, k, 0, i32::MIN, i32::MAX, HalfAwayFromZero),
                 away,

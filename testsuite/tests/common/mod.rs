@@ -99,8 +99,11 @@ pub fn check(cmd: &mut Command) {
 /// ReLU/Clip fused into it) activation bits `[16, 4, 8, 16][i % 4]`.
 pub fn mixed_precision_json(dir: &Path) -> String {
     let model = dir.join("model.onnx");
-    let cli = compiler::driver::Cli::try_parse_from([std::ffi::OsString::from("qcc"), model.clone().into()])
-        .unwrap();
+    let cli = compiler::driver::Cli::try_parse_from([
+        std::ffi::OsString::from("qcc"),
+        model.clone().into(),
+    ])
+    .unwrap();
     let mut g = compiler::driver::load_model(&model, Default::default()).unwrap();
     compiler::driver::float_pipeline(&mut g, &cli).unwrap();
     let mut entries = Vec::new();

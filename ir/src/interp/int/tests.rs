@@ -738,5 +738,8 @@ outputs(%y)
         .collect();
     let got = run_int(&g, &[x]).unwrap();
     assert_eq!(got[0].as_f32().unwrap(), want.as_slice());
-    assert!(r.iter().flatten().any(|&v| v != 3 && v != 0 && v != 15), "{r:?}");
+    assert!(
+        r.iter().flatten().any(|&v| v != 3 && v != 0 && v != 15),
+        "{r:?}"
+    );
 }
