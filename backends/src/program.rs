@@ -47,6 +47,59 @@ pub struct ConstData {
     pub dtype: DType,
     /// The values.
     pub values: Vec<i32>,
+    /// Bits per stored element. Below 8 (signed weights of 2..7 bits, [`const_bits`]) the
+    /// emitters store the values bit-packed ([`pack_bits`]) and unpack them when loaded;
+    /// otherwise `dtype.bits()`.
+    pub bits: u32,
+}
+
+/// Storage bits of a constant of type `ty`: signed integer constants whose quantized width
+/// (`QuantParams::bits`, else the element type's) is 2..=7 bits are bit-packed at that width;
+/// everything else keeps its element type.
+pub fn const_bits(ty: &TensorType) -> u32 {
+    let bits = ty.quant.as_ref().map_or(ty.dtype.bits(), |q| q.bits);
+    match ty.dtype {
+        DType::I8 | DType::I4 if (2..8).contains(&bits) => bits,
+        _ => ty.dtype.bits(),
+    }
+}
+
+/// Packs `bits`-wide two's-complement values into a little-endian bit stream: element `i`
+/// occupies bits `[i*bits, (i+1)*bits)`, counted from bit 0 of byte 0 (for 4 bits: element
+/// `i` in byte `i / 2`, low nibble first). One zero byte is appended so that a reader may
+/// always load two bytes. Values are truncated to `bits`.
+pub fn pack_bits(values: &[i32], bits: u32) -> Vec<u8> {
+    let total = (values.len() * bits as usize).div_ceil(8) + 1;
+    let mut out = vec![0u8; total];
+    let mask = (1u32 << bits) - 1;
+    for (i, &v) in values.iter().enumerate() {
+        let bit = i * bits as usize;
+        let u = ((v as u32) & mask) << (bit % 8);
+        out[bit / 8] |= (u & 0xff) as u8;
+        out[bit / 8 + 1] |= (u >> 8) as u8;
+    }
+    out
+}
+
+/// Element `i` of a [`pack_bits`] stream, sign-extended (the loaders of both libraries).
+pub fn unpack_bit(packed: &[u8], bits: u32, i: usize) -> i32 {
+    let bit = i * bits as usize;
+    let u = (u32::from(packed[bit / 8]) | (u32::from(packed[bit / 8 + 1]) << 8)) >> (bit % 8);
+    let u = u & ((1u32 << bits) - 1);
+    if u >= 1 << (bits - 1) {
+        u as i32 - (1i32 << bits)
+    } else {
+        u as i32
+    }
+}
+
+/// Bytes a constant takes in the emitted code ([`ConstData::bits`]).
+pub fn const_storage_bytes(c: &ConstData) -> usize {
+    if c.bits < 8 {
+        (c.values.len() * c.bits as usize).div_ceil(8)
+    } else {
+        c.values.len() * (c.dtype.bits() as usize / 8).max(1)
+    }
 }
 
 /// One graph input or output at the float boundary.
@@ -346,6 +399,7 @@ impl Builder<'_> {
         self.consts.push(ConstData {
             dtype: DType::I32,
             values,
+            bits: 32,
         });
         Operand {
             loc: Loc::Const(self.consts.len() - 1),
@@ -380,6 +434,7 @@ impl Builder<'_> {
         self.consts.push(ConstData {
             dtype: ty.dtype,
             values,
+            bits: const_bits(ty),
         });
         self.const_of[v.index()] = Some(self.consts.len() - 1);
         Ok(Operand {
@@ -1324,4 +1379,29 @@ fn windows(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod pack_tests {
+    use super::*;
+
+    #[test]
+    fn packed_constants_round_trip_at_every_width() {
+        for bits in 2..8u32 {
+            let q = (1i32 << (bits - 1)) - 1;
+            let values: Vec<i32> = (0..37).map(|i| (i * 7) % (2 * q + 1) - q).collect();
+            let packed = pack_bits(&values, bits);
+            assert_eq!(packed.len(), (37 * bits as usize).div_ceil(8) + 1);
+            let back: Vec<i32> = (0..37).map(|i| unpack_bit(&packed, bits, i)).collect();
+            assert_eq!(back, values, "{bits} bits");
+        }
+        // 4 bits: element i in byte i / 2, low nibble first.
+        assert_eq!(pack_bits(&[1, -2, 7], 4), vec![0xe1, 0x07, 0x00]);
+        let c = ConstData {
+            dtype: DType::I8,
+            values: vec![0; 10],
+            bits: 3,
+        };
+        assert_eq!(const_storage_bytes(&c), 4);
+    }
 }

@@ -60,6 +60,15 @@ pub enum ActType {
     I8,
 }
 
+/// How scales are chosen (`--scales`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScalesArg {
+    /// Any positive f32 scale.
+    Float,
+    /// Every scale a power of two `2^-f`: requantization is a rounding shift.
+    Pow2,
+}
+
 /// qcc: a quantizing compiler for convolutional networks.
 #[derive(Parser, Debug)]
 #[command(name = "qcc", version, about, long_about = None)]
@@ -92,6 +101,22 @@ pub struct Cli {
     /// Quantize weights per tensor instead of per output channel.
     #[arg(long)]
     pub per_tensor_weights: bool,
+    /// Activation bit width: 4 (packed u4/i4), 8 (the --activation-type) or 16 (i16,
+    /// symmetric).
+    #[arg(long = "activation-bits", value_name = "BITS", default_value_t = 8,
+          value_parser = parse_activation_bits)]
+    pub activation_bits: u32,
+    /// Weight bit width (2..8; symmetric, stored bit-packed in the emitted code).
+    #[arg(long = "weight-bits", value_name = "BITS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(2..=8))]
+    pub weight_bits: u32,
+    /// Scales: free f32 scales, or powers of two (requantization is a rounding shift).
+    #[arg(long, value_enum, default_value = "float")]
+    pub scales: ScalesArg,
+    /// Per-layer precision: a JSON object {"node name": {"weight_bits": 4,
+    /// "activation_bits": 16}, ...} (either key may be left out).
+    #[arg(long, value_name = "FILE.json")]
+    pub precision: Option<PathBuf>,
     /// Output file; stdout when absent (for text outputs).
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
@@ -154,6 +179,14 @@ pub struct Cli {
         default_value = "4,8,16"
     )]
     pub search_activation_bits: Vec<u32>,
+}
+
+/// `--activation-bits`: 4, 8 or 16.
+fn parse_activation_bits(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(b @ (4 | 8 | 16)) => Ok(b),
+        _ => Err(format!("expected 4, 8 or 16, got `{s}`")),
+    }
 }
 
 /// Escapes a path for a make rule.
@@ -272,11 +305,73 @@ pub fn pass_ctx(cli: &Cli) -> Result<passes::PassCtx, CompileError> {
                 ActType::I8 => ir::DType::I8,
             },
             per_channel: !cli.per_tensor_weights,
-            ..Default::default()
+            activation_bits: cli.activation_bits,
+            weight_bits: cli.weight_bits,
+            scales: match cli.scales {
+                ScalesArg::Float => passes::ScaleMode::Float,
+                ScalesArg::Pow2 => passes::ScaleMode::Pow2,
+            },
+            layers: match &cli.precision {
+                Some(p) => read_precision(p)?,
+                None => BTreeMap::new(),
+            },
         },
         rounding,
         ..Default::default()
     })
+}
+
+/// Reads a `--precision` file: a JSON object mapping node names to
+/// `{"weight_bits": 2..=8, "activation_bits": 4|8|16}` (both keys optional).
+pub fn read_precision(
+    path: &Path,
+) -> Result<BTreeMap<String, passes::LayerPrecision>, CompileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CompileError::io(path, e))?;
+    parse_precision(&text).map_err(|e| CompileError::Usage(format!("{}: {e}", path.display())))
+}
+
+/// Parses the text of a `--precision` file (see [`read_precision`]).
+pub fn parse_precision(text: &str) -> Result<BTreeMap<String, passes::LayerPrecision>, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let obj = v
+        .as_object()
+        .ok_or("expected a JSON object {\"node name\": {\"weight_bits\": 4, \"activation_bits\": 16}, ...}")?;
+    let mut out = BTreeMap::new();
+    for (name, entry) in obj {
+        let fields = entry.as_object().ok_or_else(|| {
+            format!("`{name}`: expected an object with weight_bits and/or activation_bits")
+        })?;
+        let mut layer = passes::LayerPrecision::default();
+        for (key, val) in fields {
+            let bits = val.as_u64().and_then(|b| u32::try_from(b).ok());
+            match key.as_str() {
+                "weight_bits" => match bits {
+                    Some(b @ 2..=8) => layer.weight_bits = Some(b),
+                    _ => {
+                        return Err(format!(
+                            "`{name}`: weight_bits must be an integer in 2..=8, got {val}"
+                        ));
+                    }
+                },
+                "activation_bits" => match bits {
+                    Some(b @ (4 | 8 | 16)) => layer.activation_bits = Some(b),
+                    _ => {
+                        return Err(format!(
+                            "`{name}`: activation_bits must be 4, 8 or 16, got {val}"
+                        ));
+                    }
+                },
+                other => {
+                    return Err(format!(
+                        "`{name}`: unknown key `{other}` (expected weight_bits or activation_bits)"
+                    ));
+                }
+            }
+        }
+        out.insert(name.clone(), layer);
+    }
+    Ok(out)
 }
 
 /// Runs the named passes with the `--print-before/after` hooks of `cli`.

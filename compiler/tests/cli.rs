@@ -252,3 +252,99 @@ fn report_lists_layers_and_totals() {
         "needs --calib",
     );
 }
+
+/// `--weight-bits`, `--activation-bits`, `--scales` and `--precision`: the report counts
+/// packed weight bits and activation container bytes; bad values and names are user errors.
+#[test]
+fn precision_options_shape_the_program_and_its_report() {
+    let dir = model("lenet_digits");
+    let tmp = tempfile::tempdir().unwrap();
+    let (m, c) = (dir.join("model.onnx"), dir.join("calib.npy"));
+    let (m, c) = (m.to_str().unwrap(), c.to_str().unwrap());
+    let report = |extra: &[&str]| -> serde_json::Value {
+        let out = tmp.path().join("r.json");
+        let mut args = vec![m, "--calib", c, "-o", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = qcc(&args);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", stderr(&o));
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
+    };
+    let base = report(&[]);
+    // 3-bit weights really take 3 bits each (the i32 biases stay).
+    let w3 = report(&["--weight-bits", "3"]);
+    let bias = 4 * (8 + 16 + 48 + 10);
+    let w = 200 + 3200 + 3072 + 480;
+    assert_eq!(base["totals"]["weight_bytes"], w + bias);
+    assert_eq!(
+        w3["totals"]["weight_bytes"],
+        [200, 3200, 3072, 480]
+            .iter()
+            .map(|n| (n * 3usize).div_ceil(8))
+            .sum::<usize>()
+            + bias
+    );
+    // 4-bit activations: half the bytes (and a smaller arena); 16-bit: twice.
+    let act = |r: &serde_json::Value| r["totals"]["activation_bytes"].as_u64().unwrap();
+    let arena = |r: &serde_json::Value| r["totals"]["arena_bytes"].as_u64().unwrap();
+    let a4 = report(&["--activation-bits", "4"]);
+    let a16 = report(&["--activation-bits", "16"]);
+    assert_eq!(act(&a4) * 2, act(&base));
+    assert_eq!(act(&a16), 2 * act(&base));
+    assert!(arena(&a4) < arena(&base) && arena(&base) < arena(&a16));
+    // Per-layer overrides by node name.
+    let first_conv = base["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["op"] == "conv")
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let prec = tmp.path().join("p.json");
+    std::fs::write(&prec, format!("{{{first_conv:?}: {{\"weight_bits\": 2}}}}")).unwrap();
+    let mixed = report(&["--precision", prec.to_str().unwrap(), "--scales", "pow2"]);
+    let layer = mixed["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == first_conv.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(layer["weight_bits"], 2);
+    assert_eq!(layer["weight_bytes"], 200 * 2 / 8);
+    let s = layer["output_scale"].as_f64().unwrap();
+    assert_eq!(s, 2f64.powi(s.log2().round() as i32), "pow2 scale {s}");
+
+    assert_user_error(&qcc(&[m, "--weight-bits", "9"]), "--weight-bits");
+    assert_user_error(&qcc(&[m, "--activation-bits", "12"]), "expected 4, 8 or 16");
+    assert_user_error(&qcc(&[m, "--scales", "log"]), "--scales");
+    for (text, needle) in [
+        ("{\"nope\": {\"weight_bits\": 4}}", "`nope`"),
+        (
+            "{\"x\": {\"weight_bits\": 1}}",
+            "weight_bits must be an integer in 2..=8",
+        ),
+        (
+            "{\"x\": {\"activation_bits\": 12}}",
+            "activation_bits must be 4, 8 or 16",
+        ),
+        ("{\"x\": {\"bits\": 4}}", "unknown key `bits`"),
+        ("[1, 2]", "expected a JSON object"),
+        ("{", "not valid JSON"),
+    ] {
+        std::fs::write(&prec, text).unwrap();
+        assert_user_error(
+            &qcc(&[
+                m,
+                "--calib",
+                c,
+                "--precision",
+                prec.to_str().unwrap(),
+                "--emit",
+                "ir",
+            ]),
+            needle,
+        );
+    }
+}

@@ -18,7 +18,9 @@
 //! Establishes: phase Qdq; every f32 operand of a compute op is the result of a `dequantize`
 //! (or a constant the lowering reads directly, such as a PRelu slope).
 
-use crate::quant_params::{activation_params, quantize_bias, quantize_weights, scales};
+use crate::quant_params::{
+    activation_params, activation_params_in, quantize_bias, quantize_weights_in, scales,
+};
 use crate::{PassCtx, PassError, PassStats};
 use ir::{
     ConstAttrs, DType, Graph, NodeId, Op, Phase, QuantParams, Tensor, TensorType, ValueId,
@@ -178,7 +180,8 @@ fn choose_activation_params(
                             format!("the result of `{}` has no calibrated range", node.name),
                         )
                     })?;
-                    activation_params(range, act, bits).map_err(|e| fail(n, e))?
+                    activation_params_in(range, act, bits, ctx.quant.scales)
+                        .map_err(|e| fail(n, e))?
                 }
             };
             params.insert(v, p);
@@ -246,8 +249,10 @@ fn quantize_constants(
                 _ => None,
             }
             .filter(|_| ctx.quant.per_channel);
-            let (wq, wp) = quantize_weights(&w, axis, bits).map_err(|e| fail(n, e))?;
+            let (wq, wp) =
+                quantize_weights_in(&w, axis, bits, ctx.quant.scales).map_err(|e| fail(n, e))?;
             let s_w = scales(&wp);
+            let w_pow2 = wp.pow2;
             let wv = dequantized_const(g, wq, wp, &node.name);
             g.set_input(n, 1, wv);
             rewrites += 1;
@@ -257,7 +262,8 @@ fn quantize_constants(
                     fail(n, format!("the input of `{}` is not quantized", node.name))
                 })?;
                 if b.numel() == b.shape.dims().last().copied().unwrap_or(0) {
-                    let (bq, bp) = quantize_bias(b.as_f32().unwrap_or(&[]), s_x, &s_w);
+                    let (bq, mut bp) = quantize_bias(b.as_f32().unwrap_or(&[]), s_x, &s_w);
+                    bp.pow2 = w_pow2;
                     let bv = dequantized_const(g, bq, bp, &node.name);
                     // Keep the model's bias shape (Gemm's C may be [1, N]).
                     let bv = if g.ty(bv).shape != b.shape {

@@ -7,6 +7,7 @@
 //! are explicit ordered slices of names ([`pipelines`]).
 #![warn(missing_docs)]
 
+pub mod accum_bound;
 pub mod calibrate;
 pub mod const_fold;
 pub mod dead_code;

@@ -23,6 +23,8 @@
 //!   nodes are rebuilt and named after the node they came from.
 //! - A graph that cannot be lowered fully is left unchanged and the pass fails with
 //!   [`PassError::Failed`] naming each node that stayed float and why.
+//! - Every i32 accumulator is proven not to overflow ([`crate::accum_bound`]); a layer
+//!   that could is refused with a diagnostic naming it.
 //! - The saturation run has explicit iteration, node and time limits ([`Limits`]).
 //!
 //! Known approximation: merging two requantizations rounds once where the Qdq graph rounds
@@ -105,6 +107,7 @@ pub fn lower(g: &mut Graph, ctx: &PassCtx, limits: &Limits) -> Result<LowerRepor
     if cost == INFEASIBLE {
         return Err(diagnose(&eg, &extractor, model, root, &origin, &stop));
     }
+    let before = g.clone();
     let added = nodes_to_graph(
         g,
         &eg.analysis.tables,
@@ -113,6 +116,10 @@ pub fn lower(g: &mut Graph, ctx: &PassCtx, limits: &Limits) -> Result<LowerRepor
         |id| name_of(&eg, id).unwrap_or_default(),
     )
     .map_err(|e| failed(format!("cannot rebuild the graph from the e-graph: {e}")))?;
+    if let Err(e) = crate::accum_bound::check(g) {
+        *g = before;
+        return Err(e);
+    }
     g.phase = Phase::Integer;
     Ok(LowerReport {
         egraph_nodes: eg.total_number_of_nodes(),

@@ -86,12 +86,23 @@ impl MemoryPlan {
     }
 }
 
-/// Bytes of one element in memory (packed 4-bit types are held unpacked, one per byte).
+/// Bytes of one element's container (packed 4-bit types count 1 here; the arena stores them
+/// two per byte, see [`storage_bytes`]).
 pub fn elem_bytes(d: DType) -> usize {
     match d {
         DType::F32 | DType::I32 => 4,
         DType::I16 => 2,
         DType::I8 | DType::U8 | DType::I4 | DType::U4 => 1,
+    }
+}
+
+/// Bytes that `numel` elements of `d` take in the arena: packed 4-bit types (`i4`/`u4`) hold
+/// two elements per byte (element `i` in byte `i / 2`, low nibble first), so `ceil(numel / 2)`;
+/// every other type `numel * elem_bytes(d)`.
+pub fn storage_bytes(d: DType, numel: usize) -> usize {
+    match d {
+        DType::I4 | DType::U4 => numel.div_ceil(2),
+        DType::F32 | DType::I32 | DType::I16 | DType::I8 | DType::U8 => numel * elem_bytes(d),
     }
 }
 
@@ -162,7 +173,7 @@ pub fn plan(g: &Graph, align: usize) -> MemoryPlan {
             if !in_arena(g, out) {
                 continue;
             }
-            let bytes = g.ty(out).shape.numel() * elem_bytes(g.ty(out).dtype);
+            let bytes = storage_bytes(g.ty(out).dtype, g.ty(out).shape.numel());
             let shared = shared_input(g, node, out, &buffer_of, &buffers, &last_use, i);
             let b = match shared {
                 Some(b) => b,
@@ -304,8 +315,7 @@ fn shared_input(
     node.inputs.iter().find_map(|&x| {
         let b = buffer_of[x.index()]?;
         let xty = g.ty(x);
-        let fits = xty.shape.numel() == oty.shape.numel()
-            && elem_bytes(xty.dtype) == elem_bytes(oty.dtype);
+        let fits = xty.shape.numel() == oty.shape.numel() && xty.dtype.bits() == oty.dtype.bits();
         // Every member of the buffer must die here (views keep it alive otherwise).
         let escapes = buffers[b].values.iter().any(|v| g.outputs.contains(v));
         (fits && !escapes && buffers[b].end <= here && last_use[x.index()] == here).then_some(b)

@@ -18,6 +18,8 @@ use ir::{CoordMode, NearestMode, ResizeAttrs, ResizeIntAttrs, ResizeMode, Softma
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+
 fn qt(dtype: DType, shape: &[usize], scale: f32, zp: i32) -> TensorType {
     TensorType {
         dtype,
@@ -722,14 +724,24 @@ fn softmax_classifier_compiles_and_agrees_across_executors() {
 /// `calib.npy`, insert-qdq, lower-integer (`compiler::driver::compile`), then the executors
 /// on 8 samples of `input.npy`. Skipped (`Ok(false)`) when its program text is in `seen`.
 fn model_agrees(dir: &Path, seen: &mut std::collections::HashSet<String>) -> Result<bool, String> {
+    model_agrees_with(dir, &[], seen)
+}
+
+/// [`model_agrees`] with extra command-line options.
+fn model_agrees_with(
+    dir: &Path,
+    extra: &[&str],
+    seen: &mut std::collections::HashSet<String>,
+) -> Result<bool, String> {
     use clap::Parser;
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
-    let args = [
+    let mut args: Vec<std::path::PathBuf> = vec![
         "qcc".into(),
         dir.join("model.onnx"),
         "--calib".into(),
         dir.join("calib.npy"),
     ];
+    args.extend(extra.iter().map(|s| s.into()));
     let cli = compiler::driver::Cli::try_parse_from(args).unwrap();
     let c = compiler::driver::compile(&cli).map_err(|e| format!("{name}: compile: {e}"))?;
     let g = c.program;
@@ -795,4 +807,31 @@ fn every_test_model_agrees_across_executors() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Mixed precision (per layer 2..8-bit packed weights, 4-bit packed, 8-bit and 16-bit
+/// activations from a `--precision` file) and power-of-two scales on two test models: the
+/// emitted Rust, host C (gcc, ASan/UBSan, clang) and the interpreter agree bit for bit.
+#[test]
+fn mixed_precision_and_pow2_programs_agree_across_executors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let tmp = tempfile::tempdir().unwrap();
+    for model in ["fashion_cnn", "lenet_digits"] {
+        let dir = root.join(model);
+        let prec = tmp.path().join(format!("{model}.json"));
+        std::fs::write(&prec, common::mixed_precision_json(&dir)).unwrap();
+        let prec = prec.to_string_lossy().to_string();
+        let configs: [&[&str]; 2] = [
+            &["--precision", &prec],
+            &["--scales", "pow2", "--weight-bits", "4"],
+        ];
+        for extra in configs {
+            let mut seen = std::collections::HashSet::new();
+            assert_eq!(
+                model_agrees_with(&dir, extra, &mut seen),
+                Ok(true),
+                "{model} {extra:?}"
+            );
+        }
+    }
 }

@@ -158,3 +158,68 @@ fn every_test_model_hvx_c_matches_run_int_on_host_and_hexagon() {
     assert!(checked > 0, "no model was checked");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Mixed precision (a `--precision` file: 2..8-bit weights, 4/8/16-bit activations, see
+/// `common::mixed_precision_json`) and `--scales pow2` programs on two test models: the
+/// hvx-like C (whose native kernels take 8-bit operands and hand the other formats to the
+/// portable fallback) on the host and on qemu-hexagon equals `run_int`.
+#[test]
+fn mixed_precision_and_pow2_hvx_c_match_run_int_on_host_and_hexagon() {
+    let hexagon = common::have("clang-19") && common::have("qemu-hexagon");
+    if !hexagon {
+        eprintln!("SKIPPED: Hexagon half (clang-19 or qemu-hexagon missing); host half runs");
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for model in ["fashion_cnn", "lenet_digits"] {
+        let dir = root.join(model);
+        let prec = tmp.path().join(format!("{model}.json"));
+        std::fs::write(&prec, common::mixed_precision_json(&dir)).unwrap();
+        let prec = prec.to_string_lossy().to_string();
+        let configs: [&[&str]; 2] = [
+            &["--target", "hvx-like", "--precision", &prec],
+            &[
+                "--target",
+                "hvx-like",
+                "--scales",
+                "pow2",
+                "--weight-bits",
+                "4",
+            ],
+        ];
+        for extra in configs {
+            let what = format!("{model} {extra:?}");
+            let g = common::compile_model(&dir, extra).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let (c, h) = emit_hvx_c(&g, "net").unwrap_or_else(|e| panic!("{what}: emit: {e}"));
+            let smp = common::samples(&g, &dir, 4);
+            let mut input = Vec::new();
+            let mut want = Vec::new();
+            for s in &smp {
+                input.extend(le_f32(s));
+                want.extend(le_f32(&ir::interp::int::run_int(&g, s).unwrap()));
+            }
+            let sub = tempfile::tempdir().unwrap();
+            let d = sub.path();
+            std::fs::write(d.join("net.c"), &c).unwrap();
+            std::fs::write(d.join("net.h"), &h).unwrap();
+            let (host, hex) = build(d, hexagon);
+            let n = smp.len().to_string();
+            let got = common::run_with_input(Command::new(&host).args(["f", &n]), &input);
+            if got != want {
+                failures.push(format!("{what}: host build differs from run_int"));
+            }
+            if let Some(elf) = hex {
+                let got = common::run_with_input(
+                    Command::new("qemu-hexagon").arg(&elf).args(["f", &n]),
+                    &input,
+                );
+                if got != want {
+                    failures.push(format!("{what}: Hexagon build differs from run_int"));
+                }
+            }
+            eprintln!("{what}: checked");
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -22,7 +22,7 @@
 //! Kernels are `prelude.c` (only those the program uses are included); weights and tables
 //! are `static const` arrays. Output is deterministic.
 
-use crate::program::{Boundary, Loc, Operand, Program};
+use crate::program::{Boundary, ConstData, Loc, Operand, Program};
 use crate::{EmitError, Target, kernel_sections};
 use ir::{DType, Graph};
 use std::fmt::Write;
@@ -61,6 +61,8 @@ pub(crate) fn ctype(d: DType) -> &'static str {
     }
 }
 
+/// The element code of an operand with every 4-bit type held one element per byte (the
+/// hvx-like emitter's arena layout).
 pub(crate) fn code(d: DType, arena: bool) -> &'static str {
     match (d, arena) {
         (DType::I32 | DType::F32, false) => "QCC_I32",
@@ -74,6 +76,26 @@ pub(crate) fn code(d: DType, arena: bool) -> &'static str {
     }
 }
 
+/// The element code of an arena operand in the generic-C layout: 4-bit types packed two per
+/// byte (element `i` in byte `i / 2`, low nibble first, as `plan_memory::storage_bytes`).
+fn arena_code(d: DType) -> &'static str {
+    match d {
+        DType::I4 => "QCC_A_I4",
+        DType::U4 => "QCC_A_U4",
+        DType::F32 | DType::I32 | DType::I16 | DType::I8 | DType::U8 => code(d, true),
+    }
+}
+
+/// The element code of a kernel operand: packed codes for 4-bit arena values and bit-packed
+/// constants (`QCC_P0 + bits`, [`crate::program::pack_bits`]).
+fn operand_code(o: &Operand, consts: &[ConstData]) -> String {
+    match o.loc {
+        Loc::Arena(_) => arena_code(o.dtype).to_string(),
+        Loc::Const(i) if consts[i].bits < 8 => format!("QCC_P0 + {}", consts[i].bits),
+        Loc::Const(_) => code(o.dtype, false).to_string(),
+    }
+}
+
 fn ptr(o: &Operand) -> String {
     match o.loc {
         Loc::Arena(off) => format!("A + {off}"),
@@ -81,12 +103,8 @@ fn ptr(o: &Operand) -> String {
     }
 }
 
-fn in_operand(o: &Operand) -> String {
-    format!(
-        "{{{}, {}}}",
-        ptr(o),
-        code(o.dtype, matches!(o.loc, Loc::Arena(_)))
-    )
+fn in_operand(o: &Operand, consts: &[ConstData]) -> String {
+    format!("{{{}, {}}}", ptr(o), operand_code(o, consts))
 }
 
 /// An exact C99 hexadecimal float literal for a finite `x`.
@@ -131,6 +149,18 @@ fn source(p: &Program, name: &str, target: &Target) -> String {
     }
     s.push_str("\n/* ---- constants ---- */\n");
     for (i, c) in p.consts.iter().enumerate() {
+        if c.bits < 8 {
+            let bytes = crate::program::pack_bits(&c.values, c.bits);
+            let _ = writeln!(
+                s,
+                "/* {} values of {} bits, bit-packed */\nstatic const uint8_t qcc_c{i}[{}] = {{\n    {}\n}};",
+                c.values.len(),
+                c.bits,
+                bytes.len(),
+                crate::rust::wrap(&bytes.iter().map(|&b| i32::from(b)).collect::<Vec<_>>())
+            );
+            continue;
+        }
         let values = if c.values.is_empty() {
             vec![0]
         } else {
@@ -186,14 +216,14 @@ fn source(p: &Program, name: &str, target: &Target) -> String {
             s,
             "        const qcc_in in[{}] = {{{}}};",
             c.ins.len(),
-            list(&c.ins, in_operand)
+            list(&c.ins, |o| in_operand(o, &p.consts))
         );
         let _ = writeln!(
             s,
             "        k_{}(in, {}, {}, p);",
             c.kernel.name(),
             ptr(&c.out),
-            code(c.out.dtype, true)
+            arena_code(c.out.dtype)
         );
         s.push_str("    }\n");
     }
@@ -224,7 +254,7 @@ fn source(p: &Program, name: &str, target: &Target) -> String {
             s,
             "    qcc_move({}, {}, inputs[{i}], {}, {});",
             ptr(&b.q),
-            code(b.q.dtype, true),
+            arena_code(b.q.dtype),
             code(b.q.dtype, false),
             b.q.numel
         );
@@ -236,7 +266,7 @@ fn source(p: &Program, name: &str, target: &Target) -> String {
             "    qcc_move(outputs[{i}], {}, {}, {}, {});",
             code(b.q.dtype, false),
             ptr(&b.q),
-            code(b.q.dtype, true),
+            arena_code(b.q.dtype),
             b.q.numel
         );
     }
@@ -253,7 +283,7 @@ fn source(p: &Program, name: &str, target: &Target) -> String {
             s,
             "    qcc_quantize_in({}, {}, inputs[{i}], {}, {}, {}, qcc_in{i}_inv, qcc_in{i}_zp, {}, {});",
             ptr(&b.q),
-            code(b.q.dtype, true),
+            arena_code(b.q.dtype),
             b.outer,
             b.ch,
             b.inner,
@@ -267,7 +297,7 @@ fn source(p: &Program, name: &str, target: &Target) -> String {
             s,
             "    qcc_dequantize_out(outputs[{i}], {}, {}, {}, {}, {}, qcc_out{i}_scale, qcc_out{i}_zp);",
             ptr(&b.q),
-            code(b.q.dtype, true),
+            arena_code(b.q.dtype),
             b.outer,
             b.ch,
             b.inner

@@ -19,7 +19,13 @@ enum {
     QCC_A_I32 = 4,
     QCC_A_I16 = 5,
     QCC_A_I8 = 6,
-    QCC_A_U8 = 7
+    QCC_A_U8 = 7,
+    /* 4-bit arena values, two per byte: element i in byte i/2, low nibble first. */
+    QCC_A_I4 = 8,
+    QCC_A_U4 = 9,
+    /* Bit-packed signed constants of b bits (2..7) have code QCC_P0 + b: element i occupies
+     * bits [i*b, (i+1)*b) of a little-endian bit stream (one padding byte at the end). */
+    QCC_P0 = 16
 };
 
 static int32_t qcc_ld(const void *p, int t, int32_t i)
@@ -45,8 +51,19 @@ static int32_t qcc_ld(const void *p, int t, int32_t i)
         return u < 0x8000u ? (int32_t)u : (int32_t)u - 65536;
     case QCC_A_I8:
         return b[i] < 128 ? (int32_t)b[i] : (int32_t)b[i] - 256;
-    default:
+    case QCC_A_U8:
         return (int32_t)b[i];
+    case QCC_A_I4:
+        u = ((uint32_t)b[i >> 1] >> (4 * (i & 1))) & 15u;
+        return u < 8u ? (int32_t)u : (int32_t)u - 16;
+    case QCC_A_U4:
+        return (int32_t)(((uint32_t)b[i >> 1] >> (4 * (i & 1))) & 15u);
+    default: {
+        const int32_t nb = t - QCC_P0, bit = i * nb;
+        u = ((uint32_t)b[bit >> 3] | ((uint32_t)b[(bit >> 3) + 1] << 8)) >> (bit & 7);
+        u &= (1u << nb) - 1u;
+        return u < (1u << (nb - 1)) ? (int32_t)u : (int32_t)u - (1 << nb);
+    }
     }
 }
 
@@ -79,6 +96,15 @@ static void qcc_st(void *p, int t, int32_t i, int32_t v)
         b += 2 * i;
         b[0] = (unsigned char)(u & 0xffu);
         b[1] = (unsigned char)((u >> 8) & 0xffu);
+        break;
+    case QCC_A_I4:
+    case QCC_A_U4:
+        b += i >> 1;
+        if (i & 1) {
+            *b = (unsigned char)((*b & 0x0fu) | ((u & 15u) << 4));
+        } else {
+            *b = (unsigned char)((*b & 0xf0u) | (u & 15u));
+        }
         break;
     default:
         b[i] = (unsigned char)(u & 0xffu);
@@ -218,7 +244,9 @@ static inline int32_t qcc_requantize(int32_t acc, int32_t m0, int32_t shift, int
 {
     int32_t x = shift < 0 ? qcc_shl_sat(acc, -shift) : acc;
     int64_t y;
-    x = qcc_sqrdmulh(x, m0);
+    /* m0 = 2^30 (every multiplier of a --scales pow2 program): sqrdmulh is a rounding
+     * halving, so no multiply (ir::arith::requantize_pow2). */
+    x = m0 == 0x40000000 ? (int32_t)qcc_asr64((int64_t)x + 1, 1) : qcc_sqrdmulh(x, m0);
     if (shift > 0) {
         x = qcc_rshift(x, shift, mode);
     }

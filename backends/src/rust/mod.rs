@@ -16,7 +16,7 @@
 //! `prelude.rs.in` (only the kernels the program uses are included), the program itself is
 //! [`crate::program::Program`]. Output is deterministic: the same graph gives the same text.
 
-use crate::program::{Boundary, Loc, Operand, Program};
+use crate::program::{Boundary, ConstData, Loc, Operand, Program};
 use crate::{EmitError, kernel_sections};
 use ir::{DType, Graph};
 use std::fmt::Write;
@@ -34,14 +34,19 @@ fn dt(d: DType) -> &'static str {
     match d {
         DType::I32 | DType::F32 => "Dt::I32",
         DType::I16 => "Dt::I16",
-        DType::I8 | DType::I4 => "Dt::I8",
-        DType::U8 | DType::U4 => "Dt::U8",
+        DType::I8 => "Dt::I8",
+        DType::U8 => "Dt::U8",
+        DType::I4 => "Dt::I4",
+        DType::U4 => "Dt::U4",
     }
 }
 
-fn operand(o: &Operand) -> String {
+fn operand(o: &Operand, consts: &[ConstData]) -> String {
     match o.loc {
         Loc::Arena(off) => format!("R::A({off}, {}, {})", dt(o.dtype), o.numel),
+        Loc::Const(i) if consts[i].bits < 8 => {
+            format!("R::P(&C{i}, {}, {})", consts[i].bits, o.numel)
+        }
         Loc::Const(i) => format!("R::C(&C{i})"),
     }
 }
@@ -117,13 +122,20 @@ fn print(p: &Program, name: &str) -> String {
     );
     let _ = writeln!(s, "    let mut a = vec![0u8; ARENA_BYTES];");
     for (i, b) in p.inputs.iter().enumerate() {
-        let _ = writeln!(s, "    put(&mut a, {}, inputs[{i}]);", operand(&b.q));
+        let _ = writeln!(
+            s,
+            "    put(&mut a, {}, inputs[{i}]);",
+            operand(&b.q, &p.consts)
+        );
     }
     let _ = writeln!(s, "    body(&mut a);");
     let _ = writeln!(
         s,
         "    vec![{}]",
-        list(&p.outputs, |b| format!("get(&a, {})", operand(&b.q)))
+        list(&p.outputs, |b| format!(
+            "get(&a, {})",
+            operand(&b.q, &p.consts)
+        ))
     );
     let _ = writeln!(s, "}}\n");
 
@@ -142,7 +154,7 @@ fn print(p: &Program, name: &str) -> String {
         let _ = writeln!(
             s,
             "    quantize_in(&mut a, {}, inputs[{i}], {}, &[{}], &[{}], {}, {});",
-            operand(&b.q),
+            operand(&b.q, &p.consts),
             oci(b),
             list(&b.inv_scales, |x| f32_lit(*x)),
             list(&b.zero_points, |z| z.to_string()),
@@ -156,7 +168,7 @@ fn print(p: &Program, name: &str) -> String {
         let _ = writeln!(
             s,
             "        dequantize_out(&a, {}, {}, &[{}], &[{}]),",
-            operand(&b.q),
+            operand(&b.q, &p.consts),
             oci(b),
             list(&b.scales, |x| f32_lit(*x)),
             list(&b.zero_points, |z| z.to_string())
@@ -172,8 +184,8 @@ fn print(p: &Program, name: &str) -> String {
             s,
             "    k_{}(a, &[{}], {}, &[{}]);",
             c.kernel.name(),
-            list(&c.ins, operand),
-            operand(&c.out),
+            list(&c.ins, |o| operand(o, &p.consts)),
+            operand(&c.out, &p.consts),
             list(&c.params, |x| x.to_string())
         );
     }
@@ -181,6 +193,16 @@ fn print(p: &Program, name: &str) -> String {
 
     // constants
     for (i, c) in p.consts.iter().enumerate() {
+        if c.bits < 8 {
+            let bytes = crate::program::pack_bits(&c.values, c.bits);
+            let _ = writeln!(
+                s,
+                "static C{i}: [u8; {}] = [{}];",
+                bytes.len(),
+                wrap(&bytes.iter().map(|&b| i32::from(b)).collect::<Vec<_>>())
+            );
+            continue;
+        }
         let _ = writeln!(
             s,
             "static C{i}: [i32; {}] = [{}];",

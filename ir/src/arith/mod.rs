@@ -13,6 +13,8 @@
 //! | saturating rounding doubling high multiply | [`sqrdmulh`] |
 //! | rounding right shift, per target [`RoundingMode`] | [`rounding_shift_right`] |
 //! | `y = clamp(zp + round_shift(sqrdmulh(acc, M0), n), lo, hi)` | [`requantize`] |
+//! | the same for `M = 2^-k`, shifts only (`--scales pow2`) | [`requantize_pow2`] |
+//! | accumulator overflow proof `|x - zp|max * sum|w| + |bias| <= 2^31 - 1` | [`accumulator_bound`], [`fits_i32`] |
 //! | average pooling without division | [`fixed_reciprocal`], [`average`] |
 //! | run-time reciprocal without division (softmax) | [`reciprocal_q31`], [`one_over_one_plus_x`] |
 //! | choosing scales and zero points | [`choose_qparams_asymmetric`], [`choose_qparams_symmetric`], [`pow2_scale`] |
@@ -23,6 +25,7 @@
 //! away from zero.
 
 mod average;
+mod bound;
 mod error;
 mod fixed;
 mod multiplier;
@@ -33,6 +36,7 @@ mod requantize;
 mod round;
 
 pub use average::{AVERAGE_PRESHIFT, AVERAGE_SUM_LIMIT, average, fixed_reciprocal};
+pub use bound::{accumulator_bound, accumulator_bound_coarse, centered_absmax, fits_i32};
 pub use error::ArithError;
 pub use fixed::sqrdmulh;
 pub use multiplier::{MAX_LEFT_SHIFT, QuantizedMultiplier, quantize_multiplier};
@@ -41,7 +45,7 @@ pub use qparams::{
 };
 pub use quantize::{bias_q, dequantize, quantize, reciprocal};
 pub use recip::{one_over_one_plus_x, reciprocal_q31};
-pub use requantize::requantize;
+pub use requantize::{requantize, requantize_pow2};
 pub use round::{
     RoundingMode, round_half_even_f32, rounding_shift_right, rounding_shift_right_i64,
 };

@@ -44,6 +44,13 @@ impl QuantizedMultiplier {
         f64::from(self.m0) * exp2i(-31 - self.shift)
     }
 
+    /// True for an exact power of two `2^-(shift + 1)` (`m0 = 2^30`): the form of every
+    /// multiplier of a `--scales pow2` program, which kernels apply without a multiply
+    /// (see [`super::requantize`]).
+    pub fn is_pow2(self) -> bool {
+        self.m0 == 1 << 30
+    }
+
     /// True when `m0` is in `[2^30, 2^31)` (the normal form).
     pub fn is_normalized(self) -> bool {
         self.m0 >= 1 << 30

@@ -23,6 +23,12 @@ use super::{QuantizedMultiplier, RoundingMode, rounding_shift_right, sqrdmulh};
 /// `round(acc * M)`: `acc = -3, M = 0.25` gives `t = -1` then `0` (half-up) or `-1`
 /// (away), while `-0.75` rounds to `-1`. That double rounding is part of the definition (as in
 /// gemmlowp, TFLite and TVM) because it is what the vector code computes.
+///
+/// **Power-of-two multipliers** (`--scales pow2`: every `M = 2^-k` is `m0 = 2^30`,
+/// `shift = k - 1`, [`QuantizedMultiplier::is_pow2`]): step 2 is `sqrdmulh(x, 2^30) =
+/// floor((x + 1) / 2)`, a rounding halving, so the whole requantization is two rounding
+/// shifts and no multiply: `y = clamp(zp + round_shift((x >> 1) + (x & 1), shift), lo, hi)`
+/// ([`requantize_pow2`]). Kernels may take that path; it is the same function.
 #[inline]
 pub fn requantize(
     acc: i32,
@@ -39,8 +45,12 @@ pub fn requantize(
     } else {
         acc
     };
-    // Step 2: saturating rounding doubling high multiply.
-    let x = sqrdmulh(x, m.m0);
+    // Step 2: saturating rounding doubling high multiply (a rounding halving for 2^30).
+    let x = if m.is_pow2() {
+        (x >> 1) + (x & 1)
+    } else {
+        sqrdmulh(x, m.m0)
+    };
     // Step 3: rounding right shift.
     let x = if m.shift > 0 {
         rounding_shift_right(x, m.shift.unsigned_abs(), mode)
@@ -50,6 +60,28 @@ pub fn requantize(
     // Step 4: output zero point.
     let y = i64::from(x) + i64::from(zp_out);
     // Step 5: clamp (fused activation and output range).
+    y.max(i64::from(lo)).min(i64::from(hi)) as i32
+}
+
+/// [`requantize`] for `M = 2^-k` (`m0 = 2^30`, `shift = k - 1`) without a multiply: for
+/// `k <= 0` a saturating left shift by `1 - k`; then a rounding halving
+/// `(x >> 1) + (x & 1)` (= `sqrdmulh(x, 2^30)`); for `k > 1` a rounding right shift by
+/// `k - 1`; the zero point and the clamp. Equal to
+/// `requantize(acc, quantize_multiplier(2^-k)?, ..)` for every `k` in `-30..=32`.
+pub fn requantize_pow2(acc: i32, k: i32, zp_out: i32, lo: i32, hi: i32, mode: RoundingMode) -> i32 {
+    let x = if k <= 0 {
+        let left = (1 - k).unsigned_abs().min(32);
+        (i64::from(acc) << left).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    } else {
+        acc
+    };
+    let h = (x >> 1) + (x & 1);
+    let y = if k > 1 {
+        rounding_shift_right(h, (k - 1).unsigned_abs(), mode)
+    } else {
+        h
+    };
+    let y = i64::from(y) + i64::from(zp_out);
     y.max(i64::from(lo)).min(i64::from(hi)) as i32
 }
 
@@ -172,7 +204,53 @@ mod tests {
         (y + i128::from(zp)).max(i128::from(lo)).min(i128::from(hi)) as i32
     }
 
+    #[test]
+    fn pow2_rounding_shift_goldens() {
+        // M = 1/4: halve with rounding (1 -> 1, -1 -> 0), then shift by one more.
+        let cases = [
+            (0, 2, 0, 0),
+            (1, 2, 1, 1), // 0.25: the halving rounds 0.5 up to 1, then 0.5 -> 1 (double rounding)
+            (2, 2, 1, 1),
+            (3, 2, 1, 1),
+            (5, 2, 2, 2), // 1.25: h = 3, 1.5 -> 2 (half-up) and 2 (away)
+            (-5, 2, -1, -1),
+            (-6, 2, -1, -2), // -1.5: h = -3, -1.5 -> -1 (half-up) or -2 (away)
+            (100, 0, 100, 100),
+            (7, -3, 56, 56),                  // 2^3: a left shift
+            (i32::MAX, -1, 1 << 30, 1 << 30), // saturates at << 2, then halves (the definition)
+        ];
+        for (acc, k, up, away) in cases {
+            assert_eq!(
+                requantize_pow2(acc, k, 0, i32::MIN, i32::MAX, HalfUp),
+                up,
+                "{acc} {k}"
+            );
+            assert_eq!(
+                requantize_pow2(acc, k, 0, i32::MIN, i32::MAX, HalfAwayFromZero),
+                away,
+                "{acc} {k} away"
+            );
+        }
+        assert!(qm(0.25).is_pow2() && qm(1.0).is_pow2() && !qm(0.3).is_pow2());
+    }
+
     proptest! {
+        #[test]
+        fn pow2_path_is_the_multiplier_path(acc in any::<i32>(), k in -30i32..=32, zp in -300i32..300) {
+            let m = qm(2f64.powi(-k));
+            prop_assert!(m.is_pow2());
+            for mode in RoundingMode::ALL {
+                prop_assert_eq!(
+                    requantize_pow2(acc, k, zp, -40_000, 40_000, mode),
+                    requantize(acc, m, zp, -40_000, 40_000, mode)
+                );
+                prop_assert_eq!(
+                    requantize(acc, m, zp, -40_000, 40_000, mode),
+                    reference(acc, m, zp, -40_000, 40_000, mode)
+                );
+            }
+        }
+
         #[test]
         fn matches_exact_reference(
             acc in any::<i32>(), mant in 1.0f64..2.0, exp in -40i32..6,

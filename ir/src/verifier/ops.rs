@@ -669,11 +669,16 @@ impl Checker<'_> {
         }
     }
 
-    /// Operand and result types of an integer product: activations u8/i8/i16 per tensor,
+    /// Operand and result types of an integer product: activations u8/i8/i16/u4/i4 per tensor,
     /// a weight (`weight`: operand 1) i8/i4 with zero points 0, an i32 bias, an i32 result
     /// with zero points 0.
     fn int_product(&mut self, ins: &[&TensorType], out: Option<&TensorType>, weight: bool) {
-        let act = |t: &TensorType| matches!(t.dtype, DType::U8 | DType::I8 | DType::I16);
+        let act = |t: &TensorType| {
+            matches!(
+                t.dtype,
+                DType::U8 | DType::I8 | DType::I16 | DType::U4 | DType::I4
+            )
+        };
         let zero_zps = |t: &TensorType| {
             t.quant.as_ref().is_none_or(|q| match &q.granularity {
                 QuantGranularity::PerTensor { zero_point, .. } => *zero_point == 0,
@@ -686,7 +691,7 @@ impl Checker<'_> {
         for (i, t) in ins.iter().enumerate().take(n_act) {
             if !act(t) {
                 self.error(format!(
-                    "operand {i} must be u8, i8 or i16, got {}",
+                    "operand {i} must be u8, i8, i16, u4 or i4, got {}",
                     t.dtype
                 ));
             } else {

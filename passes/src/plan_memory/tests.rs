@@ -26,7 +26,7 @@ fn check_plan(g: &Graph, p: &MemoryPlan) {
         assert_eq!(p.offset(v).is_some(), in_arena(g, v), "{v}");
         if let Some(o) = p.offset(v) {
             assert_eq!(o % p.align, 0);
-            let bytes = g.ty(v).shape.numel() * elem_bytes(g.ty(v).dtype);
+            let bytes = storage_bytes(g.ty(v).dtype, g.ty(v).shape.numel());
             assert!(o + bytes <= p.arena_bytes);
         }
     }
@@ -189,4 +189,21 @@ fn boundary_tensors_live_across_the_whole_program() {
     assert_eq!(p.buffers[ba].end, p.order.len() - 1);
     let bq = p.buffer_of[q.index()].unwrap();
     assert_eq!(p.buffers[bq].start, 0);
+}
+
+#[test]
+fn four_bit_buffers_are_packed_two_per_byte() {
+    assert_eq!(storage_bytes(DType::U4, 7), 4);
+    assert_eq!(storage_bytes(DType::I4, 8), 4);
+    assert_eq!(storage_bytes(DType::I16, 3), 6);
+    // 300 u4 elements take 150 bytes (one 256-byte buffer at 128 alignment), where u8 would
+    // take 384.
+    let mut g = Graph::new("u4");
+    let x = g.add_input("x", TensorType::f32(vec![300]));
+    let q = g.add_simple(Op::Quantize, vec![x], t(DType::U4, 300), "q");
+    let y = g.add_simple(Op::Dequantize, vec![q], TensorType::f32(vec![300]), "y");
+    g.outputs.push(y);
+    let p = plan(&g, 128);
+    check_plan(&g, &p);
+    assert_eq!(p.arena_bytes, 256);
 }

@@ -93,3 +93,39 @@ pub fn check(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A `--precision` JSON for the model of `dir` that mixes formats: the `i`-th conv/gemm (in
+/// topological order) gets weight bits `[4, 3, 6, 8][i % 4]` and its result (and that of a
+/// ReLU/Clip fused into it) activation bits `[16, 4, 8, 16][i % 4]`.
+pub fn mixed_precision_json(dir: &Path) -> String {
+    let model = dir.join("model.onnx");
+    let cli = compiler::driver::Cli::try_parse_from([
+        std::ffi::OsString::from("qcc"),
+        model.clone().into(),
+    ])
+    .unwrap();
+    let mut g = compiler::driver::load_model(&model, Default::default()).unwrap();
+    compiler::driver::float_pipeline(&mut g, &cli).unwrap();
+    let mut entries = Vec::new();
+    let mut i = 0;
+    for n in g.topo_order() {
+        let node = g.node(n);
+        if !matches!(node.op, ir::Op::Conv(_) | ir::Op::Gemm(_)) {
+            continue;
+        }
+        let (wb, ab) = ([4, 3, 6, 8][i % 4], [16, 4, 8, 16][i % 4]);
+        i += 1;
+        entries.push(format!(
+            "{:?}: {{\"weight_bits\": {wb}, \"activation_bits\": {ab}}}",
+            node.name
+        ));
+        let users = g.users(node.outputs[0]);
+        if let [(u, _)] = users.as_slice() {
+            let un = g.node(*u);
+            if matches!(un.op, ir::Op::Relu | ir::Op::Clip(_)) {
+                entries.push(format!("{:?}: {{\"activation_bits\": {ab}}}", un.name));
+            }
+        }
+    }
+    format!("{{{}}}", entries.join(", "))
+}

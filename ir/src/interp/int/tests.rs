@@ -686,3 +686,60 @@ fn interpreters_reject_the_other_kind_of_op() {
     };
     assert!(run_int(&g, &[bad]).is_err());
 }
+
+/// 16-bit activations times 4-bit weights, requantized to packed u4 (held unpacked in a u8
+/// vector by the interpreter), a u4 max pool, then a pow2 requantize (m0 = 2^30) back to i16:
+/// every stage recomputed with the arith functions.
+#[test]
+fn sixteen_bit_and_four_bit_formats_by_hand() {
+    let g = parse(
+        r#"graph "formats" phase=integer
+inputs(%x)
+%x "x" = input : f32[1,1,2,2]
+%q = quantize(%x) : i16[1,1,2,2]<0.0001:0>
+%w = const dense<[7, -8, 3, 1]> : i4[2,1,1,2]<4 bits, axis=0, {0.05:0, 0.1:0}>
+%acc = conv_int(%q, %w) {strides=[1,1], pads=[0,0,0,0], dilations=[1,1], group=1} : i32[1,2,2,1]<axis=1, {0.000005:0, 0.00001:0}>
+%r = requant(%acc) {multipliers=[[1717986918,12],[1717986918,11]], axis=1, rounding=half-up, lo=0, hi=15} : u4[1,2,2,1]<0.1:3>
+%m = max_pool(%r) {kernel=[2,1], strides=[1,1], pads=[0,0,0,0], dilations=[1,1], ceil_mode=false} : u4[1,2,1,1]<0.1:3>
+%p = requant(%m) {multipliers=[[1073741824,2]], axis=0, rounding=half-up, lo=-32768, hi=32767} : i16[1,2,1,1]<0.8:0>
+%y "y" = dequantize(%p) : f32[1,2,1,1]
+outputs(%y)
+"#,
+    )
+    .unwrap();
+    crate::verifier::verify(&g).unwrap();
+    let xs = [0.5f32, -0.3, 0.1, 3.3];
+    let x = Tensor::from_f32(vec![1, 1, 2, 2], xs.to_vec());
+    let q: Vec<i32> = xs
+        .iter()
+        .map(|&v| crate::arith::quantize(v, crate::arith::reciprocal(0.0001), 0, -32768, 32767))
+        .collect();
+    assert_eq!(q[3], 32767);
+    let w = [[7, -8], [3, 1]];
+    let mq = |shift| crate::arith::QuantizedMultiplier {
+        m0: 1717986918,
+        shift,
+    };
+    let m = [mq(12), mq(11)];
+    let mut r = [[0i32; 2]; 2];
+    for (c, row) in r.iter_mut().enumerate() {
+        for (oy, v) in row.iter_mut().enumerate() {
+            let acc = q[oy * 2] * w[c][0] + q[oy * 2 + 1] * w[c][1];
+            *v = crate::arith::requantize(acc, m[c], 3, 0, 15, HalfUp);
+        }
+    }
+    let want: Vec<f32> = r
+        .iter()
+        .map(|row| {
+            let mx = row[0].max(row[1]);
+            let y = crate::arith::requantize_pow2(mx - 3, 3, 0, -32768, 32767, HalfUp);
+            crate::arith::dequantize(y, 0.8, 0)
+        })
+        .collect();
+    let got = run_int(&g, &[x]).unwrap();
+    assert_eq!(got[0].as_f32().unwrap(), want.as_slice());
+    assert!(
+        r.iter().flatten().any(|&v| v != 3 && v != 0 && v != 15),
+        "{r:?}"
+    );
+}

@@ -187,17 +187,17 @@ fn lower_bias(eg: &mut EG, m: Id, b: Id, acc: &[f32]) -> Option<Id> {
     Some(add_op(eg, &Op::Const(ConstAttrs { value }), &ty, &[]))
 }
 
-/// Checks the activation operand: a per-tensor 8/16-bit quantized integer. Returns its scale.
+/// Checks the activation operand: a per-tensor 4/8/16-bit quantized integer. Returns its scale.
 fn activation_scale(eg: &mut EG, m: Id, x: Id) -> Option<f32> {
     let tx = ty(eg, x)?;
     match (per_tensor(&tx), tx.dtype) {
-        (Some((s, _)), DType::U8 | DType::I8 | DType::I16) => Some(s),
+        (Some((s, _)), DType::U8 | DType::I8 | DType::I16 | DType::U4 | DType::I4) => Some(s),
         _ => {
             note(
                 eg,
                 m,
                 format!(
-                    "input is not a per-tensor 8/16-bit quantized value ({:?})",
+                    "input is not a per-tensor 4/8/16-bit quantized value ({:?})",
                     tx.dtype
                 ),
             );
