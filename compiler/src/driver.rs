@@ -342,7 +342,7 @@ pub fn compile(cli: &Cli) -> Result<Compiled, CompileError> {
     if g.phase == ir::Phase::Float {
         ctx.calib = calib.clone().map(std::sync::Arc::new);
         ctx.progress = progress();
-        run_passes(&mut g, &["calibrate", "insert-qdq"], cli, ctx.clone())?;
+        run_passes(&mut g, passes::pipelines::QUANTIZE, cli, ctx.clone())?;
     }
     let qdq = g.clone();
     run_passes(&mut g, &["lower-integer"], cli, ctx)?;

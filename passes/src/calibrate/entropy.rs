@@ -20,12 +20,42 @@
 //! at least one bin per group, so `t >= 2^(bits-1) * w` (symmetric) or a window of at least
 //! `2^bits` bins; when no candidate qualifies (too few bins for the bit width, e.g. 16 bits)
 //! the result is minmax. Cost: `O(n^2)` for `n` bins per side.
+//!
+//! **Saturation spikes.** A clamped activation (ReLU6 = 6, hard-sigmoid = 1, a clipped input)
+//! piles many identical values at the exact end of its range. Those values are represented
+//! exactly when the range ends there, and clipping below them moves the whole spike: the
+//! KL search cannot see that (the spike is one bin, like the zero spike), and it prefers
+//! windows that isolate it. So when the exact maximum (or minimum) holds at least
+//! [`SPIKE_SHARE`] of the values, the threshold never goes below its magnitude.
 
 use super::threshold::{ClipRange, Scheme};
 use super::{CalibError, Histogram};
 
 /// Smoothing mass given to each empty bin (onnxruntime's and MXNet's `eps`).
 const EPS: f64 = 1e-4;
+
+/// The share of all values that must sit exactly at the maximum (or minimum) for it to count
+/// as a saturation spike: four times what one of 2048 bins holds under a uniform spread.
+pub const SPIKE_SHARE: f64 = 4.0 / 2048.0;
+
+/// The smallest threshold the search may return: the magnitude of an extreme that holds a
+/// saturation spike (0 if none does).
+fn spike_floor(h: &Histogram) -> f64 {
+    let Some((min, max)) = h.stats().range() else {
+        return 0.0;
+    };
+    let (at_min, at_max) = h.stats().extreme_counts();
+    let count = h.stats().count() as f64;
+    let spike = |v: f32, n: u64| v != 0.0 && n >= 2 && n as f64 >= SPIKE_SHARE * count;
+    let mut floor = 0.0f64;
+    if spike(max, at_max) {
+        floor = floor.max(f64::from(max.abs()));
+    }
+    if spike(min, at_min) {
+        floor = floor.max(f64::from(min.abs()));
+    }
+    floor
+}
 
 /// The KL-divergence threshold, see the module docs.
 pub fn entropy(h: &Histogram, scheme: Scheme) -> Result<ClipRange, CalibError> {
@@ -35,6 +65,10 @@ pub fn entropy(h: &Histogram, scheme: Scheme) -> Result<ClipRange, CalibError> {
     }
     if h.range() == 0.0 {
         return ClipRange::from_threshold(h, 0.0);
+    }
+    let floor = spike_floor(h);
+    if floor >= f64::from(h.stats().absmax()) {
+        return ClipRange::from_threshold(h, floor);
     }
     let n = h.bins_per_side();
     // Exact zeros are represented exactly (the zero point), so they carry no quantization
@@ -68,8 +102,9 @@ pub fn entropy(h: &Histogram, scheme: Scheme) -> Result<ClipRange, CalibError> {
         } else {
             ((n - i).max(first), (n + i).min(last + 1))
         };
-        // A window that has not reached the data yet (all of it far from zero).
-        if stop <= start {
+        // A window that has not reached the data yet (all of it far from zero), or one that
+        // would clip a saturation spike.
+        if stop <= start || (i as f64) * h.bin_width() < floor {
             continue;
         }
         let segments: [(usize, usize, usize); 2] = if scheme.symmetric {

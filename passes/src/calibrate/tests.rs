@@ -262,3 +262,54 @@ fn entropy_ignores_the_zero_spike_of_relu_outputs() {
     let r = entropy(&h, Scheme::U8_ASYMMETRIC).expect("a range");
     assert!(r.hi > 2.5, "entropy clipped post-ReLU data at {}", r.hi);
 }
+
+/// ReLU6 output: `min(6, |N(0, 3)|)`, so about 5% of the values are exactly 6, plus exact
+/// zeros. Clipping below 6 would move that whole spike; entropy keeps the threshold at 6.
+/// The same data without the clamp (the spike spread over a tail) is clipped well inside.
+#[test]
+fn entropy_keeps_the_saturation_spike_of_relu6_outputs() {
+    let relu6 = |clamp: bool| {
+        let mut rng = Rng(17);
+        let mut h = Histogram::new();
+        for _ in 0..50 {
+            let xs: Vec<f32> = (0..2000)
+                .map(|i| {
+                    let x = if i % 3 == 0 { 0.0 } else { 3.0 * rng.normal().abs() };
+                    let x = if clamp { x.min(6.0) } else { x };
+                    x as f32
+                })
+                .collect();
+            h.observe(&xs);
+        }
+        h
+    };
+    let h = relu6(true);
+    let (_, at_max) = h.stats().extreme_counts();
+    assert!(at_max > 2000, "the spike at 6 holds {at_max} values");
+    for scheme in [Scheme::U8_ASYMMETRIC, Scheme::I8_SYMMETRIC] {
+        let r = entropy(&h, scheme).expect("a range");
+        assert_eq!((r.hi, r.threshold), (6.0, 6.0), "{scheme:?}: {r:?}");
+    }
+    // Without the clamp the top is one value of a thin tail, not a spike: clipped.
+    let r = entropy(&relu6(false), Scheme::U8_ASYMMETRIC).expect("a range");
+    assert!(r.hi < 10.0, "{r:?}");
+    // Hard-sigmoid: a spike at both ends (0 is exact anyway, 1 must stay).
+    let mut h = Histogram::new();
+    let mut rng = Rng(5);
+    for _ in 0..20 {
+        let xs: Vec<f32> = (0..1000)
+            .map(|_| (rng.normal() / 4.0 + 0.5).clamp(0.0, 1.0) as f32)
+            .collect();
+        h.observe(&xs);
+    }
+    let r = entropy(&h, Scheme::U8_ASYMMETRIC).expect("a range");
+    assert_eq!(r.hi, 1.0, "{r:?}");
+    // A spike at a negative minimum keeps the threshold at its magnitude.
+    let mut h = Histogram::new();
+    let xs: Vec<f32> = (0..4000)
+        .map(|i| if i % 10 == 0 { -2.0 } else { (i % 97) as f32 / 97.0 })
+        .collect();
+    h.observe(&xs);
+    let r = entropy(&h, Scheme::I8_SYMMETRIC).expect("a range");
+    assert!(r.threshold >= 2.0 && r.lo == -2.0, "{r:?}");
+}
