@@ -52,9 +52,7 @@ pub fn run(g: &mut Graph, _ctx: &PassCtx) -> Result<PassStats, PassError> {
 /// Whether `op` is a producer whose integer form ends in a requantization with a clamp.
 fn is_fusable_producer(op: &Op) -> bool {
     match op {
-        Op::Conv(_) | Op::ConvTranspose(_) | Op::Gemm(_) | Op::MatMul | Op::Add | Op::Mul => {
-            true
-        }
+        Op::Conv(_) | Op::ConvTranspose(_) | Op::Gemm(_) | Op::MatMul | Op::Add | Op::Mul => true,
         Op::Input
         | Op::Const(_)
         | Op::BatchNorm(_)

@@ -29,8 +29,8 @@
 use passes::{PassCtx, PassManager};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
-use std::sync::Arc;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 struct Case {
     /// The directory of the `.qir` file (`calib-file` paths are relative to it).
@@ -272,7 +272,15 @@ fn pass_filetests() {
 fn every_pass_has_filetests() {
     let dirs: BTreeMap<String, PathBuf> = pass_dirs()
         .into_iter()
-        .map(|d| (d.file_name().unwrap_or_default().to_string_lossy().to_string(), d))
+        .map(|d| {
+            (
+                d.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .to_string(),
+                d,
+            )
+        })
         .collect();
     let mut missing = Vec::new();
     for p in passes::PASSES {

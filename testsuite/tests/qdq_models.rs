@@ -179,8 +179,8 @@ fn integer_top1_matches_onnxruntime(name: &str) {
     let m = dir.join("model.onnx");
     let cli = compiler::driver::Cli::try_parse_from(["qcc", m.to_str().expect("utf-8 path")])
         .expect("cli");
-    let c = compiler::driver::compile(&cli)
-        .unwrap_or_else(|e| panic!("{name}: {}", e.render_plain()));
+    let c =
+        compiler::driver::compile(&cli).unwrap_or_else(|e| panic!("{name}: {}", e.render_plain()));
     let int = c.program;
     assert_eq!(int.phase, Phase::Integer, "{name}: lowered");
     let argmax = |t: &[f32]| {
