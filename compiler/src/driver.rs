@@ -113,10 +113,6 @@ pub struct Cli {
     /// Scales: free f32 scales, or powers of two (requantization is a rounding shift).
     #[arg(long, value_enum, default_value = "float")]
     pub scales: ScalesArg,
-    /// Per-layer precision: a JSON object {"node name": {"weight_bits": 4,
-    /// "activation_bits": 16}, ...} (either key may be left out).
-    #[arg(long, value_name = "FILE.json")]
-    pub precision: Option<PathBuf>,
     /// Output file; stdout when absent (for text outputs).
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
@@ -148,8 +144,10 @@ pub struct Cli {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// Per-layer precision: `auto` searches weight bits (2..8) and activation bits (4, 8,
-    /// 16) per layer within --max-accuracy-drop (default: all 8-bit).
-    #[arg(long, value_name = "auto")]
+    /// 16) per layer within --max-accuracy-drop; a path reads a JSON object {"node name":
+    /// {"weight_bits": 4, "activation_bits": 16}, ...} (either key may be left out).
+    /// Default: --weight-bits/--activation-bits everywhere.
+    #[arg(long, value_name = "auto|FILE.json")]
     pub precision: Option<String>,
     /// With --precision auto: the allowed loss of top-1 agreement with the float model on
     /// the calibration batch, in percentage points.
@@ -311,9 +309,13 @@ pub fn pass_ctx(cli: &Cli) -> Result<passes::PassCtx, CompileError> {
                 ScalesArg::Float => passes::ScaleMode::Float,
                 ScalesArg::Pow2 => passes::ScaleMode::Pow2,
             },
-            layers: match &cli.precision {
-                Some(p) => read_precision(p)?,
-                None => BTreeMap::new(),
+            layers: match cli
+                .precision
+                .as_deref()
+                .map(crate::precision::PrecisionArg::parse)
+            {
+                Some(crate::precision::PrecisionArg::File(p)) => read_precision(&p)?,
+                Some(crate::precision::PrecisionArg::Auto) | None => BTreeMap::new(),
             },
         },
         rounding,
@@ -498,7 +500,8 @@ pub fn compile(cli: &Cli) -> Result<Compiled, CompileError> {
             r.apply_ranges(&mut g);
             precision = Some(r);
         }
-        run_passes(&mut g, &["insert-qdq"], cli, ctx.clone())?;
+        // insert-qdq, fuse-activations: the rest of `passes::pipelines::QUANTIZE`.
+        run_passes(&mut g, &passes::pipelines::QUANTIZE[1..], cli, ctx.clone())?;
     }
     let qdq = g.clone();
     run_passes(&mut g, &["lower-integer"], cli, ctx)?;

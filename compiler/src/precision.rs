@@ -29,11 +29,8 @@ impl PrecisionArg {
 pub fn search_options(cli: &crate::driver::Cli) -> Result<Option<SearchOptions>, CompileError> {
     let (max_accuracy_drop, max_evaluations) = (cli.max_accuracy_drop, cli.max_search_evals);
     match cli.precision.as_deref().map(PrecisionArg::parse) {
-        None => Ok(None),
-        Some(PrecisionArg::File(p)) => Err(CompileError::Usage(format!(
-            "--precision {}: expected `auto` (per-layer precision files are not supported by this build)",
-            p.display()
-        ))),
+        // A file is read into `QuantConfig::layers` by `driver::pass_ctx`.
+        None | Some(PrecisionArg::File(_)) => Ok(None),
         Some(PrecisionArg::Auto) => {
             if !(0.0..=100.0).contains(&max_accuracy_drop) {
                 return Err(CompileError::Usage(format!(

@@ -6,8 +6,8 @@
 //! 1. Activation parameters, in topological order: data-movement ops (MaxPool, Reshape,
 //!    Transpose, Slice, Split, Pad, Resize) and average pools take their input's parameters;
 //!    Softmax outputs are fixed to scale 1/256; every other f32 result uses its calibrated
-//!    range. A Relu/Clip directly after a Conv/ConvTranspose/Gemm/MatMul/Add/Mul whose result
-//!    has no other use is fused: the producer's result gets no parameters of its own.
+//!    range. Fusing a Relu/Clip into its producer is the job of the next pass,
+//!    `fuse-activations`, which removes the producer's pair again.
 //! 2. Constant operands: weights of Conv/ConvTranspose/Gemm/MatMul become symmetric integer
 //!    constants (per output channel when `QuantConfig::per_channel`) followed by `dequantize`;
 //!    biases become i32 constants in the accumulator scale; Gemm's `alpha` and `beta` are
@@ -127,19 +127,6 @@ fn keeps_input_params(op: &Op) -> bool {
     }
 }
 
-/// Whether `v` is the inner value of a fused op -> activation pair.
-fn is_fused_inner(g: &Graph, v: ValueId) -> bool {
-    let fusable = matches!(
-        g.producer(v).op,
-        Op::Conv(_) | Op::ConvTranspose(_) | Op::Gemm(_) | Op::MatMul | Op::Add | Op::Mul
-    );
-    let users = g.users(v);
-    fusable
-        && !g.outputs.contains(&v)
-        && users.len() == 1
-        && matches!(g.node(users[0].0).op, Op::Relu | Op::Clip(_))
-}
-
 fn choose_activation_params(
     g: &Graph,
     order: &[NodeId],
@@ -156,7 +143,7 @@ fn choose_activation_params(
             let bits = ctx.quant.activation_bits_of(&node.name);
             let act = crate::activation_dtype(base, bits);
             let used = !g.users(v).is_empty() || g.outputs.contains(&v);
-            if g.ty(v).dtype != DType::F32 || !used || is_fused_inner(g, v) {
+            if g.ty(v).dtype != DType::F32 || !used {
                 continue;
             }
             let inherited = if keeps_input_params(&node.op) {

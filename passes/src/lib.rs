@@ -13,6 +13,7 @@ pub mod const_fold;
 pub mod dead_code;
 pub mod egraph;
 pub mod fold_batch_norm;
+pub mod fuse_activations;
 pub mod insert_qdq;
 pub mod lower_integer;
 pub mod manager;
@@ -275,6 +276,8 @@ declare_passes! {
         "learn a scale factor per activation clipping threshold that minimizes the output error of the fake-quantized program on the calibration batch";
     "insert-qdq" => insert_qdq::run, Calibrated -> Qdq,
         "choose quantization parameters and insert quantize/dequantize around every op";
+    "fuse-activations" => fuse_activations::run, Qdq -> Qdq,
+        "drop the quantize/dequantize pair between a conv/gemm/matmul/add/mul and its only relu/clip";
     "plan-memory" => plan_memory::run, Integer -> Scheduled,
         "place every integer activation in one static arena (liveness, greedy by size)";
     "lower-integer" => lower_integer::run, Qdq -> Integer,
@@ -296,4 +299,8 @@ pub fn find_pass(name: &str) -> Result<&'static PassInfo, PassError> {
 pub mod pipelines {
     /// Clean-up of an imported float graph, before calibration.
     pub const FLOAT_CLEANUP: &[&str] = &["const-fold", "fold-batch-norm", "dead-code"];
+    /// Post-training quantization of a clean float graph (needs `PassCtx::calib`): Float to
+    /// Qdq, activations fused into their producers. A QDQ model imported from a file skips
+    /// it (its quantization is the file's).
+    pub const QUANTIZE: &[&str] = &["calibrate", "insert-qdq", "fuse-activations"];
 }

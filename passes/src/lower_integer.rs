@@ -40,7 +40,7 @@ use crate::egraph::{
 use crate::{PassCtx, PassError, PassStats};
 use egg::{Extractor, Id};
 use ir::{Graph, NodeId, Op, Phase};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// What one lowering did (for statistics and the benchmark).
@@ -60,6 +60,10 @@ pub struct LowerReport {
     pub added: usize,
     /// Wall time of the whole lowering.
     pub time: Duration,
+    /// How often each rule changed the e-graph, summed over the iterations, by rule name
+    /// (rules that never applied are absent). Filetests use it to show that every rule has
+    /// a case that exercises it.
+    pub rules_applied: BTreeMap<String, usize>,
 }
 
 /// The pass entry point (see the module doc).
@@ -95,6 +99,12 @@ pub fn lower(g: &mut Graph, ctx: &PassCtx, limits: &Limits) -> Result<LowerRepor
     let runner = saturate(eg, &rules::all_rules(), limits);
     let stop = stop_reason_name(runner.stop_reason.as_ref());
     let iterations = runner.iterations.len();
+    let mut rules_applied: BTreeMap<String, usize> = BTreeMap::new();
+    for it in &runner.iterations {
+        for (name, n) in &it.applied {
+            *rules_applied.entry(name.to_string()).or_default() += n;
+        }
+    }
     let eg = runner.egraph;
     let default_model = DefaultCostModel;
     let model: &dyn CostModel = match ctx.cost.as_deref() {
@@ -129,6 +139,7 @@ pub fn lower(g: &mut Graph, ctx: &PassCtx, limits: &Limits) -> Result<LowerRepor
         cost,
         added,
         time: start.elapsed(),
+        rules_applied,
     })
 }
 

@@ -675,7 +675,7 @@ fn softmax_and_linear_resize_agree_across_executors() {
 }
 
 /// A float softmax classifier (`Gemm` with alpha 0.5 and beta 2, then `Softmax`) through
-/// calibrate, insert-qdq and lower-integer, then every executor.
+/// `pipelines::QUANTIZE` and lower-integer, then every executor.
 #[test]
 fn softmax_classifier_compiles_and_agrees_across_executors() {
     let mut rng = Rng(0x1234_5678_9ABC_DEF1);
@@ -708,7 +708,12 @@ fn softmax_classifier_compiles_and_agrees_across_executors() {
         calib: Some(std::sync::Arc::new(calib)),
         ..passes::PassCtx::default()
     };
-    passes::PassManager::new(&["calibrate", "insert-qdq", "lower-integer"], ctx)
+    let pipeline: Vec<&str> = passes::pipelines::QUANTIZE
+        .iter()
+        .copied()
+        .chain(["lower-integer"])
+        .collect();
+    passes::PassManager::new(&pipeline, ctx)
         .unwrap()
         .run(&mut g)
         .unwrap();

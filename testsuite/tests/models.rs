@@ -84,7 +84,7 @@ macro_rules! model_tests {
                 let qdq = p.to_string_lossy().contains("_qdq");
                 if p.join("model.onnx").exists() && !qdq {
                     let n = p.file_name().expect("name").to_string_lossy().to_string();
-                    if n.ends_with("_ort") {
+                    if n.ends_with("_ort") || n.starts_with("qat_") {
                         continue; // already-quantized models: tests/qdq_models.rs
                     }
                     assert!(listed.contains(&n.as_str()), "model {n} has no test in models.rs");

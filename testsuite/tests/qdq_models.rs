@@ -1,6 +1,7 @@
 //! Already-quantized ONNX models (testsuite/models/*_ort, made by
-//! tools/models/make_qdq_models.py with onnxruntime's quantizer) through qcc's QDQ import
-//! and ONNX export.
+//! tools/models/make_qdq_models.py with onnxruntime's quantizer, and qat_digits, a PyTorch
+//! quantization-aware-training export made by tools/models/make_qat.py) through qcc's QDQ
+//! import and ONNX export.
 //!
 //! For every model: import into the Qdq phase, verify, check the `.qir` round-trip law,
 //! snapshot the imported IR (constants elided), run
@@ -166,6 +167,75 @@ fn fashion_cnn_qop_ort() {
 #[test]
 fn tiny_integer_ort() {
     check_model("tiny_integer_ort");
+}
+
+/// The file's own quantization, lowered to the integer program (`qcc MODEL --run X`, no
+/// `--calib`): the same top-1 as onnxruntime running the file, on the 8 samples of
+/// `expected.npz` (every one) and on the labelled test set (accuracy within 0.3 pt of
+/// `float_test_accuracy_ort` in meta.json, which reference.py measured with onnxruntime).
+fn integer_top1_matches_onnxruntime(name: &str) {
+    use clap::Parser;
+    let dir = models_dir().join(name);
+    let m = dir.join("model.onnx");
+    let cli = compiler::driver::Cli::try_parse_from(["qcc", m.to_str().expect("utf-8 path")])
+        .expect("cli");
+    let c =
+        compiler::driver::compile(&cli).unwrap_or_else(|e| panic!("{name}: {}", e.render_plain()));
+    let int = c.program;
+    assert_eq!(int.phase, Phase::Integer, "{name}: lowered");
+    let argmax = |t: &[f32]| {
+        (0..t.len())
+            .max_by(|&a, &b| t[a].total_cmp(&t[b]).then(b.cmp(&a)))
+            .unwrap_or(0)
+    };
+    let classes = |x: ir::Tensor| -> Vec<usize> {
+        let samples = compiler::samples::split_samples(&int, &[x]).expect("samples");
+        ir::interp::int::run_int_batch(&int, &samples)
+            .expect("integer run")
+            .iter()
+            .map(|r| argmax(r[0].as_f32().expect("f32 output")))
+            .collect()
+    };
+    let want = compiler::npz::read_npz_file(&dir.join("expected.npz")).expect("expected.npz");
+    let (_, logits) = &want[0];
+    let k = *logits.shape.dims().last().expect("class axis");
+    let ort: Vec<usize> = logits
+        .as_f32()
+        .expect("f32")
+        .chunks(k)
+        .map(argmax)
+        .collect();
+    let x = compiler::npy::read_npy_file(&dir.join("input.npy")).expect("input.npy");
+    assert_eq!(classes(x), ort, "{name}: top-1 on input.npy");
+
+    let x = compiler::npy::read_npy_file(&dir.join("test_x.npy")).expect("test_x.npy");
+    let y = compiler::npy::read_npy_file(&dir.join("test_y.npy")).expect("test_y.npy");
+    let labels: Vec<usize> = match &y.data {
+        ir::TensorData::I32(v) => v.iter().map(|&l| l as usize).collect(),
+        other => panic!("{name}: test_y.npy holds {other:?}"),
+    };
+    let got = classes(x);
+    let acc = got.iter().zip(&labels).filter(|(a, b)| a == b).count() as f64 / labels.len() as f64;
+    let meta = std::fs::read_to_string(dir.join("meta.json")).expect("meta.json");
+    let ort_acc: f64 = meta
+        .split("\"float_test_accuracy_ort\":")
+        .nth(1)
+        .and_then(|r| r.split([',', '\n']).next())
+        .and_then(|v| v.trim().parse().ok())
+        .expect("float_test_accuracy_ort in meta.json");
+    eprintln!("{name}: qcc integer top-1 {acc:.4}, onnxruntime {ort_acc:.4}");
+    assert!(
+        (acc - ort_acc).abs() <= 0.003 + 1e-9,
+        "{name}: integer top-1 {acc} vs onnxruntime {ort_acc}"
+    );
+}
+
+/// A PyTorch QAT export (FakeQuantize as QuantizeLinear/DequantizeLinear on float weights
+/// and activations, 1-element scale tensors, zero points shared through Identity nodes).
+#[test]
+fn qat_digits() {
+    check_model("qat_digits");
+    integer_top1_matches_onnxruntime("qat_digits");
 }
 
 /// A float model exports as plain float ONNX and re-imports to the same graph.

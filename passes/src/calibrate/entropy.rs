@@ -20,12 +20,43 @@
 //! at least one bin per group, so `t >= 2^(bits-1) * w` (symmetric) or a window of at least
 //! `2^bits` bins; when no candidate qualifies (too few bins for the bit width, e.g. 16 bits)
 //! the result is minmax. Cost: `O(n^2)` for `n` bins per side.
+//!
+//! **Saturated activations.** A clamped activation (ReLU6 at 6, hard-sigmoid at 1, Clip)
+//! outputs its bound exactly for every element it saturates, while a continuous value almost
+//! never repeats its extreme exactly (on the trained test nets: every unclamped tensor's
+//! maximum occurs once, every ReLU6 output's 2 to 180 times in 100 samples). So when the
+//! exact maximum (or minimum, if nonzero) was observed at least [`SATURATED_COUNT`] times, it
+//! is a bound of the op, and the threshold never goes below its magnitude. The KL search
+//! would otherwise clip a ReLU6 output near its 99th percentile (3 of 6 on
+//! fashion_mobilenet): the rare large activations it cuts are the ones the next layer needs,
+//! and 8 bits over `[0, 6]` are fine enough anyway.
 
 use super::threshold::{ClipRange, Scheme};
 use super::{CalibError, Histogram};
 
 /// Smoothing mass given to each empty bin (onnxruntime's and MXNet's `eps`).
 const EPS: f64 = 1e-4;
+
+/// How often the exact maximum (or minimum) must occur to count as an activation's bound.
+pub const SATURATED_COUNT: u64 = 2;
+
+/// The smallest threshold the search may return: the magnitude of a saturated extreme (0 if
+/// neither is).
+fn saturation_floor(h: &Histogram) -> f64 {
+    let Some((min, max)) = h.stats().range() else {
+        return 0.0;
+    };
+    let (at_min, at_max) = h.stats().extreme_counts();
+    let spike = |v: f32, n: u64| v != 0.0 && n >= SATURATED_COUNT;
+    let mut floor = 0.0f64;
+    if spike(max, at_max) {
+        floor = floor.max(f64::from(max.abs()));
+    }
+    if spike(min, at_min) {
+        floor = floor.max(f64::from(min.abs()));
+    }
+    floor
+}
 
 /// The KL-divergence threshold, see the module docs.
 pub fn entropy(h: &Histogram, scheme: Scheme) -> Result<ClipRange, CalibError> {
@@ -35,6 +66,10 @@ pub fn entropy(h: &Histogram, scheme: Scheme) -> Result<ClipRange, CalibError> {
     }
     if h.range() == 0.0 {
         return ClipRange::from_threshold(h, 0.0);
+    }
+    let floor = saturation_floor(h);
+    if floor >= f64::from(h.stats().absmax()) {
+        return ClipRange::from_threshold(h, floor);
     }
     let n = h.bins_per_side();
     // Exact zeros are represented exactly (the zero point), so they carry no quantization
@@ -68,8 +103,9 @@ pub fn entropy(h: &Histogram, scheme: Scheme) -> Result<ClipRange, CalibError> {
         } else {
             ((n - i).max(first), (n + i).min(last + 1))
         };
-        // A window that has not reached the data yet (all of it far from zero).
-        if stop <= start {
+        // A window that has not reached the data yet (all of it far from zero), or one that
+        // would clip a saturated bound.
+        if stop <= start || (i as f64) * h.bin_width() < floor {
             continue;
         }
         let segments: [(usize, usize, usize); 2] = if scheme.symmetric {

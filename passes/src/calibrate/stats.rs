@@ -8,6 +8,10 @@ pub struct MinMax {
     max: f32,
     count: u64,
     nonfinite: u64,
+    /// How many observed values equal `min` exactly.
+    at_min: u64,
+    /// How many observed values equal `max` exactly.
+    at_max: u64,
 }
 
 impl MinMax {
@@ -30,25 +34,29 @@ impl MinMax {
             self.nonfinite += 1;
             return;
         }
-        if self.count == 0 {
-            self.min = x;
-            self.max = x;
-        } else {
-            self.min = self.min.min(x);
-            self.max = self.max.max(x);
+        if self.count == 0 || x < self.min {
+            (self.min, self.at_min) = (x, 0);
         }
+        if self.count == 0 || x > self.max {
+            (self.max, self.at_max) = (x, 0);
+        }
+        self.at_min += u64::from(x == self.min);
+        self.at_max += u64::from(x == self.max);
         self.count += 1;
     }
 
     /// Adds the observations of `other`, as if they had been observed here.
     pub fn merge(&mut self, other: &MinMax) {
         if other.count > 0 {
-            if self.count == 0 {
-                self.min = other.min;
-                self.max = other.max;
-            } else {
-                self.min = self.min.min(other.min);
-                self.max = self.max.max(other.max);
+            if self.count == 0 || other.min < self.min {
+                (self.min, self.at_min) = (other.min, other.at_min);
+            } else if other.min == self.min {
+                self.at_min += other.at_min;
+            }
+            if self.count == 0 || other.max > self.max {
+                (self.max, self.at_max) = (other.max, other.at_max);
+            } else if other.max == self.max {
+                self.at_max += other.at_max;
             }
         }
         self.count += other.count;
@@ -68,6 +76,12 @@ impl MinMax {
     /// Number of finite values observed.
     pub fn count(&self) -> u64 {
         self.count
+    }
+
+    /// How many observed values equal the minimum and the maximum exactly: a large count
+    /// is the saturation spike of a clamped activation (ReLU6 at 6, hard-sigmoid at 1).
+    pub fn extreme_counts(&self) -> (u64, u64) {
+        (self.at_min, self.at_max)
     }
 
     /// Number of NaN and infinite values observed (and ignored).
@@ -97,5 +111,23 @@ mod tests {
         c.merge(&MinMax::new());
         assert_eq!(c.range(), Some((-2.0, 3.0)));
         assert_eq!((c.count(), c.nonfinite(), c.absmax()), (4, 2, 3.0));
+    }
+
+    #[test]
+    fn counts_values_at_the_extremes() {
+        let mut a = MinMax::new();
+        a.observe(&[6.0, 1.0, 6.0, -1.0]);
+        assert_eq!(a.extreme_counts(), (1, 2));
+        a.observe(&[6.0, 7.0]);
+        assert_eq!(a.extreme_counts(), (1, 1));
+        let mut b = MinMax::new();
+        b.observe(&[7.0, -1.0, 7.0, -1.0]);
+        a.merge(&b);
+        assert_eq!(a.range(), Some((-1.0, 7.0)));
+        assert_eq!(a.extreme_counts(), (3, 3));
+        let mut c = MinMax::new();
+        c.observe(&[-2.0]);
+        a.merge(&c);
+        assert_eq!(a.extreme_counts(), (1, 3));
     }
 }

@@ -34,7 +34,9 @@ fn gaussian_with_outliers(outliers: usize) -> Histogram {
         let xs: Vec<f32> = (0..1000).map(|_| rng.normal() as f32).collect();
         h.observe(&xs);
     }
-    h.observe(&vec![40.0; outliers]);
+    // Distinct values: identical ones at the maximum would read as a saturated bound.
+    let tail: Vec<f32> = (0..outliers).map(|k| 40.0 - 0.01 * k as f32).collect();
+    h.observe(&tail);
     h
 }
 
@@ -197,7 +199,8 @@ fn one_sided_data_uses_its_side_only() {
         let xs: Vec<f32> = (0..1000).map(|_| rng.normal().max(0.0) as f32).collect();
         h.observe(&xs);
     }
-    h.observe(&[30.0, 30.0]);
+    // Two distinct outliers (two equal ones at the maximum would read as a saturated bound).
+    h.observe(&[30.0, 29.5]);
     for m in [Method::Entropy, Method::Percentile(99.99)] {
         let r = clip_range(&h, m, Scheme::U8_ASYMMETRIC).unwrap();
         assert_eq!(r.lo, 0.0);
@@ -261,4 +264,69 @@ fn entropy_ignores_the_zero_spike_of_relu_outputs() {
     }
     let r = entropy(&h, Scheme::U8_ASYMMETRIC).expect("a range");
     assert!(r.hi > 2.5, "entropy clipped post-ReLU data at {}", r.hi);
+}
+
+/// ReLU6-like output: half exact zeros, half |N(0, 1)|, and 5 of 100k values saturated at
+/// exactly 6 (as on fashion_mobilenet, where every ReLU6 output holds 2 to 180 exact 6s and
+/// every unclamped tensor's maximum occurs once). Entropy keeps the bound 6; the same five
+/// values made distinct (a tail, not a bound) are clipped well inside, at about 4.
+#[test]
+fn entropy_keeps_the_saturated_bound_of_relu6_outputs() {
+    let relu6 = |ties: bool| {
+        let mut rng = Rng(17);
+        let mut h = Histogram::new();
+        let mut k = 0;
+        for _ in 0..50 {
+            let xs: Vec<f32> = (0..2000)
+                .map(|i| {
+                    k += 1;
+                    if k % 20000 == 0 {
+                        if ties {
+                            6.0
+                        } else {
+                            5.0 + (k / 20000) as f32 * 0.01
+                        }
+                    } else if i % 2 == 0 {
+                        0.0
+                    } else {
+                        rng.normal().abs() as f32
+                    }
+                })
+                .collect();
+            h.observe(&xs);
+        }
+        h
+    };
+    let h = relu6(true);
+    assert_eq!(h.stats().extreme_counts().1, 5);
+    for scheme in [Scheme::U8_ASYMMETRIC, Scheme::I8_SYMMETRIC] {
+        let r = entropy(&h, scheme).expect("a range");
+        assert_eq!((r.hi, r.threshold), (6.0, 6.0), "{scheme:?}: {r:?}");
+    }
+    let r = entropy(&relu6(false), Scheme::U8_ASYMMETRIC).expect("a range");
+    assert!(r.hi < 4.5, "{r:?}");
+    // Hard-sigmoid: saturated at both ends (0 is exact anyway, 1 must stay).
+    let mut h = Histogram::new();
+    let mut rng = Rng(5);
+    for _ in 0..20 {
+        let xs: Vec<f32> = (0..1000)
+            .map(|_| (rng.normal() / 4.0 + 0.5).clamp(0.0, 1.0) as f32)
+            .collect();
+        h.observe(&xs);
+    }
+    assert_eq!(entropy(&h, Scheme::U8_ASYMMETRIC).expect("a range").hi, 1.0);
+    // A saturated negative minimum keeps the threshold at its magnitude.
+    let mut h = Histogram::new();
+    let xs: Vec<f32> = (0..4000)
+        .map(|i| {
+            if i % 10 == 0 {
+                -2.0
+            } else {
+                (i % 97) as f32 / 97.0
+            }
+        })
+        .collect();
+    h.observe(&xs);
+    let r = entropy(&h, Scheme::I8_SYMMETRIC).expect("a range");
+    assert!(r.threshold >= 2.0 && r.lo == -2.0, "{r:?}");
 }

@@ -69,6 +69,11 @@ pub fn all_rules() -> Vec<Rewrite> {
     r
 }
 
+/// The name of every lowering rule, in [`all_rules`] order.
+pub fn rule_names() -> Vec<String> {
+    all_rules().iter().map(|r| r.name.to_string()).collect()
+}
+
 /// The e-class bound to `?name` in `s`.
 pub fn get(s: &Subst, name: &str) -> Id {
     let v: Var = name
