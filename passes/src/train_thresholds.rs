@@ -262,6 +262,7 @@ impl Search<'_> {
             g.value_mut(v).range = Some(r);
         }
         crate::insert_qdq::run(&mut g, self.ctx)?;
+        crate::fuse_activations::run(&mut g, self.ctx)?;
         Ok(g)
     }
 

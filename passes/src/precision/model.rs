@@ -222,6 +222,7 @@ pub(crate) fn build_qdq(
     };
     c.progress = None;
     crate::insert_qdq::run(&mut g, &c)?;
+    crate::fuse_activations::run(&mut g, &c)?;
     Ok(g)
 }
 

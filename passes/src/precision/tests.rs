@@ -88,6 +88,7 @@ fn agreement(g: &Graph, ctx: &PassCtx, r: &SearchResult) -> f64 {
     let mut c = ctx.clone();
     c.quant.layers = r.layers.clone();
     crate::insert_qdq::run(&mut q, &c).expect("builds");
+    crate::fuse_activations::run(&mut q, &c).expect("fuses");
     let s = ctx.calib.as_ref().expect("samples");
     let argmax = |t: &Tensor| {
         let x = t.as_f32().expect("f32");
