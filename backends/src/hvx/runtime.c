@@ -77,12 +77,6 @@ static inline float qs_dequantize(int32_t q, float scale, int32_t zp) {
 }
 static inline int32_t qs_wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 static inline int32_t qs_wrap_mul(int32_t a, int32_t b) { return (int32_t)((uint32_t)a * (uint32_t)b); }
-static inline void qs_copy(void *dst, const void *src, size_t n) {
-  uint8_t *d = (uint8_t *)dst;
-  const uint8_t *s = (const uint8_t *)src;
-  size_t i;
-  for (i = 0; i < n; i++) d[i] = s[i];
-}
 
 /* ---- the vector layer ---- */
 #if defined(__HVX__)
@@ -105,6 +99,7 @@ static inline qv_t qv_sqrdmulh(qv_t x, qv_t m) {
 static inline qv_t qv_asr(qv_t x, int n) { return Q6_Vw_vasr_VwR(x, n); }
 static inline qv_t qv_shl(qv_t x, int n) { return Q6_Vw_vasl_VwR(x, n); }
 static inline qv_t qv_and(qv_t a, qv_t b) { return Q6_V_vand_VV(a, b); }
+static inline qv_t qv_xor(qv_t a, qv_t b) { return Q6_V_vxor_VV(a, b); }
 static inline qv_t qv_add(qv_t a, qv_t b) { return Q6_Vw_vadd_VwVw(a, b); }
 static inline qv_t qv_sub(qv_t a, qv_t b) { return Q6_Vw_vsub_VwVw(a, b); }
 static inline qv_t qv_max(qv_t a, qv_t b) { return Q6_Vw_vmax_VwVw(a, b); }
@@ -169,6 +164,7 @@ static inline qv_t qv_shl(qv_t x, int n) {
   int i; for (i = 0; i < 32; i++) x.w[i] = (int32_t)((uint32_t)x.w[i] << n); return x;
 }
 static inline qv_t qv_and(qv_t a, qv_t b) { int i; for (i = 0; i < 32; i++) a.w[i] &= b.w[i]; return a; }
+static inline qv_t qv_xor(qv_t a, qv_t b) { int i; for (i = 0; i < 32; i++) a.w[i] ^= b.w[i]; return a; }
 static inline qv_t qv_add(qv_t a, qv_t b) {
   int i; for (i = 0; i < 32; i++) a.w[i] = qs_wrap_add(a.w[i], b.w[i]); return a;
 }
@@ -200,6 +196,15 @@ static inline void qv_interleave4_b(qv_t a, qv_t b, qv_t c, qv_t d, qv_t *out) {
     }
 }
 #endif
+
+/* Byte copy (non-overlapping), whole vectors first. */
+static inline void qs_copy(void *dst, const void *src, size_t n) {
+  uint8_t *d = (uint8_t *)dst;
+  const uint8_t *s = (const uint8_t *)src;
+  size_t i = 0;
+  for (; i + 128 <= n; i += 128) qv_storeu(d + i, qv_loadu(s + i));
+  for (; i < n; i++) d[i] = s[i];
+}
 
 /* Requantization of 32 int32 lanes (ir::arith::requantize): saturating left shift for
  * multipliers >= 1, SQRDMULH, rounding right shift per mode, clamp, zero point. */
@@ -238,6 +243,14 @@ static inline qv_t qv_requant(qv_t x, int32_t m0, int32_t shift, const qk_out_t 
   return qv_add(x, qv_splat(o->zp));
 }
 
+/* Requantizes 4 x 32 int32 lanes with one multiplier and packs them to 128 bytes in lane
+ * order a, b, c, d. */
+static inline qv_t qv_requant4_b(qv_t a, qv_t b, qv_t c, qv_t d, int32_t m0, int32_t shift,
+                                 const qk_out_t *o) {
+  return qv_pack4_b(qv_requant(a, m0, shift, o), qv_requant(b, m0, shift, o),
+                    qv_requant(c, m0, shift, o), qv_requant(d, m0, shift, o));
+}
+
 /* ---- kernels ---- */
 /* Packs an NCHW u8 input (one image) into 4-channel words laid out for qk_conv_vrmpy:
  * P[g][plane][Hq][Wq], plane = (row phase, column phase) of the stride, padding filled
@@ -247,17 +260,21 @@ typedef struct {
   int32_t cgs; /* words between channel groups */
   uint32_t zpw, flip;
 } qk_pack_t;
-static inline void qk_pack_input(const qk_pack_t *k, const uint8_t *src, uint32_t *P) {
+static void qk_pack_input(const qk_pack_t *k, const uint8_t *src, uint32_t *P, uint32_t *row) {
   int g, pr, pc, i, j, ng = (k->c + 3) >> 2;
   int32_t ps = k->hq * k->wq;
-  if (k->sh == 1 && k->sw == 1 && k->flip == 0) {
-    /* vector path: byte-interleave 4 channel rows per padded row */
+  if (k->sh <= 2 && k->sw <= 2 && k->sh == k->sw) {
+    /* vector path: byte-interleave 4 channel rows (flip applied) per input row */
+    qv_t z = qv_splat((int32_t)k->zpw), fl = qv_splat((int32_t)k->flip);
+    int s2 = k->sh == 2;
     for (g = 0; g < ng; g++) {
       uint32_t *base = P + g * k->cgs;
-      for (i = 0; i < k->pt * k->wp; i++) base[i] = k->zpw;
+      for (i = 0; i < k->cgs; i += 32) qv_storeu(base + i, z);
       for (i = 0; i < k->h; i++) {
-        uint32_t *row = base + (i + k->pt) * k->wp;
-        int x;
+        int x, ph = i + k->pt;
+        /* stride 1: straight into the padded row (the tail spills forward and the pads
+         * are restored below); stride 2: into row, then dealt to the column phases */
+        uint32_t *dst = s2 ? row : base + ph * k->wp + k->pl;
         for (x = 0; x < k->w; x += 128) {
           qv_t v[4], o[4];
           int cc;
@@ -266,12 +283,24 @@ static inline void qk_pack_input(const qk_pack_t *k, const uint8_t *src, uint32_
             v[cc] = ch < k->c ? qv_loadu(src + ((size_t)ch * k->h + i) * k->w + x) : qv_splat(0);
           }
           qv_interleave4_b(v[0], v[1], v[2], v[3], o);
-          for (cc = 0; cc < 4; cc++) qv_storeu(row + k->pl + x + 32 * cc, o[cc]);
+          for (cc = 0; cc < 4; cc++) qv_storeu(dst + x + 32 * cc, qv_xor(o[cc], fl));
         }
-        for (j = 0; j < k->pl; j++) row[j] = k->zpw;
-        for (j = k->pl + k->w; j < k->wp; j++) row[j] = k->zpw;
+        if (s2) {
+          uint32_t *pl0 = base + ((ph & 1) * 2) * ps + (ph >> 1) * k->wq;
+          for (j = 0; j < k->w; j++) {
+            int pcx = j + k->pl;
+            pl0[(pcx & 1) * ps + (pcx >> 1)] = row[j];
+          }
+        }
       }
-      for (i = (k->pt + k->h) * k->wp; i < k->cgs; i++) base[i] = k->zpw;
+      if (!s2) {
+        for (i = k->pt; i < k->pt + k->h; i++) {
+          uint32_t *r = base + i * k->wp;
+          for (j = 0; j < k->pl; j++) r[j] = k->zpw;
+          for (j = k->pl + k->w; j < k->wp; j++) r[j] = k->zpw;
+        }
+        for (i = (k->pt + k->h) * k->wp; i < k->cgs; i += 32) qv_storeu(base + i, z);
+      }
     }
     return;
   }
@@ -302,55 +331,69 @@ static inline void qk_pack_input(const qk_pack_t *k, const uint8_t *src, uint32_
 
 /* Convolution over 4-channel words with vrmpy (u8 activations x 4 i8 weights per lane):
  * lanes are 32 consecutive flat output positions q = oh * wq + ow (columns ow >= wo are
- * computed and dropped), 4 output channels x 128 positions per block (16 accumulators).
+ * computed and dropped), 4 output channels x 128 positions per block (16 accumulators in
+ * registers). The (tap, channel group) pairs are one flat loop over word offsets koff.
  * Requantizes per output channel and writes bytes (u8/i8) in NCHW. */
 typedef struct {
-  int ng, ntaps, nflat, wq, ho, wo, m;
-  int32_t cgs;
-  const int32_t *tap_off; /* word offset of each tap */
-  const int32_t *w;       /* [ceil(m/4)][ntaps][ng][4] weight words */
+  int nk, nflat, wq, ho, wo, m;
+  const int32_t *koff;    /* word offset of each (tap, group) step; nk even */
+  const int32_t *w;       /* [ceil(m/4)][nk][4] weight words */
   const int32_t *bias;    /* [ceil(m/4)*4], zero-point term folded in */
   const int32_t *m0, *shift;
   qk_out_t out;
   int32_t tmp_stride;     /* bytes per channel plane in tmp */
 } qk_conv_t;
-static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t *out, uint8_t *tmp) {
-  int mb, nmb = (k->m + 3) >> 2;
+static void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t *out, uint8_t *tmp) {
+  int mb, nmb = (k->m + 3) >> 2, nk = k->nk;
+  const int32_t *koff = k->koff;
   for (mb = 0; mb < nmb; mb++) {
     int pb, j;
+    const int32_t *w0p = k->w + (size_t)mb * nk * 4;
     for (pb = 0; pb < k->nflat; pb += 128) {
-      qv_t a[4][4];
-      const int32_t *wp = k->w + (size_t)mb * k->ntaps * k->ng * 4;
-      int t, g, i;
-      for (j = 0; j < 4; j++) {
-        qv_t b = qv_splat(k->bias[4 * mb + j]);
-        for (i = 0; i < 4; i++) a[j][i] = b;
+      const uint32_t *base = P + pb;
+      const int32_t *wp = w0p;
+      int s;
+      qv_t b0 = qv_splat(k->bias[4 * mb]), b1 = qv_splat(k->bias[4 * mb + 1]);
+      qv_t b2 = qv_splat(k->bias[4 * mb + 2]), b3 = qv_splat(k->bias[4 * mb + 3]);
+      qv_t a00 = b0, a01 = b0, a02 = b0, a03 = b0, a10 = b1, a11 = b1, a12 = b1, a13 = b1;
+      qv_t a20 = b2, a21 = b2, a22 = b2, a23 = b2, a30 = b3, a31 = b3, a32 = b3, a33 = b3;
+      /* two (tap, group) steps per iteration so the second step's loads overlap the first
+       * step's vrmpy (nk is even: the emitter pads with a zero-weight step) */
+      for (s = 0; s < nk; s += 2, wp += 8) {
+        const uint32_t *src = base + koff[s], *src2 = base + koff[s + 1];
+        qv_t x0 = qv_loadu(src), x1 = qv_loadu(src + 32), x2 = qv_loadu(src + 64),
+             x3 = qv_loadu(src + 96);
+        qv_t y0 = qv_loadu(src2), y1 = qv_loadu(src2 + 32), y2 = qv_loadu(src2 + 64),
+             y3 = qv_loadu(src2 + 96);
+        int32_t w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3];
+        int32_t v0 = wp[4], v1 = wp[5], v2 = wp[6], v3 = wp[7];
+        a00 = qv_vrmpy_ubrb(a00, x0, w0); a01 = qv_vrmpy_ubrb(a01, x1, w0);
+        a02 = qv_vrmpy_ubrb(a02, x2, w0); a03 = qv_vrmpy_ubrb(a03, x3, w0);
+        a10 = qv_vrmpy_ubrb(a10, x0, w1); a11 = qv_vrmpy_ubrb(a11, x1, w1);
+        a12 = qv_vrmpy_ubrb(a12, x2, w1); a13 = qv_vrmpy_ubrb(a13, x3, w1);
+        a20 = qv_vrmpy_ubrb(a20, x0, w2); a21 = qv_vrmpy_ubrb(a21, x1, w2);
+        a22 = qv_vrmpy_ubrb(a22, x2, w2); a23 = qv_vrmpy_ubrb(a23, x3, w2);
+        a30 = qv_vrmpy_ubrb(a30, x0, w3); a31 = qv_vrmpy_ubrb(a31, x1, w3);
+        a32 = qv_vrmpy_ubrb(a32, x2, w3); a33 = qv_vrmpy_ubrb(a33, x3, w3);
+        a00 = qv_vrmpy_ubrb(a00, y0, v0); a01 = qv_vrmpy_ubrb(a01, y1, v0);
+        a02 = qv_vrmpy_ubrb(a02, y2, v0); a03 = qv_vrmpy_ubrb(a03, y3, v0);
+        a10 = qv_vrmpy_ubrb(a10, y0, v1); a11 = qv_vrmpy_ubrb(a11, y1, v1);
+        a12 = qv_vrmpy_ubrb(a12, y2, v1); a13 = qv_vrmpy_ubrb(a13, y3, v1);
+        a20 = qv_vrmpy_ubrb(a20, y0, v2); a21 = qv_vrmpy_ubrb(a21, y1, v2);
+        a22 = qv_vrmpy_ubrb(a22, y2, v2); a23 = qv_vrmpy_ubrb(a23, y3, v2);
+        a30 = qv_vrmpy_ubrb(a30, y0, v3); a31 = qv_vrmpy_ubrb(a31, y1, v3);
+        a32 = qv_vrmpy_ubrb(a32, y2, v3); a33 = qv_vrmpy_ubrb(a33, y3, v3);
       }
-      for (t = 0; t < k->ntaps; t++) {
-        const uint32_t *src = P + k->tap_off[t] + pb;
-        for (g = 0; g < k->ng; g++, wp += 4, src += k->cgs) {
-          qv_t x0 = qv_loadu(src), x1 = qv_loadu(src + 32), x2 = qv_loadu(src + 64),
-               x3 = qv_loadu(src + 96);
-          int32_t w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3];
-          a[0][0] = qv_vrmpy_ubrb(a[0][0], x0, w0); a[0][1] = qv_vrmpy_ubrb(a[0][1], x1, w0);
-          a[0][2] = qv_vrmpy_ubrb(a[0][2], x2, w0); a[0][3] = qv_vrmpy_ubrb(a[0][3], x3, w0);
-          a[1][0] = qv_vrmpy_ubrb(a[1][0], x0, w1); a[1][1] = qv_vrmpy_ubrb(a[1][1], x1, w1);
-          a[1][2] = qv_vrmpy_ubrb(a[1][2], x2, w1); a[1][3] = qv_vrmpy_ubrb(a[1][3], x3, w1);
-          a[2][0] = qv_vrmpy_ubrb(a[2][0], x0, w2); a[2][1] = qv_vrmpy_ubrb(a[2][1], x1, w2);
-          a[2][2] = qv_vrmpy_ubrb(a[2][2], x2, w2); a[2][3] = qv_vrmpy_ubrb(a[2][3], x3, w2);
-          a[3][0] = qv_vrmpy_ubrb(a[3][0], x0, w3); a[3][1] = qv_vrmpy_ubrb(a[3][1], x1, w3);
-          a[3][2] = qv_vrmpy_ubrb(a[3][2], x2, w3); a[3][3] = qv_vrmpy_ubrb(a[3][3], x3, w3);
-        }
-      }
-      for (j = 0; j < 4; j++) {
-        int m = 4 * mb + j;
-        if (m < k->m) {
-          qv_t r0 = qv_requant(a[j][0], k->m0[m], k->shift[m], &k->out);
-          qv_t r1 = qv_requant(a[j][1], k->m0[m], k->shift[m], &k->out);
-          qv_t r2 = qv_requant(a[j][2], k->m0[m], k->shift[m], &k->out);
-          qv_t r3 = qv_requant(a[j][3], k->m0[m], k->shift[m], &k->out);
-          qv_storeu(tmp + (size_t)j * k->tmp_stride + pb, qv_pack4_b(r0, r1, r2, r3));
-        }
+      {
+        uint8_t *t = tmp + pb;
+        int m = 4 * mb;
+        qv_storeu(t, qv_requant4_b(a00, a01, a02, a03, k->m0[m], k->shift[m], &k->out));
+        if (m + 1 < k->m)
+          qv_storeu(t + k->tmp_stride, qv_requant4_b(a10, a11, a12, a13, k->m0[m + 1], k->shift[m + 1], &k->out));
+        if (m + 2 < k->m)
+          qv_storeu(t + 2 * k->tmp_stride, qv_requant4_b(a20, a21, a22, a23, k->m0[m + 2], k->shift[m + 2], &k->out));
+        if (m + 3 < k->m)
+          qv_storeu(t + 3 * k->tmp_stride, qv_requant4_b(a30, a31, a32, a33, k->m0[m + 3], k->shift[m + 3], &k->out));
       }
     }
     /* copy the valid columns of each row; a row's 128-byte store may spill into later rows
@@ -358,6 +401,12 @@ static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t 
     for (j = 0; j < 4; j++) {
       int m = 4 * mb + j, oh, x;
       if (m >= k->m) break;
+      if (k->wq == k->wo) {
+        const uint8_t *s = tmp + (size_t)j * k->tmp_stride;
+        uint8_t *d = out + (size_t)m * k->ho * k->wo;
+        for (x = 0; x < k->ho * k->wo; x += 128) qv_storeu(d + x, qv_loadu(s + x));
+        continue;
+      }
       for (oh = 0; oh < k->ho; oh++) {
         const uint8_t *s = tmp + (size_t)j * k->tmp_stride + (size_t)oh * k->wq;
         uint8_t *d = out + ((size_t)m * k->ho + oh) * k->wo;

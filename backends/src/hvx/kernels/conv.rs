@@ -177,6 +177,10 @@ impl Emitter<'_> {
                     }
                 }
             }
+            if (ntaps * ng) % 2 == 1 {
+                // the kernel takes two steps at a time: a zero-weight step pads
+                words.extend([0; 4]);
+            }
         }
         let mut b2 = vec![0i64; nmb * 4];
         for (mm, bv) in b2.iter_mut().enumerate().take(m) {
@@ -203,23 +207,33 @@ impl Emitter<'_> {
             }
         }
         let max_tap = taps.iter().copied().max().unwrap_or(0) as usize;
+        // one step per (tap, channel group), in the weight words' order
+        let mut koff: Vec<i64> = taps
+            .iter()
+            .flat_map(|&t| (0..ng).map(move |gg| t + (gg * cgs) as i64))
+            .collect();
+        if koff.len() % 2 == 1 {
+            koff.push(0);
+        }
         let nflat = ho * wq;
         let nflat_r = nflat.div_ceil(128) * 128;
         let pwords = ng * cgs + max_tap + nflat_r + 256;
         let tmp_stride = nflat_r + 128;
         let kw_ = self.konst("int32_t", &words);
         let kb = self.konst("int32_t", &b2);
-        let kt = self.konst("int32_t", &taps);
+        let kt = self.konst("int32_t", &koff);
         let km = self.konst("int32_t", &f.m0);
         let ks = self.konst("int32_t", &f.shift);
         let xs = self.buf(x);
         let ys = self.buf(f.out);
         let sp = self.scratch(pwords * 4);
         let st = self.scratch(4 * tmp_stride);
+        let srow = self.scratch(4 * wi.div_ceil(128) * 128);
         let _ = writeln!(
             self.body,
-            "  {{\n    qk_pack_t pk = {{{c}, {h}, {wi}, {sh}, {sw}, {pt}, {pl}, {hq}, {wq}, {hp}, {wp}, {cgs}, {zpw}u, {flipw}u}};\n    qk_conv_t k = {{{ng}, {ntaps}, {nflat}, {wq}, {ho}, {wo}, {m}, {cgs}, {kt}, {kw_}, {kb}, {km}, {ks}, {{{lo}, {hi}, {zp}, {md}}}, {tmp_stride}}};\n    qk_pack_input(&pk, (const uint8_t *){xs}, (uint32_t *){sp});\n    qk_conv_vrmpy(&k, (const uint32_t *){sp}, (uint8_t *){ys}, {st});\n  }}",
+            "  {{\n    qk_pack_t pk = {{{c}, {h}, {wi}, {sh}, {sw}, {pt}, {pl}, {hq}, {wq}, {hp}, {wp}, {cgs}, {zpw}u, {flipw}u}};\n    qk_conv_t k = {{{nk}, {nflat}, {wq}, {ho}, {wo}, {m}, {kt}, {kw_}, {kb}, {km}, {ks}, {{{lo}, {hi}, {zp}, {md}}}, {tmp_stride}}};\n    qk_pack_input(&pk, (const uint8_t *){xs}, (uint32_t *){sp}, (uint32_t *){srow});\n    qk_conv_vrmpy(&k, (const uint32_t *){sp}, (uint8_t *){ys}, {st});\n  }}",
             flipw = if flip { 0x8080_8080u32 } else { 0 },
+            nk = (ntaps * ng).div_ceil(2) * 2,
             lo = f.lo,
             hi = f.hi,
             zp = f.zp,
