@@ -236,7 +236,8 @@ impl Emitter<'_> {
         let xs = self.buf(x);
         let ys = self.buf(f.out);
         let sp = self.scratch(pwords * 4);
-        let st = self.scratch(4 * tmp_stride);
+        // one requantized plane per channel of a block: 4 or 16 of them
+        let st = self.scratch(cb * tmp_stride);
         let srow = self.scratch(4 * (h * wi).div_ceil(128) * 128 + 512);
         let _ = writeln!(
             self.body,
