@@ -1,4 +1,5 @@
-//! hvx-like C on a hand-made Integer graph (conv+requant twice, one strided, max pool,
+//! hvx-like C on a hand-made Integer graph (conv+requant twice, one strided with 16 output
+//! channels on a small plane so it takes the 16-channel blocks, max pool,
 //! gemm+requant): the portable C compiled on the host and the HVX build run on qemu-hexagon
 //! must both equal a direct evaluation with `ir::arith` bit for bit on 8 inputs. The
 //! Hexagon half is skipped (with a message) only when clang-19 or qemu-hexagon is missing.
@@ -145,6 +146,9 @@ fn ref_conv(x: &[i32], zpx: i32, hw: usize, cp: &ConvP, zp_out: i32, lo: i32) ->
     y
 }
 
+/// Output channels of the strided conv.
+const M2: usize = 16;
+
 fn model(r: &mut Rng) -> (Graph, impl Fn(&[u8]) -> Vec<u8> + use<>) {
     let mut g = Graph::new("t");
     let x = g.add_input("x", TensorType::f32(vec![1, 3, 13, 13]));
@@ -169,7 +173,8 @@ fn model(r: &mut Rng) -> (Graph, impl Fn(&[u8]) -> Vec<u8> + use<>) {
             .collect(),
     };
     let c1 = mk(r, 3, 6, 3, 1, 1);
-    let c2 = mk(r, 6, 9, 3, 2, 1);
+    // 16 output channels on a 7x7 plane: the 16-channel x 32-position conv blocks
+    let c2 = mk(r, 6, M2, 3, 2, 1);
     let (y1, h1) = conv_node(&mut g, xq, &c1, 13, 3, 3);
     let (y2, h2) = conv_node(&mut g, y1, &c2, h1, 120, 0);
     // max pool 2x2 stride 1
@@ -185,11 +190,11 @@ fn model(r: &mut Rng) -> (Graph, impl Fn(&[u8]) -> Vec<u8> + use<>) {
         .add_node(
             Op::MaxPool(pool),
             vec![y2],
-            vec![q(DType::U8, &[1, 9, hp, hp], 0.05, 120)],
+            vec![q(DType::U8, &[1, M2, hp, hp], 0.05, 120)],
             "pool",
         )
         .1[0];
-    let kk = 9 * hp * hp;
+    let kk = M2 * hp * hp;
     let y4 = g
         .add_node(
             Op::Reshape,
@@ -242,7 +247,7 @@ fn model(r: &mut Rng) -> (Graph, impl Fn(&[u8]) -> Vec<u8> + use<>) {
         let a1 = ref_conv(&x0, 7, 13, &c1, 3, 3);
         let a2 = ref_conv(&a1, 3, h1, &c2, 120, 0);
         let mut a3 = Vec::new();
-        for c in 0..9 {
+        for c in 0..M2 {
             for i in 0..hp {
                 for j in 0..hp {
                     let at = |di: usize, dj: usize| a2[(c * h2 + i + di) * h2 + j + dj];

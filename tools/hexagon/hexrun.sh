@@ -6,7 +6,8 @@
 #
 # INPUT.bin holds one sample: every input's quantized bytes in input order (what
 # `driver q 1` reads). Without INPUT.bin only the builds happen. HOT (default 12) hottest
-# packets are listed with their source line (llvm-addr2line-19) when available.
+# packets are counted per PC; the first HOTSHOW (default 12) are listed with their source
+# line (llvm-addr2line-19) when available (tools/hexagon/profile.py aggregates all of them).
 # Outputs go to DIR/hexbuild/ next to NET.c. Environment: CLANG (default clang-19),
 # HOSTCC (default cc), QEMU (default qemu-hexagon), MODE (default q; f: INPUT.bin holds
 # float32 inputs for qcc_<name>_run_f32).
@@ -53,7 +54,7 @@ echo "packets_per_inference=$((p2 - p1))"
 grep '^hexcount:' "$B/plugin_2.log"
 echo "== hottest packets (count over two inferences, pc, insns, disassembly, source)"
 A2L=$(command -v llvm-addr2line-19 || command -v addr2line || true)
-grep '^hot:' "$B/plugin_2.log" | while read -r _ n pc ni rest; do
+grep '^hot:' "$B/plugin_2.log" | head -n "${HOTSHOW:-12}" | while read -r _ n pc ni rest; do
   src=""
   [ -n "$A2L" ] && src=$($A2L -f -s -e "$B/net_hvx.elf" "$pc" 2>/dev/null | paste -sd' ' -)
   printf '%10s %s [%s] %s  | %s\n' "$n" "$pc" "$ni" "$rest" "$src"

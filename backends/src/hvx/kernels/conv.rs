@@ -153,18 +153,29 @@ impl Emitter<'_> {
         let zpb = (zp_eff & 0xff) as u32;
         let zpw = zpb * 0x0101_0101;
         let ng = c.div_ceil(4);
-        let nmb = m.div_ceil(4);
         let ntaps = kh * kw;
+        let (hp, wp) = (h + pt + pb, wi + pl + pr);
+        let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
+        let nflat = ho * wq;
+        // Block shape: 4 channels x 128 positions, or 16 channels x 32 positions when the
+        // plane is small (fewer padding lanes).
+        let used = |lanes: usize, chans: usize| {
+            (nflat as f64 / nflat.next_multiple_of(lanes) as f64)
+                * (m as f64 / m.next_multiple_of(chans) as f64)
+        };
+        let wide = m >= 16 && used(32, 16) > 1.1 * used(128, 4);
+        let cb = if wide { 16 } else { 4 };
+        let nmb = m.div_ceil(cb);
         // Weight words [mb][tap][g][j] and biases with the zero-point term folded in.
         let wat =
             |mm: usize, cc: usize, i: usize, j: usize| wvals[((mm * c + cc) * kh + i) * kw + j];
-        let mut words = Vec::with_capacity(nmb * ntaps * ng * 4);
+        let mut words = Vec::with_capacity(nmb * ntaps * ng * cb);
         for mb in 0..nmb {
             for i in 0..kh {
                 for j in 0..kw {
                     for gg in 0..ng {
-                        for jj in 0..4 {
-                            let mm = 4 * mb + jj;
+                        for jj in 0..cb {
+                            let mm = cb * mb + jj;
                             let mut word = 0u32;
                             for k in 0..4 {
                                 let cc = 4 * gg + k;
@@ -177,8 +188,12 @@ impl Emitter<'_> {
                     }
                 }
             }
+            if (ntaps * ng) % 2 == 1 {
+                // the kernel takes two steps at a time: a zero-weight step pads
+                words.extend(std::iter::repeat_n(0, cb));
+            }
         }
-        let mut b2 = vec![0i64; nmb * 4];
+        let mut b2 = vec![0i64; nmb * cb];
         for (mm, bv) in b2.iter_mut().enumerate().take(m) {
             let mut s: i64 = 0;
             for cc in 0..c {
@@ -192,7 +207,6 @@ impl Emitter<'_> {
             *bv = i64::from((b0 as i32).wrapping_sub((zp_eff.wrapping_mul(s)) as i32));
         }
         let (hp, wp) = (h + pt + pb, wi + pl + pr);
-        let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
         let ps = hq * wq;
         let cgs = sh * sw * ps;
         let mut taps = Vec::new();
@@ -203,23 +217,34 @@ impl Emitter<'_> {
             }
         }
         let max_tap = taps.iter().copied().max().unwrap_or(0) as usize;
-        let nflat = ho * wq;
+        // one step per (tap, channel group), in the weight words' order
+        let mut koff: Vec<i64> = taps
+            .iter()
+            .flat_map(|&t| (0..ng).map(move |gg| t + (gg * cgs) as i64))
+            .collect();
+        if koff.len() % 2 == 1 {
+            koff.push(0);
+        }
         let nflat_r = nflat.div_ceil(128) * 128;
         let pwords = ng * cgs + max_tap + nflat_r + 256;
         let tmp_stride = nflat_r + 128;
         let kw_ = self.konst("int32_t", &words);
         let kb = self.konst("int32_t", &b2);
-        let kt = self.konst("int32_t", &taps);
+        let kt = self.konst("int32_t", &koff);
         let km = self.konst("int32_t", &f.m0);
         let ks = self.konst("int32_t", &f.shift);
         let xs = self.buf(x);
         let ys = self.buf(f.out);
         let sp = self.scratch(pwords * 4);
-        let st = self.scratch(4 * tmp_stride);
+        // one requantized plane per channel of a block: 4 or 16 of them
+        let st = self.scratch(cb * tmp_stride);
+        let srow = self.scratch(4 * (h * wi).div_ceil(128) * 128 + 512);
         let _ = writeln!(
             self.body,
-            "  {{\n    qk_pack_t pk = {{{c}, {h}, {wi}, {sh}, {sw}, {pt}, {pl}, {hq}, {wq}, {hp}, {wp}, {cgs}, {zpw}u, {flipw}u}};\n    qk_conv_t k = {{{ng}, {ntaps}, {nflat}, {wq}, {ho}, {wo}, {m}, {cgs}, {kt}, {kw_}, {kb}, {km}, {ks}, {{{lo}, {hi}, {zp}, {md}}}, {tmp_stride}}};\n    qk_pack_input(&pk, (const uint8_t *){xs}, (uint32_t *){sp});\n    qk_conv_vrmpy(&k, (const uint32_t *){sp}, (uint8_t *){ys}, {st});\n  }}",
+            "  {{\n    static const qk_pack_t pk = {{{c}, {h}, {wi}, {sh}, {sw}, {pt}, {pl}, {hq}, {wq}, {hp}, {wp}, {cgs}, {zpw}u, {flipw}u}};\n    static const qk_conv_t k = {{{nk}, {nflat}, {wq}, {ho}, {wo}, {m}, {kt}, {kw_}, {kb}, {km}, {ks}, {{{lo}, {hi}, {zp}, {md}}}, {tmp_stride}}};\n    qk_pack_input(&pk, (const uint8_t *){xs}, (uint32_t *){sp}, (uint32_t *){srow});\n    qk_conv_vrmpy{kv}(&k, (const uint32_t *){sp}, (uint8_t *){ys}, {st});\n  }}",
             flipw = if flip { 0x8080_8080u32 } else { 0 },
+            nk = (ntaps * ng).div_ceil(2) * 2,
+            kv = if wide { "16" } else { "" },
             lo = f.lo,
             hi = f.hi,
             zp = f.zp,

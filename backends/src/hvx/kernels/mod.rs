@@ -16,6 +16,7 @@ use crate::program::{Call, Kernel, Loc, Operand, Program};
 
 mod conv;
 mod scalar;
+mod vector;
 
 /// The marker of a value's arena offset.
 pub(crate) fn off_marker(v: ValueId) -> String {
@@ -190,6 +191,7 @@ impl<'g> Emitter<'g> {
             Op::ConvInt(a) => self.conv(n, &a.conv),
             Op::GemmInt(a) => self.gemm(n, a.trans_b),
             Op::Requant(a) => self.requant(n, a),
+            Op::AddInt(a) if self.add_vec(n, a)? => Ok(()),
             Op::AddInt(a) => {
                 let (ma, mb, mo) = (a.ma, a.mb, a.mo);
                 let (za, zb) = (zp_of(g, node.inputs[0], 0), zp_of(g, node.inputs[1], 0));
@@ -221,6 +223,11 @@ impl<'g> Emitter<'g> {
                     mode(a.rounding)
                 );
                 self.binary(n, &expr)
+            }
+            Op::MaxPool(p)
+                if self.maxpool_vec(n, &p.kernel, &p.strides, &p.pads, &p.dilations)? =>
+            {
+                Ok(())
             }
             Op::MaxPool(p) => self.pool(n, &p.kernel, &p.strides, &p.pads, &p.dilations, None),
             Op::AvgPoolInt(a) => {
