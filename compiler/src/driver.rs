@@ -20,7 +20,7 @@ pub enum Emit {
     Ir,
     /// The quantized model as a QDQ ONNX file (the float model with --float).
     Onnx,
-    /// Per-layer quantization report as JSON.
+    /// Per-layer quantization report: JSON, or an HTML page with `-o FILE.html`.
     Report,
     /// The integer program as a self-contained Rust module (host simulation).
     Rust,
@@ -34,7 +34,7 @@ impl Emit {
         match p.extension()?.to_str()? {
             "qir" => Some(Emit::Ir),
             "onnx" => Some(Emit::Onnx),
-            "json" => Some(Emit::Report),
+            "json" | "html" | "htm" => Some(Emit::Report),
             "rs" => Some(Emit::Rust),
             "c" | "h" => Some(Emit::C),
             _ => None,
@@ -617,7 +617,16 @@ pub fn run(cli: &Cli) -> Result<(), CompileError> {
                 let section = crate::precision::report_json(r, &opts);
                 obj.insert("precision".into(), section);
             }
-            let text = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
+            let html = cli
+                .output
+                .as_deref()
+                .and_then(|p| p.extension())
+                .is_some_and(|e| e == "html" || e == "htm");
+            let text = if html {
+                crate::report_html::render(&report)
+            } else {
+                serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+            };
             write_text(cli.output.as_deref(), &text)
         }
         Emit::Rust | Emit::C => write_backend(cli, &c.program, emit),

@@ -10,6 +10,7 @@ pub mod npy;
 pub mod npz;
 pub mod precision;
 pub mod report;
+pub mod report_html;
 pub mod samples;
 
 pub use error::CompileError;

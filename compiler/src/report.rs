@@ -8,6 +8,14 @@
 //! (all quantized weights and biases), `activation_bytes` (every quantized activation tensor
 //! of one inference, before memory planning), `macs`, and the static memory plan of the
 //! integer program: `arena_bytes` and `arena_lower_bound` (the largest live set).
+//! `mult_cost` sums `MACs * weight bits * input activation bits` over the layers, and
+//! `baseline_8bit` gives what the same model costs at all-8-bit (weights one byte per
+//! element with biases kept at 32 bits, activations one byte per element, multiplications
+//! `MACs * 64`).
+//!
+//! `activations` lists each quantized activation with a histogram of its float values on
+//! the calibration batch (`HIST_BINS` bins over `min..max`) and its clipping thresholds
+//! `scale * (qmin - zp) .. scale * (qmax - zp)`; [`crate::report_html`] draws them.
 
 use ir::{Graph, Op, QuantGranularity, Tensor, ValueId};
 use serde_json::{Value as Json, json};
@@ -91,6 +99,31 @@ pub fn macs(g: &Graph, n: ir::NodeId) -> u64 {
     }
 }
 
+/// Bins of each activation histogram in the report.
+pub const HIST_BINS: usize = 64;
+
+/// A histogram of `xs` over `min..max` in [`HIST_BINS`] bins, as JSON
+/// `{min, max, counts}` (non-finite values are skipped).
+fn histogram_json(xs: &[f32]) -> Json {
+    let finite = || xs.iter().copied().filter(|x| x.is_finite());
+    let lo = finite().fold(f32::INFINITY, f32::min);
+    let hi = finite().fold(f32::NEG_INFINITY, f32::max);
+    let mut counts = vec![0u64; HIST_BINS];
+    if lo <= hi {
+        let w = f64::from(hi - lo);
+        for x in finite() {
+            let k = if w > 0.0 {
+                ((f64::from(x - lo) / w) * HIST_BINS as f64) as usize
+            } else {
+                0
+            };
+            counts[k.min(HIST_BINS - 1)] += 1;
+        }
+    }
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
+    json!({ "min": lo, "max": hi, "counts": counts })
+}
+
 /// For each float value `v` of the Qdq program that is quantized, the `dequantize` result
 /// that replaced it.
 fn dequantized_of(g: &Graph) -> HashMap<ValueId, ValueId> {
@@ -137,6 +170,8 @@ pub fn build(
     }
     let mut layers = Vec::new();
     let (mut total_w, mut total_a, mut total_macs) = (0u64, 0u64, 0u64);
+    let (mut base_w, mut base_a, mut total_mult) = (0u64, 0u64, 0u64);
+    let mut activations = Vec::new();
     for n in qdq.topo_order() {
         let node = qdq.node(n);
         for &v in &node.outputs {
@@ -145,9 +180,23 @@ pub fn build(
                 total_w += (ty.shape.numel() as u64
                     * u64::from(ty.quant.as_ref().map_or(8, |q| q.bits)))
                 .div_ceil(8);
+                let wide = ty.quant.as_ref().is_some_and(|q| q.bits > 16);
+                base_w += ty.shape.numel() as u64 * if wide { 4 } else { 1 };
             }
             if matches!(node.op, Op::Quantize) {
                 total_a += (ty.shape.numel() as u64 * u64::from(ty.dtype.bits())).div_ceil(8);
+                base_a += ty.shape.numel() as u64;
+                if let (Some(q), Some(xs)) = (&ty.quant, float_vals.get(&node.inputs[0])) {
+                    let (qmin, qmax) = ty.dtype.quant_range(q.bits).unwrap_or((0, 255));
+                    let (s, zp) = (f64::from(q.scale(0)), i64::from(q.zero_point(0)));
+                    activations.push(json!({
+                        "name": qdq.producer(node.inputs[0]).name,
+                        "bits": q.bits,
+                        "threshold_min": s * (qmin - zp) as f64,
+                        "threshold_max": s * (qmax - zp) as f64,
+                        "histogram": histogram_json(xs),
+                    }));
+                }
             }
         }
         let is_layer = !matches!(
@@ -195,6 +244,19 @@ pub fn build(
         });
         let m = macs(qdq, n);
         total_macs += m;
+        // The bits of the quantized input the multiplications read.
+        let in_bits = node.inputs.first().and_then(|&x| {
+            let p = qdq.producer(x);
+            matches!(p.op, Op::Dequantize)
+                .then(|| qdq.ty(p.inputs[0]).quant.as_ref().map(|q| q.bits))
+                .flatten()
+        });
+        let wbits = weight
+            .as_ref()
+            .and_then(|t| t.quant.as_ref())
+            .map(|q| q.bits);
+        let abits = in_bits.or(out_params.as_ref().map(|q| q.bits));
+        total_mult += m * u64::from(wbits.unwrap_or(8)) * u64::from(abits.unwrap_or(8));
         layers.push(json!({
             "name": node.name,
             "op": node.op.mnemonic(),
@@ -220,6 +282,13 @@ pub fn build(
             "macs": total_macs,
             "arena_bytes": plan.arena_bytes,
             "arena_lower_bound": plan.lower_bound,
-        }
+            "mult_cost": total_mult,
+            "baseline_8bit": {
+                "weight_bytes": base_w,
+                "activation_bytes": base_a,
+                "mult_cost": total_macs * 64,
+            },
+        },
+        "activations": activations,
     }))
 }
