@@ -39,7 +39,7 @@ pub(crate) fn needs_arith(name: &str) -> bool {
 /// portable C target (`generic-c`). Fails if an op's rounding is one `target` lacks.
 pub fn emit_c(g: &Graph, name: &str, target: &Target) -> Result<(String, String), EmitError> {
     crate::check_phase(g)?;
-    let p = crate::program::build(g)?;
+    let p = crate::program::build_fast(g)?;
     for m in p.rounding_modes() {
         if !target.supports_rounding(m) {
             return Err(EmitError::Target {
