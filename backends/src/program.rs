@@ -137,11 +137,16 @@ pub enum Kernel {
     /// fused (8-bit output) and 0 for the i32 accumulator, `HP x WP` the padded NHWC image the
     /// kernel copies into the scratch (its first `XPB` bytes; im2col rows follow).
     ConvU8S8,
+    /// The fast [`Kernel::Add`] for 8-bit operands of one shape ([`fast`]): ins `[a, b]`;
+    /// params `[NUMEL, ZPA, ZPB, ZPY, SHIFT, MA0, MAS, MB0, MBS, MO0, MOS, MODE, LO, HI, FA,
+    /// FB]`, operand bytes read as `byte ^ FA` (128 for i8 operands, whose zero points are
+    /// moved by the same 128), the result stored as its low byte.
+    AddU8,
 }
 
 impl Kernel {
     /// Every kernel, in a fixed order.
-    pub const ALL: [Kernel; 14] = [
+    pub const ALL: [Kernel; 15] = [
         Kernel::Conv,
         Kernel::ConvTranspose,
         Kernel::MatMul,
@@ -156,7 +161,13 @@ impl Kernel {
         Kernel::Softmax,
         Kernel::Resize,
         Kernel::ConvU8S8,
+        Kernel::AddU8,
     ];
+
+    /// Whether the kernel is one of [`fast`]'s (their libraries share the `fast` section).
+    pub fn is_fast(self) -> bool {
+        matches!(self, Kernel::ConvU8S8 | Kernel::AddU8)
+    }
 
     /// The kernel's function name in both libraries (`k_<name>`).
     pub fn name(self) -> &'static str {
@@ -175,6 +186,7 @@ impl Kernel {
             Kernel::Softmax => "softmax",
             Kernel::Resize => "resize",
             Kernel::ConvU8S8 => "conv_u8s8",
+            Kernel::AddU8 => "add_u8",
         }
     }
 }
@@ -232,6 +244,7 @@ impl Program {
                 Kernel::Softmax => Some(c.params[9]),
                 Kernel::Resize => Some(c.params[7]),
                 Kernel::ConvU8S8 => (c.params[21] != 0).then_some(c.params[25]),
+                Kernel::AddU8 => Some(c.params[11]),
                 Kernel::Conv
                 | Kernel::ConvTranspose
                 | Kernel::MatMul
@@ -577,6 +590,7 @@ impl Builder<'_> {
             }
             Op::ConvInt(a) if self.fast && self.conv_fast(n, &a.conv)? => Ok(()),
             Op::Requant(_) if self.fused[n.index()] => Ok(()),
+            Op::AddInt(a) if self.fast && self.add_fast(n, a)? => Ok(()),
             Op::ConvInt(a) => self.conv(
                 n,
                 Kernel::Conv,

@@ -124,8 +124,13 @@ fn source(p: &Program, name: &str, target: &Target) -> String {
     let _ = writeln!(s, "#include <stdint.h>\n");
     let used: Vec<&str> = p.kernels_used().iter().map(|k| k.name()).collect();
     let arith = used.iter().any(|k| needs_arith(k));
+    let fast = p.kernels_used().iter().any(|k| k.is_fast());
     for (kname, body) in kernel_sections(PRELUDE) {
-        if kname == "base" || (kname == "arith" && arith) || used.contains(&kname) {
+        if kname == "base"
+            || (kname == "arith" && arith)
+            || (kname == "fast" && fast)
+            || used.contains(&kname)
+        {
             s.push_str(body);
         }
     }

@@ -677,6 +677,65 @@ static void k_resize(const qcc_in *in, void *y, int ty, const int32_t *p)
     }
 }
 
+//@ fast
+/* Helpers of the fast kernels (backends::program::fast): branch-free forms of
+ * qcc_requantize that compilers vectorize. */
+/* floor(x / 2^n) for 0 <= n <= 62 and |x| < 2^62 (no shift of a negative number). */
+static inline int64_t qcc_floor_shift(int64_t x, int32_t n)
+{
+    const uint64_t u = (uint64_t)x + ((uint64_t)1 << 62);
+    return (int64_t)(u >> n) - (int64_t)(((uint64_t)1 << 62) >> n);
+}
+
+/* A multiplier (m0, shift) prepared for qcc_rq. */
+typedef struct {
+    int64_t lmul, m0, half;
+    int32_t rs;
+} qcc_mult;
+
+static inline qcc_mult qcc_mult_of(int32_t m0, int32_t shift)
+{
+    qcc_mult m;
+    const int32_t left = shift < 0 ? (-shift > 32 ? 32 : -shift) : 0;
+    m.rs = shift > 0 ? (shift > 62 ? 62 : shift) : 0;
+    m.lmul = (int64_t)1 << left;
+    m.m0 = m0;
+    m.half = m.rs > 0 ? (int64_t)1 << (m.rs - 1) : 0;
+    return m;
+}
+
+/* qcc_requantize(v, m0, shift, 0, INT32_MIN, INT32_MAX, mode) without branches. */
+static inline int64_t qcc_rq(int32_t v, qcc_mult m, int32_t mode)
+{
+    int64_t t = (int64_t)v * m.lmul, r;
+    t = t > INT32_MAX ? INT32_MAX : t < INT32_MIN ? INT32_MIN : t;
+    r = qcc_floor_shift(t * m.m0 + ((int64_t)1 << 30), 31);
+    r = r > INT32_MAX ? INT32_MAX : r;
+    if (mode == 0) {
+        return qcc_floor_shift(r + m.half, m.rs);
+    } else {
+        const int64_t pos = (int64_t)((uint64_t)(r + m.half) >> m.rs);
+        const int64_t neg = -(int64_t)((uint64_t)(m.half - r) >> m.rs);
+        return r >= 0 ? pos : neg;
+    }
+}
+
+/* qcc_requantize over a row of n accumulators plus bias with one channel's parameters;
+ * stores the low byte of each result. */
+static inline void qcc_requant_row(const int32_t *restrict acc, int32_t n, int32_t bias, int32_t m0,
+                                   int32_t shift, int32_t zp, int32_t lo, int32_t hi, int32_t mode,
+                                   unsigned char *restrict dst)
+{
+    const qcc_mult m = qcc_mult_of(m0, shift);
+    int32_t j;
+    for (j = 0; j < n; j++) {
+        const int32_t v = (int32_t)((uint32_t)acc[j] + (uint32_t)bias);
+        int64_t y = qcc_rq(v, m, mode) + zp;
+        y = y < lo ? lo : y > hi ? hi : y;
+        dst[j] = (unsigned char)((uint64_t)y & 0xffu);
+    }
+}
+
 //@ conv_u8s8
 /* Fast conv/gemm for 8-bit activations and 8-bit i8 weights (backends::program::Kernel::
  * ConvU8S8). Per group: the input is copied once into the scratch region as a padded NHWC
@@ -740,43 +799,6 @@ static inline int32_t qcc_dot1(const unsigned char *restrict c, const int8_t *re
         a += (int32_t)c[k] * (int32_t)w[k];
     }
     return a;
-}
-
-/* floor(x / 2^n) for 0 <= n <= 62 and |x| < 2^62, branch-free (no shift of a negative). */
-static inline int64_t qcc_floor_shift(int64_t x, int32_t n)
-{
-    const uint64_t u = (uint64_t)x + ((uint64_t)1 << 62);
-    return (int64_t)(u >> n) - (int64_t)(((uint64_t)1 << 62) >> n);
-}
-
-/* qcc_requantize over a row of n accumulators with one channel's parameters, branch-free so
- * that compilers vectorize it; stores the low byte of each result. */
-static void qcc_requant_row(const int32_t *restrict acc, int32_t n, int32_t bias, int32_t m0,
-                            int32_t shift, int32_t zp, int32_t lo, int32_t hi, int32_t mode,
-                            unsigned char *restrict dst)
-{
-    const int32_t left = shift < 0 ? (-shift > 32 ? 32 : -shift) : 0;
-    const int32_t rs = shift > 0 ? (shift > 62 ? 62 : shift) : 0;
-    const int64_t lmul = (int64_t)1 << left;
-    const int64_t half = rs > 0 ? (int64_t)1 << (rs - 1) : 0;
-    int32_t j;
-    for (j = 0; j < n; j++) {
-        const int32_t v = (int32_t)((uint32_t)acc[j] + (uint32_t)bias);
-        int64_t t = (int64_t)v * lmul, r, y;
-        t = t > INT32_MAX ? INT32_MAX : t < INT32_MIN ? INT32_MIN : t;
-        r = qcc_floor_shift(t * m0 + ((int64_t)1 << 30), 31);
-        r = r > INT32_MAX ? INT32_MAX : r;
-        if (mode == 0) {
-            r = qcc_floor_shift(r + half, rs);
-        } else {
-            const int64_t pos = (int64_t)((uint64_t)(r + half) >> rs);
-            const int64_t neg = -(int64_t)((uint64_t)(half - r) >> rs);
-            r = r >= 0 ? pos : neg;
-        }
-        y = r + zp;
-        y = y < lo ? lo : y > hi ? hi : y;
-        dst[j] = (unsigned char)((uint64_t)y & 0xffu);
-    }
 }
 
 static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
@@ -880,5 +902,32 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
                 }
             }
         }
+    }
+}
+
+//@ add_u8
+/* k_add for 8-bit operands of one shape (backends::program::Kernel::AddU8), vectorizable. */
+static void k_add_u8(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t NUMEL = p[0], ZPA = p[1], ZPB = p[2], ZPY = p[3], SHIFT = p[4];
+    const int32_t MODE = p[11], LO = p[12], HI = p[13], FA = p[14], FB = p[15];
+    const qcc_mult ma = qcc_mult_of(p[5], p[6]), mb = qcc_mult_of(p[7], p[8]);
+    const qcc_mult mo = qcc_mult_of(p[9], p[10]);
+    const unsigned char *a = (const unsigned char *)in[0].p;
+    const unsigned char *b = (const unsigned char *)in[1].p;
+    unsigned char *yb = (unsigned char *)y;
+    const int64_t smul = (int64_t)1 << (SHIFT > 32 ? 32 : SHIFT);
+    int32_t i;
+    (void)ty;
+    for (i = 0; i < NUMEL; i++) {
+        int64_t xa = (int64_t)((a[i] ^ FA) - ZPA) * smul, xb = (int64_t)((b[i] ^ FB) - ZPB) * smul;
+        int64_t s, v;
+        xa = xa > INT32_MAX ? INT32_MAX : xa < INT32_MIN ? INT32_MIN : xa;
+        xb = xb > INT32_MAX ? INT32_MAX : xb < INT32_MIN ? INT32_MIN : xb;
+        s = qcc_rq((int32_t)xa, ma, MODE) + qcc_rq((int32_t)xb, mb, MODE);
+        s = s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : s;
+        v = qcc_rq((int32_t)s, mo, MODE) + ZPY;
+        v = v < LO ? LO : v > HI ? HI : v;
+        yb[i] = (unsigned char)((uint64_t)v & 0xffu);
     }
 }

@@ -19,7 +19,8 @@
 //! - `sum(x * w)` over `KP` bytes cannot overflow i32 (`KP * 255 * 128 < 2^31` is checked);
 //! - a fused requantize writes its result while the convolution runs, so the builder checks
 //!   that nothing but constants runs in between and that the result's bytes overlap no buffer
-//!   live at the convolution other than the accumulator it replaces.
+//!   live at the convolution other than the accumulator it replaces (and the input, with one
+//!   group: the kernel reads it only while copying it into the scratch, before any store).
 
 use super::{Builder, Kernel, Loc, Operand, tensor_i32, to_i32};
 use crate::EmitError;
@@ -128,7 +129,12 @@ impl Builder<'_> {
                 }
             }
         }
-        let fused = self.fusable_requant(n, y, m)?;
+        // With one group and one image the kernel reads `x` only while copying it to the
+        // scratch, so a fused result may reuse its bytes.
+        let x_buf = (group == 1 && nb == 1)
+            .then(|| self.plan.buffer_of[x.index()])
+            .flatten();
+        let fused = self.fusable_requant(n, y, m, x_buf)?;
         let folded: Vec<i32> = (0..m)
             .map(|oc| {
                 let b = bias.as_ref().map_or(0, |b| i64::from(b[oc]));
@@ -180,7 +186,13 @@ impl Builder<'_> {
     }
 
     /// The requantize that can be fused after conv `n` with i32 result `y` of `m` channels.
-    fn fusable_requant(&self, n: NodeId, y: ValueId, m: usize) -> Result<Option<Fused>, EmitError> {
+    fn fusable_requant(
+        &self,
+        n: NodeId,
+        y: ValueId,
+        m: usize,
+        x_buf: Option<usize>,
+    ) -> Result<Option<Fused>, EmitError> {
         let g = self.g;
         let plan = self.plan;
         let users = g.users(y);
@@ -226,6 +238,7 @@ impl Builder<'_> {
         let clash = plan.buffers.iter().enumerate().any(|(i, b)| {
             i != yb
                 && i != ab
+                && Some(i) != x_buf
                 && b.start <= pc
                 && pc <= b.end
                 && b.offset < off + out.numel
@@ -269,6 +282,55 @@ impl Builder<'_> {
     }
 }
 
+impl Builder<'_> {
+    /// Emits `n` (an `add_int`) as a [`Kernel::AddU8`] call when both operands and the result
+    /// are 8-bit arena tensors of one shape (no broadcasting); `Ok(false)` otherwise.
+    pub(super) fn add_fast(&mut self, n: NodeId, a: &ir::AddIntAttrs) -> Result<bool, EmitError> {
+        let g = self.g;
+        let node = g.node(n);
+        let (xa, xb, y) = (node.inputs[0], node.inputs[1], node.outputs[0]);
+        let flip = |v: ValueId| match g.ty(v).dtype {
+            DType::U8 => Some(0),
+            DType::I8 => Some(128),
+            _ => None,
+        };
+        let (Some(fa), Some(fb), Some(_)) = (flip(xa), flip(xb), flip(y)) else {
+            return Ok(false);
+        };
+        let dims = g.ty(y).shape.dims();
+        if g.ty(xa).shape.dims() != dims
+            || g.ty(xb).shape.dims() != dims
+            || self.plan.offset(xa).is_none()
+            || self.plan.offset(xb).is_none()
+        {
+            return Ok(false);
+        }
+        let (zpa, zpb, zpy) = (self.zp(n, xa)?, self.zp(n, xb)?, self.zp(n, y)?);
+        let ins = vec![self.operand(n, xa)?, self.operand(n, xb)?];
+        let out = self.out_operand(n, y)?;
+        let p = vec![
+            to_i32(g.ty(y).shape.numel()),
+            zpa + fa,
+            zpb + fb,
+            zpy,
+            a.shift as i32,
+            a.ma.m0,
+            a.ma.shift,
+            a.mb.m0,
+            a.mb.shift,
+            a.mo.m0,
+            a.mo.shift,
+            super::mode_code(a.rounding),
+            a.lo,
+            a.hi,
+            fa,
+            fb,
+        ];
+        self.call(n, Kernel::AddU8, ins, out, p);
+        Ok(true)
+    }
+}
+
 /// Whether every zero point of a (weight) type is 0.
 fn zero_zp(t: &ir::TensorType) -> bool {
     match t.quant.as_ref().map(|q| &q.granularity) {
@@ -277,3 +339,6 @@ fn zero_zp(t: &ir::TensorType) -> bool {
         Some(QuantGranularity::PerAxis { zero_points, .. }) => zero_points.iter().all(|&z| z == 0),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -219,8 +219,9 @@ fn print(p: &Program, name: &str) -> String {
     }
     s.push('\n');
     let used: Vec<&str> = p.kernels_used().iter().map(|k| k.name()).collect();
+    let fast = p.kernels_used().iter().any(|k| k.is_fast());
     for (name, body) in kernel_sections(PRELUDE) {
-        if name == "base" || used.contains(&name) {
+        if name == "base" || (name == "fast" && fast) || used.contains(&name) {
             s.push_str(body);
         }
     }
