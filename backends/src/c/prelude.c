@@ -720,6 +720,17 @@ static inline int64_t qcc_rq(int32_t v, qcc_mult m, int32_t mode)
     }
 }
 
+/* The low byte of clamp(v, lo, hi). Clamps to i32 first and then to [lo, hi] in i32: gcc 12
+ * at -O3 with AVX2 (-march=native) miscompiles the vectorized form of an i64 clamp whose
+ * result is narrowed to a byte (k_add_u8 stored 255 for results below lo), and the i32 form
+ * avoids that. */
+static inline unsigned char qcc_clamp_byte(int64_t v, int32_t lo, int32_t hi)
+{
+    int32_t w = (int32_t)(v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : v);
+    w = w < lo ? lo : w > hi ? hi : w;
+    return (unsigned char)((uint32_t)w & 0xffu);
+}
+
 /* qcc_requantize over a row of n accumulators plus bias with one channel's parameters;
  * stores the low byte of each result. */
 static inline void qcc_requant_row(const int32_t *restrict acc, int32_t n, int32_t bias, int32_t m0,
@@ -730,9 +741,7 @@ static inline void qcc_requant_row(const int32_t *restrict acc, int32_t n, int32
     int32_t j;
     for (j = 0; j < n; j++) {
         const int32_t v = (int32_t)((uint32_t)acc[j] + (uint32_t)bias);
-        int64_t y = qcc_rq(v, m, mode) + zp;
-        y = y < lo ? lo : y > hi ? hi : y;
-        dst[j] = (unsigned char)((uint64_t)y & 0xffu);
+        dst[j] = qcc_clamp_byte(qcc_rq(v, m, mode) + zp, lo, hi);
     }
 }
 
@@ -921,13 +930,11 @@ static void k_add_u8(const qcc_in *in, void *y, int ty, const int32_t *p)
     (void)ty;
     for (i = 0; i < NUMEL; i++) {
         int64_t xa = (int64_t)((a[i] ^ FA) - ZPA) * smul, xb = (int64_t)((b[i] ^ FB) - ZPB) * smul;
-        int64_t s, v;
+        int64_t s;
         xa = xa > INT32_MAX ? INT32_MAX : xa < INT32_MIN ? INT32_MIN : xa;
         xb = xb > INT32_MAX ? INT32_MAX : xb < INT32_MIN ? INT32_MIN : xb;
         s = qcc_rq((int32_t)xa, ma, MODE) + qcc_rq((int32_t)xb, mb, MODE);
         s = s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : s;
-        v = qcc_rq((int32_t)s, mo, MODE) + ZPY;
-        v = v < LO ? LO : v > HI ? HI : v;
-        yb[i] = (unsigned char)((uint64_t)v & 0xffu);
+        yb[i] = qcc_clamp_byte(qcc_rq((int32_t)s, mo, MODE) + ZPY, LO, HI);
     }
 }
