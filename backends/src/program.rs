@@ -20,6 +20,8 @@ use ir::{
 };
 use passes::plan_memory::{self, ARENA_ALIGN, MemoryPlan};
 
+pub mod fast;
+
 /// Where an operand lives.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Loc {
@@ -178,11 +180,26 @@ pub enum Kernel {
     /// ZP, LO, HI, MODE]`: `y = ZP + round_shift(sum over the 2^NI corners (x - ZP) * prod w,
     /// SHIFT)` in i64, clamped (`ir::ops::ResizeIntAttrs`; copied dims use `i0`).
     Resize,
+    /// The fast path for 8-bit activations and i8 weights ([`fast`]): ins `[x, w, bias, m0,
+    /// shift, scratch]` with `w` packed `[M][KP]` in `(ky, kx, c)` order (zeros past `K`),
+    /// `bias` the folded i32 bias (zero-point and requant-input terms included), `m0`/`shift`
+    /// the requant multipliers per output channel (unused without `REQ`) and `scratch` the
+    /// arena's scratch region; params `[N, C, H, W, M, KH, KW, OH, OW, SH, SW, DH, DW, PT, PL,
+    /// G, CG, MG, KP, ZPX, FLIP, REQ, ZPY, LO, HI, MODE, HP, WP, XPB]`: `ZPX` the input zero
+    /// point after `x ^ FLIP` (128 for i8 inputs), `REQ` 1 when the following requantize is
+    /// fused (8-bit output) and 0 for the i32 accumulator, `HP x WP` the padded NHWC image the
+    /// kernel copies into the scratch (its first `XPB` bytes; im2col rows follow).
+    ConvU8S8,
+    /// The fast [`Kernel::Add`] for 8-bit operands of one shape ([`fast`]): ins `[a, b]`;
+    /// params `[NUMEL, ZPA, ZPB, ZPY, SHIFT, MA0, MAS, MB0, MBS, MO0, MOS, MODE, LO, HI, FA,
+    /// FB]`, operand bytes read as `byte ^ FA` (128 for i8 operands, whose zero points are
+    /// moved by the same 128), the result stored as its low byte.
+    AddU8,
 }
 
 impl Kernel {
     /// Every kernel, in a fixed order.
-    pub const ALL: [Kernel; 13] = [
+    pub const ALL: [Kernel; 15] = [
         Kernel::Conv,
         Kernel::ConvTranspose,
         Kernel::MatMul,
@@ -196,7 +213,14 @@ impl Kernel {
         Kernel::Copy,
         Kernel::Softmax,
         Kernel::Resize,
+        Kernel::ConvU8S8,
+        Kernel::AddU8,
     ];
+
+    /// Whether the kernel is one of [`fast`]'s (their libraries share the `fast` section).
+    pub fn is_fast(self) -> bool {
+        matches!(self, Kernel::ConvU8S8 | Kernel::AddU8)
+    }
 
     /// The kernel's function name in both libraries (`k_<name>`).
     pub fn name(self) -> &'static str {
@@ -214,6 +238,8 @@ impl Kernel {
             Kernel::Copy => "copy",
             Kernel::Softmax => "softmax",
             Kernel::Resize => "resize",
+            Kernel::ConvU8S8 => "conv_u8s8",
+            Kernel::AddU8 => "add_u8",
         }
     }
 }
@@ -270,6 +296,8 @@ impl Program {
                 Kernel::AvgPool => Some(c.params[9]),
                 Kernel::Softmax => Some(c.params[9]),
                 Kernel::Resize => Some(c.params[7]),
+                Kernel::ConvU8S8 => (c.params[21] != 0).then_some(c.params[25]),
+                Kernel::AddU8 => Some(c.params[11]),
                 Kernel::Conv
                 | Kernel::ConvTranspose
                 | Kernel::MatMul
@@ -318,8 +346,19 @@ pub fn quant_range(dtype: DType, bits: u32) -> Option<(i32, i32)> {
     })
 }
 
-/// Lowers an Integer- or Scheduled-phase graph to a kernel program.
+/// Lowers an Integer- or Scheduled-phase graph to a kernel program with the generic
+/// kernels only (what the `hvx-like` emitter falls back to).
 pub fn build(g: &Graph) -> Result<Program, EmitError> {
+    build_with(g, false)
+}
+
+/// Lowers like [`build`], choosing the fast kernels of [`fast`] where the types allow it
+/// (what the `generic-c` and Rust emitters print). The arena grows by their scratch region.
+pub fn build_fast(g: &Graph) -> Result<Program, EmitError> {
+    build_with(g, true)
+}
+
+fn build_with(g: &Graph, fast: bool) -> Result<Program, EmitError> {
     let plan = plan_memory::plan(g, ARENA_ALIGN);
     let mut b = Builder {
         g,
@@ -327,6 +366,9 @@ pub fn build(g: &Graph) -> Result<Program, EmitError> {
         consts: Vec::new(),
         const_of: vec![None; g.value_bound()],
         calls: Vec::new(),
+        fast,
+        fused: vec![false; g.node_bound()],
+        scratch: 0,
     };
     let inputs = g
         .inputs
@@ -342,7 +384,7 @@ pub fn build(g: &Graph) -> Result<Program, EmitError> {
         b.node(n)?;
     }
     Ok(Program {
-        arena_bytes: plan.arena_bytes,
+        arena_bytes: fast::arena_with_scratch(plan.arena_bytes, b.scratch),
         inputs,
         outputs,
         consts: b.consts,
@@ -356,6 +398,12 @@ struct Builder<'g> {
     consts: Vec<ConstData>,
     const_of: Vec<Option<usize>>,
     calls: Vec<Call>,
+    /// Whether to choose the fast kernels.
+    fast: bool,
+    /// Nodes already computed by a fused fast call (per node index).
+    fused: Vec<bool>,
+    /// Bytes of scratch the fast calls need (after the planned arena).
+    scratch: usize,
 }
 
 fn unsupported(g: &Graph, n: NodeId, why: impl Into<String>) -> EmitError {
@@ -595,6 +643,9 @@ impl Builder<'_> {
                     Err(unsupported(g, n, "dequantize that is not a graph output"))
                 }
             }
+            Op::ConvInt(a) if self.fast && self.conv_fast(n, &a.conv)? => Ok(()),
+            Op::Requant(_) if self.fused[n.index()] => Ok(()),
+            Op::AddInt(a) if self.fast && self.add_fast(n, a)? => Ok(()),
             Op::ConvInt(a) => self.conv(
                 n,
                 Kernel::Conv,

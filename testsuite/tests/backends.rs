@@ -494,11 +494,12 @@ fn clang() -> Option<&'static str> {
 
 /// Emits, compiles and runs `g` through every executor; returns the agreed output text.
 fn differential(g: &Graph, target: &Target) -> String {
-    differential_on(g, target, &samples(g, 4))
+    differential_on(g, target, &samples(g, 4), false)
 }
 
-/// [`differential`] on given samples (per sample, per graph input, the f32 values).
-fn differential_on(g: &Graph, target: &Target, smp: &[Vec<Vec<f32>>]) -> String {
+/// [`differential`] on given samples (per sample, per graph input, the f32 values); with
+/// `native` also gcc at `-O3 -march=native` (auto-vectorized fast kernels).
+fn differential_on(g: &Graph, target: &Target, smp: &[Vec<Vec<f32>>], native: bool) -> String {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let n = smp.len();
@@ -558,6 +559,9 @@ fn differential_on(g: &Graph, target: &Target, smp: &[Vec<Vec<f32>>]) -> String 
     ];
     if let Some(cl) = clang() {
         compilers.push((cl, vec!["-O2"]));
+    }
+    if native {
+        compilers.push(("gcc", vec!["-O3", "-march=native"]));
     }
     for (i, (cc, flags)) in compilers.iter().enumerate() {
         let exe = d.join(format!("c{i}"));
@@ -729,7 +733,7 @@ fn softmax_classifier_compiles_and_agrees_across_executors() {
 /// `calib.npy`, insert-qdq, lower-integer (`compiler::driver::compile`), then the executors
 /// on 8 samples of `input.npy`. Skipped (`Ok(false)`) when its program text is in `seen`.
 fn model_agrees(dir: &Path, seen: &mut std::collections::HashSet<String>) -> Result<bool, String> {
-    model_agrees_with(dir, &[], seen)
+    model_agrees_on(dir, &[], seen, &Target::hvx_like(), false)
 }
 
 /// [`model_agrees`] with extra command-line options.
@@ -737,6 +741,17 @@ fn model_agrees_with(
     dir: &Path,
     extra: &[&str],
     seen: &mut std::collections::HashSet<String>,
+) -> Result<bool, String> {
+    model_agrees_on(dir, extra, seen, &Target::hvx_like(), false)
+}
+
+/// [`model_agrees_with`] with the C emitted for `target`; `native` as in [`differential_on`].
+fn model_agrees_on(
+    dir: &Path,
+    extra: &[&str],
+    seen: &mut std::collections::HashSet<String>,
+    target: &Target,
+    native: bool,
 ) -> Result<bool, String> {
     use clap::Parser;
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
@@ -769,7 +784,7 @@ fn model_agrees_with(
     if !seen.insert(text) {
         return Ok(false);
     }
-    differential_on(&g, &Target::hvx_like(), &smp);
+    differential_on(&g, target, &smp, native);
     eprintln!(
         "{name}: ok (arena {} bytes, lower bound {})",
         plan.arena_bytes, plan.lower_bound
@@ -796,6 +811,20 @@ fn tiny_detector_agrees_across_executors() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tiny_detector");
     let mut seen = std::collections::HashSet::new();
     assert_eq!(model_agrees(&dir, &mut seen), Ok(true));
+}
+
+/// fashion_resnet (residual adds: `k_add_u8` in place over a fused requantize's output) as
+/// `generic-c`, whose fast kernels gcc auto-vectorizes at `-O3 -march=native`; gcc 12 once
+/// miscompiled their i64 clamp to a byte there.
+#[test]
+fn fashion_resnet_generic_c_agrees_at_o3_native() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fashion_resnet");
+    let mut seen = std::collections::HashSet::new();
+    let target = Target::generic_c(RoundingMode::HalfUp);
+    assert_eq!(
+        model_agrees_on(&dir, &[], &mut seen, &target, true),
+        Ok(true)
+    );
 }
 
 /// Every other model of `testsuite/models` through [`model_agrees`].

@@ -39,7 +39,7 @@ pub(crate) fn needs_arith(name: &str) -> bool {
 /// portable C target (`generic-c`). Fails if an op's rounding is one `target` lacks.
 pub fn emit_c(g: &Graph, name: &str, target: &Target) -> Result<(String, String), EmitError> {
     crate::check_phase(g)?;
-    let p = crate::program::build(g)?;
+    let p = crate::program::build_fast(g)?;
     for m in p.rounding_modes() {
         if !target.supports_rounding(m) {
             return Err(EmitError::Target {
@@ -142,8 +142,13 @@ fn source(p: &Program, name: &str, target: &Target) -> String {
     let _ = writeln!(s, "#include <stdint.h>\n");
     let used: Vec<&str> = p.kernels_used().iter().map(|k| k.name()).collect();
     let arith = used.iter().any(|k| needs_arith(k));
+    let fast = p.kernels_used().iter().any(|k| k.is_fast());
     for (kname, body) in kernel_sections(PRELUDE) {
-        if kname == "base" || (kname == "arith" && arith) || used.contains(&kname) {
+        if kname == "base"
+            || (kname == "arith" && arith)
+            || (kname == "fast" && fast)
+            || used.contains(&kname)
+        {
             s.push_str(body);
         }
     }

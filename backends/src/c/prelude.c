@@ -704,3 +704,265 @@ static void k_resize(const qcc_in *in, void *y, int ty, const int32_t *p)
         }
     }
 }
+
+//@ fast
+/* Helpers of the fast kernels (backends::program::fast): branch-free forms of
+ * qcc_requantize that compilers vectorize. */
+/* floor(x / 2^n) for 0 <= n <= 62 and |x| < 2^62 (no shift of a negative number). */
+static inline int64_t qcc_floor_shift(int64_t x, int32_t n)
+{
+    const uint64_t u = (uint64_t)x + ((uint64_t)1 << 62);
+    return (int64_t)(u >> n) - (int64_t)(((uint64_t)1 << 62) >> n);
+}
+
+/* A multiplier (m0, shift) prepared for qcc_rq. */
+typedef struct {
+    int64_t lmul, m0, half;
+    int32_t rs;
+} qcc_mult;
+
+static inline qcc_mult qcc_mult_of(int32_t m0, int32_t shift)
+{
+    qcc_mult m;
+    const int32_t left = shift < 0 ? (-shift > 32 ? 32 : -shift) : 0;
+    m.rs = shift > 0 ? (shift > 62 ? 62 : shift) : 0;
+    m.lmul = (int64_t)1 << left;
+    m.m0 = m0;
+    m.half = m.rs > 0 ? (int64_t)1 << (m.rs - 1) : 0;
+    return m;
+}
+
+/* qcc_requantize(v, m0, shift, 0, INT32_MIN, INT32_MAX, mode) without branches. */
+static inline int64_t qcc_rq(int32_t v, qcc_mult m, int32_t mode)
+{
+    int64_t t = (int64_t)v * m.lmul, r;
+    t = t > INT32_MAX ? INT32_MAX : t < INT32_MIN ? INT32_MIN : t;
+    r = qcc_floor_shift(t * m.m0 + ((int64_t)1 << 30), 31);
+    r = r > INT32_MAX ? INT32_MAX : r;
+    if (mode == 0) {
+        return qcc_floor_shift(r + m.half, m.rs);
+    } else {
+        const int64_t pos = (int64_t)((uint64_t)(r + m.half) >> m.rs);
+        const int64_t neg = -(int64_t)((uint64_t)(m.half - r) >> m.rs);
+        return r >= 0 ? pos : neg;
+    }
+}
+
+/* The low byte of clamp(v, lo, hi). Clamps to i32 first and then to [lo, hi] in i32: gcc 12
+ * at -O3 with AVX2 (-march=native) miscompiles the vectorized form of an i64 clamp whose
+ * result is narrowed to a byte (k_add_u8 stored 255 for results below lo), and the i32 form
+ * avoids that. */
+static inline unsigned char qcc_clamp_byte(int64_t v, int32_t lo, int32_t hi)
+{
+    int32_t w = (int32_t)(v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : v);
+    w = w < lo ? lo : w > hi ? hi : w;
+    return (unsigned char)((uint32_t)w & 0xffu);
+}
+
+/* qcc_requantize over a row of n accumulators plus bias with one channel's parameters;
+ * stores the low byte of each result. */
+static inline void qcc_requant_row(const int32_t *restrict acc, int32_t n, int32_t bias, int32_t m0,
+                                   int32_t shift, int32_t zp, int32_t lo, int32_t hi, int32_t mode,
+                                   unsigned char *restrict dst)
+{
+    const qcc_mult m = qcc_mult_of(m0, shift);
+    int32_t j;
+    for (j = 0; j < n; j++) {
+        const int32_t v = (int32_t)((uint32_t)acc[j] + (uint32_t)bias);
+        dst[j] = qcc_clamp_byte(qcc_rq(v, m, mode) + zp, lo, hi);
+    }
+}
+
+//@ conv_u8s8
+/* Fast conv/gemm for 8-bit activations and 8-bit i8 weights (backends::program::Kernel::
+ * ConvU8S8). Per group: the input is copied once into the scratch region as a padded NHWC
+ * image (u8; i8 inputs are flipped to u8 by xor 128, the padding holds the zero point).
+ * Per tile of at most 64 output pixels, im2col copies each pixel's window (rows of KW*CG
+ * contiguous bytes) into a KP-byte row; 4x4 blocks of u8 x i8 dot products over KP (compilers
+ * emit vpdpbusd / udot / pmaddwd) fill an i32 tile, which is requantized row by row. The
+ * zero-point and requant-input terms are folded into the bias at compile time, so every sum
+ * equals the reference's mod 2^32. Weights are packed [M][KP] in (ky, kx, c) order with zeros
+ * past K. */
+static inline void qcc_dot4x4(const unsigned char *restrict c, const int8_t *restrict w,
+                              int32_t KP, int32_t *restrict acc)
+{
+    const unsigned char *c0 = c, *c1 = c + KP, *c2 = c + 2 * KP, *c3 = c + 3 * KP;
+    const int8_t *w0 = w, *w1 = w + KP, *w2 = w + 2 * KP, *w3 = w + 3 * KP;
+    int32_t a00 = 0, a01 = 0, a02 = 0, a03 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0;
+    int32_t a20 = 0, a21 = 0, a22 = 0, a23 = 0, a30 = 0, a31 = 0, a32 = 0, a33 = 0;
+    int32_t k;
+    for (k = 0; k < KP; k++) {
+        const int32_t x0 = c0[k], x1 = c1[k], x2 = c2[k], x3 = c3[k];
+        const int32_t v0 = w0[k], v1 = w1[k], v2 = w2[k], v3 = w3[k];
+        a00 += x0 * v0;
+        a01 += x1 * v0;
+        a02 += x2 * v0;
+        a03 += x3 * v0;
+        a10 += x0 * v1;
+        a11 += x1 * v1;
+        a12 += x2 * v1;
+        a13 += x3 * v1;
+        a20 += x0 * v2;
+        a21 += x1 * v2;
+        a22 += x2 * v2;
+        a23 += x3 * v2;
+        a30 += x0 * v3;
+        a31 += x1 * v3;
+        a32 += x2 * v3;
+        a33 += x3 * v3;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a02;
+    acc[3] = a03;
+    acc[64] = a10;
+    acc[65] = a11;
+    acc[66] = a12;
+    acc[67] = a13;
+    acc[128] = a20;
+    acc[129] = a21;
+    acc[130] = a22;
+    acc[131] = a23;
+    acc[192] = a30;
+    acc[193] = a31;
+    acc[194] = a32;
+    acc[195] = a33;
+}
+
+static inline int32_t qcc_dot1(const unsigned char *restrict c, const int8_t *restrict w, int32_t KP)
+{
+    int32_t a = 0, k;
+    for (k = 0; k < KP; k++) {
+        a += (int32_t)c[k] * (int32_t)w[k];
+    }
+    return a;
+}
+
+static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], KH = p[5], KW = p[6];
+    const int32_t OH = p[7], OW = p[8], SH = p[9], SW = p[10], DH = p[11], DW = p[12];
+    const int32_t PT = p[13], PL = p[14], G = p[15], CG = p[16], MG = p[17];
+    const int32_t KP = p[18], ZPX = p[19], FLIP = p[20], REQ = p[21];
+    const int32_t ZPY = p[22], LO = p[23], HI = p[24], MODE = p[25], HP = p[26], WP = p[27];
+    const int32_t XPB = p[28];
+    const unsigned char *x = (const unsigned char *)in[0].p;
+    const int8_t *wt = (const int8_t *)in[1].p;
+    const int32_t *bias = (const int32_t *)in[2].p;
+    const int32_t *m0 = (const int32_t *)in[3].p;
+    const int32_t *sh = (const int32_t *)in[4].p;
+    unsigned char *xp = (unsigned char *)in[5].p;
+    unsigned char *col = xp + XPB;
+    unsigned char *yb = (unsigned char *)y;
+    const int32_t P = OH * OW, RW = KW * CG;
+    const int direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && KP == CG && HP == OH && WP == OW;
+    int32_t b, gi, p0, t, k, mi, i, j;
+    int32_t abuf[4 * 64];
+    (void)ty;
+    for (b = 0; b < N; b++) {
+        for (gi = 0; gi < G; gi++) {
+            int32_t oy = 0, ox = 0, c, iy, ix;
+            /* Padded NHWC copy of this group's channels. */
+            for (k = 0; k < HP * WP * CG; k++) {
+                xp[k] = (unsigned char)ZPX;
+            }
+            for (c = 0; c < CG; c++) {
+                const unsigned char *src = x + (b * C + gi * CG + c) * H * W;
+                for (iy = 0; iy < H; iy++) {
+                    unsigned char *dst = xp + ((iy + PT) * WP + PL) * CG + c;
+                    for (ix = 0; ix < W; ix++) {
+                        dst[ix * CG] = (unsigned char)(src[iy * W + ix] ^ FLIP);
+                    }
+                }
+            }
+            for (p0 = 0; p0 < P; p0 += 64) {
+                const int32_t T = P - p0 < 64 ? P - p0 : 64;
+                const unsigned char *cp = col;
+                if (direct) {
+                    cp = xp + p0 * KP;
+                } else {
+                    for (t = 0; t < T; t++) {
+                        unsigned char *row = col + t * KP;
+                        int32_t ky, kx;
+                        k = 0;
+                        for (ky = 0; ky < KH; ky++) {
+                            const unsigned char *s = xp + ((oy * SH + ky * DH) * WP + ox * SW) * CG;
+                            if (DW == 1) {
+                                for (j = 0; j < RW; j++) {
+                                    row[k + j] = s[j];
+                                }
+                                k += RW;
+                            } else {
+                                for (kx = 0; kx < KW; kx++) {
+                                    for (j = 0; j < CG; j++) {
+                                        row[k + j] = s[kx * DW * CG + j];
+                                    }
+                                    k += CG;
+                                }
+                            }
+                        }
+                        for (; k < KP; k++) {
+                            row[k] = 0;
+                        }
+                        if (++ox == OW) {
+                            ox = 0;
+                            oy++;
+                        }
+                    }
+                }
+                for (mi = 0; mi < MG; mi += 4) {
+                    const int32_t oc0 = gi * MG + mi;
+                    const int32_t nm = MG - mi < 4 ? MG - mi : 4;
+                    for (t = 0; t < T; t += 4) {
+                        const int32_t nt = T - t < 4 ? T - t : 4;
+                        if (nm == 4 && nt == 4) {
+                            qcc_dot4x4(cp + t * KP, wt + oc0 * KP, KP, abuf + t);
+                        } else {
+                            for (i = 0; i < nm; i++) {
+                                for (j = 0; j < nt; j++) {
+                                    abuf[i * 64 + t + j] = qcc_dot1(cp + (t + j) * KP, wt + (oc0 + i) * KP, KP);
+                                }
+                            }
+                        }
+                    }
+                    for (i = 0; i < nm; i++) {
+                        const int32_t oc = oc0 + i;
+                        const int32_t o = (b * M + oc) * P + p0;
+                        if (REQ) {
+                            qcc_requant_row(abuf + i * 64, T, bias[oc], m0[oc], sh[oc], ZPY, LO, HI, MODE, yb + o);
+                        } else {
+                            for (j = 0; j < T; j++) {
+                                qcc_st(y, QCC_A_I32, o + j, (int32_t)((uint32_t)abuf[i * 64 + j] + (uint32_t)bias[oc]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+//@ add_u8
+/* k_add for 8-bit operands of one shape (backends::program::Kernel::AddU8), vectorizable. */
+static void k_add_u8(const qcc_in *in, void *y, int ty, const int32_t *p)
+{
+    const int32_t NUMEL = p[0], ZPA = p[1], ZPB = p[2], ZPY = p[3], SHIFT = p[4];
+    const int32_t MODE = p[11], LO = p[12], HI = p[13], FA = p[14], FB = p[15];
+    const qcc_mult ma = qcc_mult_of(p[5], p[6]), mb = qcc_mult_of(p[7], p[8]);
+    const qcc_mult mo = qcc_mult_of(p[9], p[10]);
+    const unsigned char *a = (const unsigned char *)in[0].p;
+    const unsigned char *b = (const unsigned char *)in[1].p;
+    unsigned char *yb = (unsigned char *)y;
+    const int64_t smul = (int64_t)1 << (SHIFT > 32 ? 32 : SHIFT);
+    int32_t i;
+    (void)ty;
+    for (i = 0; i < NUMEL; i++) {
+        int64_t xa = (int64_t)((a[i] ^ FA) - ZPA) * smul, xb = (int64_t)((b[i] ^ FB) - ZPB) * smul;
+        int64_t s;
+        xa = xa > INT32_MAX ? INT32_MAX : xa < INT32_MIN ? INT32_MIN : xa;
+        xb = xb > INT32_MAX ? INT32_MAX : xb < INT32_MIN ? INT32_MIN : xb;
+        s = qcc_rq((int32_t)xa, ma, MODE) + qcc_rq((int32_t)xb, mb, MODE);
+        s = s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : s;
+        yb[i] = qcc_clamp_byte(qcc_rq((int32_t)s, mo, MODE) + ZPY, LO, HI);
+    }
+}

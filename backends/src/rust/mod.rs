@@ -16,7 +16,7 @@
 //! `prelude.rs.in` (only the kernels the program uses are included), the program itself is
 //! [`crate::program::Program`]. Output is deterministic: the same graph gives the same text.
 
-use crate::program::{Boundary, ConstData, Loc, Operand, Program};
+use crate::program::{Boundary, ConstData, Kernel, Loc, Operand, Program};
 use crate::{EmitError, kernel_sections};
 use ir::{DType, Graph};
 use std::fmt::Write;
@@ -26,7 +26,7 @@ const PRELUDE: &str = include_str!("prelude.rs.in");
 /// Emits the Rust module for `g` (Integer or Scheduled phase); `name` appears in the docs.
 pub fn emit_rust(g: &Graph, name: &str) -> Result<String, EmitError> {
     crate::check_phase(g)?;
-    let p = crate::program::build(g)?;
+    let p = crate::program::build_fast(g)?;
     Ok(print(&p, name))
 }
 
@@ -178,16 +178,44 @@ fn print(p: &Program, name: &str) -> String {
 
     // body
     let _ = writeln!(s, "fn body(a: &mut [u8]) {{");
+    // Packed i8 weights of the fast kernels are `[i8; N]` and passed on their own.
+    let mut i8_consts = vec![false; p.consts.len()];
     for c in &p.calls {
         let _ = writeln!(s, "    // {}", c.what.replace('\n', " "));
-        let _ = writeln!(
-            s,
-            "    k_{}(a, &[{}], {}, &[{}]);",
-            c.kernel.name(),
-            list(&c.ins, |o| operand(o, &p.consts)),
-            operand(&c.out, &p.consts),
-            list(&c.params, |x| x.to_string())
-        );
+        let fast_w = match (c.kernel, c.ins.get(1).map(|o| o.loc)) {
+            (Kernel::ConvU8S8, Some(Loc::Const(i))) => Some(i),
+            _ => None,
+        };
+        match fast_w {
+            Some(i) => {
+                i8_consts[i] = true;
+                let ins: Vec<&Operand> = c
+                    .ins
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != 1)
+                    .map(|(_, o)| o)
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "    k_{}(a, &[{}], &C{i}, {}, &[{}]);",
+                    c.kernel.name(),
+                    list(&ins, |o| operand(o, &p.consts)),
+                    operand(&c.out, &p.consts),
+                    list(&c.params, |x| x.to_string())
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "    k_{}(a, &[{}], {}, &[{}]);",
+                    c.kernel.name(),
+                    list(&c.ins, |o| operand(o, &p.consts)),
+                    operand(&c.out, &p.consts),
+                    list(&c.params, |x| x.to_string())
+                );
+            }
+        }
     }
     let _ = writeln!(s, "}}\n");
 
@@ -205,15 +233,17 @@ fn print(p: &Program, name: &str) -> String {
         }
         let _ = writeln!(
             s,
-            "static C{i}: [i32; {}] = [{}];",
+            "static C{i}: [{}; {}] = [{}];",
+            if i8_consts[i] { "i8" } else { "i32" },
             c.values.len(),
             wrap(&c.values)
         );
     }
     s.push('\n');
     let used: Vec<&str> = p.kernels_used().iter().map(|k| k.name()).collect();
+    let fast = p.kernels_used().iter().any(|k| k.is_fast());
     for (name, body) in kernel_sections(PRELUDE) {
-        if name == "base" || used.contains(&name) {
+        if name == "base" || (name == "fast" && fast) || used.contains(&name) {
             s.push_str(body);
         }
     }

@@ -1,0 +1,350 @@
+//! Fast kernels for the portable emitters: convolutions (and gemms) over 8-bit activations
+//! and 8-bit i8 weights become [`Kernel::ConvU8S8`] calls.
+//!
+//! What: a `conv_int` whose input is `u8`/`i8`, whose weight is a constant `i8` tensor with
+//! zero zero points and whose bias (if any) is constant is lowered to one `conv_u8s8` call;
+//! when the only user of its i32 accumulator is a `requant` that follows it directly in the
+//! schedule and writes an 8-bit result, that requantize is fused into the same call.
+//!
+//! Why: the generic kernels load and store through typed accessors one element at a time;
+//! the fast kernel gathers a padded NHWC copy of the input and im2col rows in a scratch
+//! region after the planned arena, so that its inner loop is a plain u8 x i8 dot product
+//! over contiguous bytes that C compilers and rustc vectorize (vpdpbusd, vpmaddwd, udot).
+//!
+//! Invariants (what keeps the result bit-exact with `ir::interp::int`):
+//! - an i8 input is flipped to u8 by `x ^ 128` and its zero point moved by 128, so
+//!   `x - zp` is unchanged; padding taps hold the moved zero point and so contribute 0;
+//! - `bias' = bias - zp * sum(w) - zp_in` (wrapping, like the reference's i32 arithmetic), so
+//!   `bias' + sum(x * w)` equals `bias + sum((x - zp) * w) - zp_in` mod 2^32;
+//! - `sum(x * w)` over `KP` bytes cannot overflow i32 (`KP * 255 * 128 < 2^31` is checked);
+//! - a fused requantize writes its result while the convolution runs, so the builder checks
+//!   that nothing but constants runs in between and that the result's bytes overlap no buffer
+//!   live at the convolution other than the accumulator it replaces (and the input, with one
+//!   group: the kernel reads it only while copying it into the scratch, before any store).
+
+use super::{Builder, Kernel, Loc, Operand, tensor_i32, to_i32};
+use crate::EmitError;
+use ir::{DType, NodeId, Op, QuantGranularity, ValueId};
+use passes::plan_memory::ARENA_ALIGN;
+
+/// Output pixels per tile of the kernel (its i32 tile is `4 x TILE` on the stack).
+pub const TILE: usize = 64;
+
+/// Weight rows are padded to a multiple of this many bytes.
+pub const K_ALIGN: usize = 32;
+
+/// The arena size with `scratch` bytes after the planned `arena_bytes`.
+pub fn arena_with_scratch(arena_bytes: usize, scratch: usize) -> usize {
+    if scratch == 0 {
+        arena_bytes
+    } else {
+        round_up(arena_bytes, ARENA_ALIGN) + round_up(scratch, ARENA_ALIGN)
+    }
+}
+
+fn round_up(x: usize, a: usize) -> usize {
+    x.div_ceil(a) * a
+}
+
+/// A requantize fused into the convolution.
+struct Fused {
+    node: NodeId,
+    out: Operand,
+    m0: Vec<i32>,
+    shift: Vec<i32>,
+    zp_in: Vec<i32>,
+    zp_out: i32,
+    lo: i32,
+    hi: i32,
+    mode: i32,
+}
+
+impl Builder<'_> {
+    /// Emits `n` (a `conv_int`) as a [`Kernel::ConvU8S8`] call when its types allow it;
+    /// `Ok(false)` leaves it to the generic kernel.
+    pub(super) fn conv_fast(&mut self, n: NodeId, a: &ir::ConvAttrs) -> Result<bool, EmitError> {
+        let g = self.g;
+        let node = g.node(n);
+        let (x, w, y) = (node.inputs[0], node.inputs[1], node.outputs[0]);
+        let (xt, wt) = (g.ty(x), g.ty(w));
+        let flip = match xt.dtype {
+            DType::U8 => 0,
+            DType::I8 => 128,
+            _ => return Ok(false),
+        };
+        // Weights bit-packed below 8 bits keep their packed storage (generic kernel).
+        if wt.dtype != DType::I8
+            || super::const_bits(wt) != 8
+            || self.plan.offset(x).is_none()
+            || !zero_zp(wt)
+        {
+            return Ok(false);
+        }
+        let Some(wv) = g.const_value(w).and_then(tensor_i32) else {
+            return Ok(false);
+        };
+        let bias = match node.inputs.get(2) {
+            None => None,
+            Some(&b) => match g.const_value(b).and_then(tensor_i32) {
+                Some(v) => Some(v),
+                None => return Ok(false),
+            },
+        };
+        let (xd, wd, yd) = (xt.shape.dims(), wt.shape.dims(), g.ty(y).shape.dims());
+        let spatial = xd.len().saturating_sub(2);
+        if !(1..=2).contains(&spatial) || wd.len() != xd.len() || yd.len() != xd.len() {
+            return Ok(false);
+        }
+        let two = |v: &[usize], i: usize, one: usize| {
+            if spatial == 1 {
+                if i == 0 { one } else { v[0] }
+            } else {
+                v[i]
+            }
+        };
+        let (h, wdt) = (two(&xd[2..], 0, 1), two(&xd[2..], 1, 1));
+        let (kh, kw) = (two(&wd[2..], 0, 1), two(&wd[2..], 1, 1));
+        let (oh, ow) = (two(&yd[2..], 0, 1), two(&yd[2..], 1, 1));
+        let (sh, sw) = (two(&a.strides, 0, 1), two(&a.strides, 1, 1));
+        let (dh, dw) = (two(&a.dilations, 0, 1), two(&a.dilations, 1, 1));
+        let (pt, pl) = (two(&a.pads, 0, 0), two(&a.pads, 1, 0));
+        let (nb, c, m, group) = (xd[0], xd[1], yd[1], a.group.max(1));
+        let (cg, mg) = (c / group, m / group);
+        let k = cg * kh * kw;
+        let kp = round_up(k.max(1), K_ALIGN);
+        let zpx = self.zp(n, x)? + flip;
+        if !(0..=255).contains(&zpx) || kp * 255 * 128 >= 1 << 31 || wv.len() != m * k {
+            return Ok(false);
+        }
+        // The padded NHWC image holds every tap of every output.
+        let hp = (h + pt).max((oh - 1) * sh + (kh - 1) * dh + 1);
+        let wp = (wdt + pl).max((ow - 1) * sw + (kw - 1) * dw + 1);
+        let xpb = round_up(hp * wp * cg, 64);
+        // Weights [M][KP] in (ky, kx, c) order; the folded bias.
+        let mut packed = vec![0i32; m * kp];
+        let mut sums = vec![0i64; m];
+        for oc in 0..m {
+            for ci in 0..cg {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let v = wv[((oc * cg + ci) * kh + ky) * kw + kx];
+                        packed[oc * kp + (ky * kw + kx) * cg + ci] = v;
+                        sums[oc] += i64::from(v);
+                    }
+                }
+            }
+        }
+        // With one group and one image the kernel reads `x` only while copying it to the
+        // scratch, so a fused result may reuse its bytes.
+        let x_buf = (group == 1 && nb == 1)
+            .then(|| self.plan.buffer_of[x.index()])
+            .flatten();
+        let fused = self.fusable_requant(n, y, m, x_buf)?;
+        let folded: Vec<i32> = (0..m)
+            .map(|oc| {
+                let b = bias.as_ref().map_or(0, |b| i64::from(b[oc]));
+                let zp_in = fused.as_ref().map_or(0, |f| i64::from(f.zp_in[oc]));
+                (b - i64::from(zpx) * sums[oc] - zp_in) as i32
+            })
+            .collect();
+        let xo = self.operand(n, x)?;
+        self.consts.push(super::ConstData {
+            dtype: DType::I8,
+            values: packed,
+            bits: 8,
+        });
+        let wo = Operand {
+            loc: Loc::Const(self.consts.len() - 1),
+            dtype: DType::I8,
+            numel: m * kp,
+        };
+        let scratch_bytes = xpb + TILE * kp;
+        self.scratch = self.scratch.max(scratch_bytes);
+        let scratch = Operand {
+            loc: Loc::Arena(round_up(self.plan.arena_bytes, ARENA_ALIGN)),
+            dtype: DType::U8,
+            numel: scratch_bytes,
+        };
+        let bias_o = self.table(folded);
+        let (out, req) = match &fused {
+            Some(f) => (f.out, [1, f.zp_out, f.lo, f.hi, f.mode]),
+            None => (self.out_operand(n, y)?, [0, 0, 0, 0, 0]),
+        };
+        let (m0, shift) = match fused {
+            Some(f) => {
+                self.fused[f.node.index()] = true;
+                (f.m0, f.shift)
+            }
+            None => (vec![0], vec![0]),
+        };
+        let ins = vec![xo, wo, bias_o, self.table(m0), self.table(shift), scratch];
+        let p = [
+            nb, c, h, wdt, m, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, group, cg, mg, kp,
+        ]
+        .into_iter()
+        .map(to_i32)
+        .chain([zpx, flip])
+        .chain(req)
+        .chain([hp, wp, xpb].into_iter().map(to_i32))
+        .collect();
+        self.call(n, Kernel::ConvU8S8, ins, out, p);
+        Ok(true)
+    }
+
+    /// The requantize that can be fused after conv `n` with i32 result `y` of `m` channels.
+    fn fusable_requant(
+        &self,
+        n: NodeId,
+        y: ValueId,
+        m: usize,
+        x_buf: Option<usize>,
+    ) -> Result<Option<Fused>, EmitError> {
+        let g = self.g;
+        let plan = self.plan;
+        let users = g.users(y);
+        let [(r, 0)] = users.as_slice() else {
+            return Ok(None);
+        };
+        let Op::Requant(ra) = &g.node(*r).op else {
+            return Ok(None);
+        };
+        let out_v = g.node(*r).outputs[0];
+        if g.outputs.contains(&y) || !matches!(g.ty(out_v).dtype, DType::U8 | DType::I8) {
+            return Ok(None);
+        }
+        let per_channel = ra.multipliers.len() == m && ra.axis == 1;
+        if !(ra.multipliers.len() == 1 || per_channel) {
+            return Ok(None);
+        }
+        // Nothing but constants between the conv and the requantize.
+        let pos = |id: NodeId| plan.order.iter().position(|&o| o == id);
+        let (Some(pc), Some(pr)) = (pos(n), pos(*r)) else {
+            return Ok(None);
+        };
+        if pr <= pc
+            || plan.order[pc + 1..pr]
+                .iter()
+                .any(|&o| !matches!(g.node(o).op, Op::Const(_) | Op::Input))
+        {
+            return Ok(None);
+        }
+        // The result's bytes overlap no buffer live at the conv but the accumulator's.
+        let (Some(yb), Some(ab)) = (plan.buffer_of[out_v.index()], plan.buffer_of[y.index()])
+        else {
+            return Ok(None);
+        };
+        let ybuf = &plan.buffers[yb];
+        if ybuf.values.iter().any(|&v| v != y && v != out_v) {
+            return Ok(None);
+        }
+        let out = self.out_operand(*r, out_v)?;
+        let Loc::Arena(off) = out.loc else {
+            return Ok(None);
+        };
+        let clash = plan.buffers.iter().enumerate().any(|(i, b)| {
+            i != yb
+                && i != ab
+                && Some(i) != x_buf
+                && b.start <= pc
+                && pc <= b.end
+                && b.offset < off + out.numel
+                && off < b.offset + b.size
+        });
+        if clash {
+            return Ok(None);
+        }
+        let zp_in = match g.ty(y).quant.as_ref().map(|q| &q.granularity) {
+            None => vec![0; m],
+            Some(QuantGranularity::PerTensor { zero_point, .. }) => vec![*zero_point; m],
+            Some(QuantGranularity::PerAxis {
+                axis, zero_points, ..
+            }) => {
+                if zero_points.iter().all(|&z| z == 0) {
+                    vec![0; m]
+                } else if *axis == 1 && zero_points.len() == m {
+                    zero_points.clone()
+                } else {
+                    return Ok(None);
+                }
+            }
+        };
+        let pick = |f: fn(&ir::arith::QuantizedMultiplier) -> i32| -> Vec<i32> {
+            (0..m)
+                .map(|c| f(&ra.multipliers[if per_channel { c } else { 0 }]))
+                .collect()
+        };
+        let zp_out = self.zp(*r, out_v)?;
+        Ok(Some(Fused {
+            node: *r,
+            out,
+            m0: pick(|q| q.m0),
+            shift: pick(|q| q.shift),
+            zp_in,
+            zp_out,
+            lo: ra.lo,
+            hi: ra.hi,
+            mode: super::mode_code(ra.rounding),
+        }))
+    }
+}
+
+impl Builder<'_> {
+    /// Emits `n` (an `add_int`) as a [`Kernel::AddU8`] call when both operands and the result
+    /// are 8-bit arena tensors of one shape (no broadcasting); `Ok(false)` otherwise.
+    pub(super) fn add_fast(&mut self, n: NodeId, a: &ir::AddIntAttrs) -> Result<bool, EmitError> {
+        let g = self.g;
+        let node = g.node(n);
+        let (xa, xb, y) = (node.inputs[0], node.inputs[1], node.outputs[0]);
+        let flip = |v: ValueId| match g.ty(v).dtype {
+            DType::U8 => Some(0),
+            DType::I8 => Some(128),
+            _ => None,
+        };
+        let (Some(fa), Some(fb), Some(_)) = (flip(xa), flip(xb), flip(y)) else {
+            return Ok(false);
+        };
+        let dims = g.ty(y).shape.dims();
+        if g.ty(xa).shape.dims() != dims
+            || g.ty(xb).shape.dims() != dims
+            || self.plan.offset(xa).is_none()
+            || self.plan.offset(xb).is_none()
+        {
+            return Ok(false);
+        }
+        let (zpa, zpb, zpy) = (self.zp(n, xa)?, self.zp(n, xb)?, self.zp(n, y)?);
+        let ins = vec![self.operand(n, xa)?, self.operand(n, xb)?];
+        let out = self.out_operand(n, y)?;
+        let p = vec![
+            to_i32(g.ty(y).shape.numel()),
+            zpa + fa,
+            zpb + fb,
+            zpy,
+            a.shift as i32,
+            a.ma.m0,
+            a.ma.shift,
+            a.mb.m0,
+            a.mb.shift,
+            a.mo.m0,
+            a.mo.shift,
+            super::mode_code(a.rounding),
+            a.lo,
+            a.hi,
+            fa,
+            fb,
+        ];
+        self.call(n, Kernel::AddU8, ins, out, p);
+        Ok(true)
+    }
+}
+
+/// Whether every zero point of a (weight) type is 0.
+fn zero_zp(t: &ir::TensorType) -> bool {
+    match t.quant.as_ref().map(|q| &q.granularity) {
+        None => true,
+        Some(QuantGranularity::PerTensor { zero_point, .. }) => *zero_point == 0,
+        Some(QuantGranularity::PerAxis { zero_points, .. }) => zero_points.iter().all(|&z| z == 0),
+    }
+}
+
+#[cfg(test)]
+mod tests;

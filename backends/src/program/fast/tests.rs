@@ -1,0 +1,182 @@
+//! Which kernels the fast path chooses (the bit-exactness of the chosen kernels is tested by
+//! `testsuite/tests/backends.rs`, which runs every emitter against the interpreter).
+
+use crate::program::{Kernel, build, build_fast};
+use ir::arith::{QuantizedMultiplier, RoundingMode};
+use ir::{
+    AddIntAttrs, ConvAttrs, ConvIntAttrs, DType, Graph, Op, Phase, QuantGranularity, QuantParams,
+    RequantAttrs, Tensor, TensorData, TensorType,
+};
+
+fn qt(dtype: DType, shape: &[usize], zp: i32) -> TensorType {
+    TensorType {
+        dtype,
+        shape: shape.to_vec().into(),
+        quant: Some(QuantParams::per_tensor(dtype, 0.05, zp)),
+    }
+}
+
+fn per_axis(dtype: DType, shape: &[usize]) -> TensorType {
+    let n = shape[0];
+    TensorType {
+        dtype,
+        shape: shape.to_vec().into(),
+        quant: Some(QuantParams {
+            granularity: QuantGranularity::PerAxis {
+                axis: 0,
+                scales: vec![0.01; n],
+                zero_points: vec![0; n],
+            },
+            ..QuantParams::per_tensor(dtype, 1.0, 0)
+        }),
+    }
+}
+
+fn konst(g: &mut Graph, ty: TensorType, data: TensorData) -> ir::ValueId {
+    let value = Tensor {
+        dtype: ty.dtype,
+        shape: ty.shape.clone(),
+        data,
+    };
+    g.add_simple(Op::Const(ir::ConstAttrs { value }), vec![], ty, "k")
+}
+
+/// x -> quantize(act) -> conv_int 3x3 pad 1 (w of `wdt`) -> requant -> dequantize.
+fn conv_net(act: DType, wdt: DType) -> Graph {
+    let mut g = Graph::new("c");
+    let x = g.add_input("x", TensorType::f32(vec![1, 3, 6, 6]));
+    let zp = if act == DType::U8 { 7 } else { -3 };
+    let q = g.add_simple(Op::Quantize, vec![x], qt(act, &[1, 3, 6, 6], zp), "q");
+    let wv: Vec<i32> = (0..4 * 27).map(|i| i % 15 - 7).collect();
+    let data = match wdt {
+        DType::I16 => TensorData::I16(wv.iter().map(|&v| v as i16).collect()),
+        _ => TensorData::I8(wv.iter().map(|&v| v as i8).collect()),
+    };
+    let w = konst(&mut g, per_axis(wdt, &[4, 3, 3, 3]), data);
+    let b = konst(
+        &mut g,
+        per_axis(DType::I32, &[4]),
+        TensorData::I32(vec![5, -9, 100, 0]),
+    );
+    let conv = Op::ConvInt(ConvIntAttrs {
+        conv: ConvAttrs {
+            strides: vec![1, 1],
+            pads: vec![1; 4],
+            dilations: vec![1, 1],
+            group: 1,
+        },
+    });
+    let acc = g.add_simple(
+        conv,
+        vec![q, w, b],
+        TensorType::new(DType::I32, vec![1, 4, 6, 6]),
+        "conv",
+    );
+    let (lo, hi) = act.int_range().map(|(l, h)| (l as i32, h as i32)).unwrap();
+    let rq = Op::Requant(RequantAttrs {
+        multipliers: vec![
+            QuantizedMultiplier {
+                m0: 1 << 30,
+                shift: 6
+            };
+            4
+        ],
+        axis: 1,
+        rounding: RoundingMode::HalfUp,
+        lo,
+        hi,
+    });
+    let y = g.add_simple(rq, vec![acc], qt(act, &[1, 4, 6, 6], zp), "rq");
+    let o = g.add_simple(
+        Op::Dequantize,
+        vec![y],
+        TensorType::f32(vec![1, 4, 6, 6]),
+        "y",
+    );
+    g.outputs.push(o);
+    g.phase = Phase::Integer;
+    g
+}
+
+fn kernels(p: &crate::program::Program) -> Vec<Kernel> {
+    p.calls.iter().map(|c| c.kernel).collect()
+}
+
+#[test]
+fn u8_by_i8_conv_takes_the_fast_kernel_with_the_requantize_fused() {
+    let g = conv_net(DType::U8, DType::I8);
+    let p = build_fast(&g).unwrap();
+    assert_eq!(kernels(&p), [Kernel::ConvU8S8]);
+    let c = &p.calls[0];
+    // ZPX, FLIP, REQ; KP = 27 rounded up to 32.
+    assert_eq!((c.params[19], c.params[20], c.params[21]), (7, 0, 1));
+    assert_eq!(c.params[18], 32);
+    assert!(
+        p.arena_bytes > build(&g).unwrap().arena_bytes,
+        "scratch after the arena"
+    );
+    // The generic program keeps the generic kernels.
+    assert_eq!(
+        kernels(&build(&g).unwrap()),
+        [Kernel::Conv, Kernel::Requant]
+    );
+}
+
+#[test]
+fn i8_activations_are_flipped_to_u8() {
+    let p = build_fast(&conv_net(DType::I8, DType::I8)).unwrap();
+    assert_eq!(kernels(&p), [Kernel::ConvU8S8]);
+    assert_eq!((p.calls[0].params[19], p.calls[0].params[20]), (125, 128));
+}
+
+#[test]
+fn other_types_keep_the_generic_kernels() {
+    for (act, w) in [(DType::I16, DType::I8), (DType::U8, DType::I16)] {
+        let p = build_fast(&conv_net(act, w)).unwrap();
+        assert_eq!(
+            kernels(&p),
+            [Kernel::Conv, Kernel::Requant],
+            "{act:?} x {w:?}"
+        );
+        assert_eq!(p.arena_bytes, build(&conv_net(act, w)).unwrap().arena_bytes);
+    }
+}
+
+/// Two quantized inputs of shapes `a` and `b` added into `y`.
+fn add_net(a: &[usize], b: &[usize], y: &[usize]) -> Graph {
+    let mut g = Graph::new("a");
+    let xa = g.add_input("a", TensorType::f32(a.to_vec()));
+    let xb = g.add_input("b", TensorType::f32(b.to_vec()));
+    let qa = g.add_simple(Op::Quantize, vec![xa], qt(DType::U8, a, 3), "qa");
+    let qb = g.add_simple(Op::Quantize, vec![xb], qt(DType::U8, b, 9), "qb");
+    let m = QuantizedMultiplier {
+        m0: 1 << 30,
+        shift: 1,
+    };
+    let add = Op::AddInt(AddIntAttrs {
+        shift: 20,
+        ma: m,
+        mb: m,
+        mo: QuantizedMultiplier {
+            m0: 1 << 30,
+            shift: 18,
+        },
+        rounding: RoundingMode::HalfAwayFromZero,
+        lo: 0,
+        hi: 255,
+    });
+    let s = g.add_simple(add, vec![qa, qb], qt(DType::U8, y, 1), "add");
+    let o = g.add_simple(Op::Dequantize, vec![s], TensorType::f32(y.to_vec()), "y");
+    g.outputs.push(o);
+    g.phase = Phase::Integer;
+    g
+}
+
+#[test]
+fn same_shape_8_bit_add_takes_the_fast_kernel() {
+    let p = build_fast(&add_net(&[1, 2, 3], &[1, 2, 3], &[1, 2, 3])).unwrap();
+    assert_eq!(kernels(&p), [Kernel::AddU8]);
+    assert_eq!(p.rounding_modes(), [RoundingMode::HalfAwayFromZero]);
+    let p = build_fast(&add_net(&[1, 2, 3], &[1, 1, 3], &[1, 2, 3])).unwrap();
+    assert_eq!(kernels(&p), [Kernel::Add], "broadcasting stays generic");
+}
