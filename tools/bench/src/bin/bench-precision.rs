@@ -90,6 +90,7 @@ struct Row {
 fn qdq(cal: &Graph, ctx: &PassCtx) -> Result<Graph> {
     let mut g = cal.clone();
     passes::insert_qdq::run(&mut g, ctx).context("insert-qdq")?;
+    passes::fuse_activations::run(&mut g, ctx).context("fuse-activations")?;
     Ok(g)
 }
 
