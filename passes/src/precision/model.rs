@@ -226,6 +226,21 @@ pub(crate) fn build_qdq(
     Ok(g)
 }
 
+/// Whether the graph with the activation of `name` at each non-8 width of `ladder` (and
+/// everything else at 8 bits) lowers to integer ops.
+fn lowers_at_every_width(calibrated: &Graph, ctx: &PassCtx, name: &str, ladder: &[u32]) -> bool {
+    ladder.iter().filter(|&&b| b != 8).all(|&b| {
+        let mut layers = BTreeMap::new();
+        layers.insert(
+            name.to_string(),
+            set_bits(LayerPrecision::default(), KnobKind::Activation, b),
+        );
+        build_qdq(calibrated, ctx, layers, &[])
+            .and_then(|mut g| crate::lower_integer::run(&mut g, ctx))
+            .is_ok()
+    })
+}
+
 /// The bits of every quantized tensor, by node.
 fn bit_map(g: &Graph) -> HashMap<NodeId, u32> {
     g.node_ids()
@@ -314,6 +329,14 @@ impl SearchSpace {
                 .collect();
             changed.sort();
             if changed.is_empty() {
+                continue;
+            }
+            // An activation width the integer lowering refuses (a table op such as sigmoid
+            // or hard-swish needs 8-bit inputs; an i16 product may not fit i32) is no choice:
+            // such a knob stays at 8 bits.
+            if kind == KnobKind::Activation
+                && !lowers_at_every_width(calibrated, ctx, &name, ladder)
+            {
                 continue;
             }
             let k = knobs.len();

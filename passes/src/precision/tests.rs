@@ -246,3 +246,37 @@ fn the_sqnr_floor_is_respected() {
     assert!(r.chosen.sqnr_db() >= 30.0, "{:?}", r.chosen);
     assert!(r.costs.memory() >= loose.costs.memory());
 }
+
+#[test]
+fn activations_feeding_tables_stay_8_bit() {
+    // relu2 replaced by a sigmoid: conv2's result feeds a table, which needs 8-bit inputs,
+    // so it is no knob, and the chosen program lowers.
+    let text = ir::text::print(&tiny_model())
+        .replace("relu(%", "sigmoid(%")
+        .replacen("sigmoid(%", "relu(%", 1);
+    let mut g = ir::text::parse(&text).expect("parses");
+    let ctx = PassCtx {
+        calib: Some(Arc::new(samples(8))),
+        ..PassCtx::default()
+    };
+    crate::calibrate::run(&mut g, &ctx).expect("calibrates");
+    assert!(text.contains("sigmoid("), "{text}");
+    let space = SearchSpace::new(&g, &ctx, &[8, 4, 2], &[16, 8, 4]).expect("space");
+    let knobs: Vec<(String, KnobKind)> = space
+        .knobs
+        .iter()
+        .map(|k| (k.name.clone(), k.kind))
+        .collect();
+    assert!(
+        !knobs.contains(&("conv2".to_string(), KnobKind::Activation)),
+        "{knobs:?}"
+    );
+    let r = search(&g, &ctx, &opts(100.0, 40)).expect("searches");
+    let mut c = ctx.clone();
+    c.quant.layers = r.layers.clone();
+    let mut q = g.clone();
+    r.apply_ranges(&mut q);
+    crate::insert_qdq::run(&mut q, &c).expect("builds");
+    crate::fuse_activations::run(&mut q, &c).expect("fuses");
+    crate::lower_integer::run(&mut q, &c).expect("the chosen precision lowers");
+}
