@@ -35,70 +35,6 @@ pub fn sqnr_db(f: &[f32], q: &[f32]) -> f64 {
     }
 }
 
-/// Multiply-accumulates of one node for one inference.
-pub fn macs(g: &Graph, n: ir::NodeId) -> u64 {
-    let node = g.node(n);
-    let out = |k: usize| g.ty(node.outputs[k]).shape.numel() as u64;
-    let in_dims = |k: usize| g.ty(node.inputs[k]).shape.dims().to_vec();
-    match &node.op {
-        Op::Conv(_) | Op::ConvInt(_) => {
-            let w = in_dims(1);
-            out(0) * w[1..].iter().product::<usize>() as u64
-        }
-        Op::ConvTranspose(_) | Op::ConvTransposeInt(_) => {
-            let x = g.ty(node.inputs[0]).shape.numel() as u64;
-            let w = in_dims(1);
-            x * w[1..].iter().product::<usize>() as u64
-        }
-        Op::Gemm(a) => {
-            let av = in_dims(0);
-            let k = if a.trans_a { av[0] } else { av[1] };
-            out(0) * k as u64
-        }
-        Op::GemmInt(_) => out(0) * in_dims(0)[1] as u64,
-        Op::MatMul | Op::MatMulInt => {
-            let a = in_dims(0);
-            out(0) * *a.last().unwrap_or(&1) as u64
-        }
-        Op::Input
-        | Op::Const(_)
-        | Op::BatchNorm(_)
-        | Op::Relu
-        | Op::PRelu
-        | Op::LeakyRelu(_)
-        | Op::Clip(_)
-        | Op::Sigmoid
-        | Op::HardSigmoid(_)
-        | Op::HardSwish
-        | Op::Tanh
-        | Op::Softmax(_)
-        | Op::Add
-        | Op::Sub
-        | Op::Mul
-        | Op::Div
-        | Op::MaxPool(_)
-        | Op::AveragePool(_)
-        | Op::GlobalAveragePool
-        | Op::ReduceMean(_)
-        | Op::Concat(_)
-        | Op::Split(_)
-        | Op::Slice(_)
-        | Op::Reshape
-        | Op::Transpose(_)
-        | Op::Pad(_)
-        | Op::Resize(_)
-        | Op::Quantize
-        | Op::Dequantize
-        | Op::Requant(_)
-        | Op::AddInt(_)
-        | Op::MulInt(_)
-        | Op::AvgPoolInt(_)
-        | Op::Lut(_)
-        | Op::SoftmaxInt(_)
-        | Op::ResizeInt(_) => 0,
-    }
-}
-
 /// Bins of each activation histogram in the report.
 pub const HIST_BINS: usize = 64;
 
@@ -242,7 +178,7 @@ pub fn build(
             let src = dq.iter().find(|(_, dd)| **dd == d).map(|(s, _)| *s)?;
             Some(sqnr_db(float_vals.get(&src)?, quant_vals.get(&d)?))
         });
-        let m = macs(qdq, n);
+        let m = passes::precision::macs(qdq, n);
         total_macs += m;
         // The bits of the quantized input the multiplications read.
         let in_bits = node.inputs.first().and_then(|&x| {

@@ -51,7 +51,7 @@ mod search;
 mod tests;
 
 pub use eval::Evaluation;
-pub use model::{Costs, Knob, KnobKind, qdq_costs};
+pub use model::{Costs, Knob, KnobKind, macs, qdq_costs};
 pub use search::search;
 
 use crate::LayerPrecision;

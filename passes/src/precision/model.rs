@@ -54,23 +54,32 @@ impl Costs {
     }
 }
 
-/// Multiply-accumulates of a float conv/gemm/matmul node for one inference (0 otherwise).
+/// Multiply-accumulates of one node for one inference (conv, conv-transpose, gemm and matmul,
+/// float or integer; 0 for every other op). The report counts MACs with it too.
 pub fn macs(g: &Graph, n: NodeId) -> u64 {
     let node = g.node(n);
-    let out = || g.ty(node.outputs[0]).shape.numel() as u64;
-    let dims = |k: usize| g.ty(node.inputs[k]).shape.dims().to_vec();
+    let out = |k: usize| g.ty(node.outputs[k]).shape.numel() as u64;
+    let in_dims = |k: usize| g.ty(node.inputs[k]).shape.dims().to_vec();
     match &node.op {
-        Op::Conv(_) => out() * dims(1)[1..].iter().product::<usize>() as u64,
-        Op::ConvTranspose(_) => {
-            g.ty(node.inputs[0]).shape.numel() as u64
-                * dims(1)[1..].iter().product::<usize>() as u64
+        Op::Conv(_) | Op::ConvInt(_) => {
+            let w = in_dims(1);
+            out(0) * w[1..].iter().product::<usize>() as u64
+        }
+        Op::ConvTranspose(_) | Op::ConvTransposeInt(_) => {
+            let x = g.ty(node.inputs[0]).shape.numel() as u64;
+            let w = in_dims(1);
+            x * w[1..].iter().product::<usize>() as u64
         }
         Op::Gemm(a) => {
-            let d = dims(0);
-            out() * (if a.trans_a { d[0] } else { d[1] }) as u64
+            let av = in_dims(0);
+            let k = if a.trans_a { av[0] } else { av[1] };
+            out(0) * k as u64
         }
-        Op::MatMul => out() * *dims(0).last().unwrap_or(&1) as u64,
-        // Integer ops do not occur in a Qdq graph; the rest multiply nothing by weights.
+        Op::GemmInt(_) => out(0) * in_dims(0)[1] as u64,
+        Op::MatMul | Op::MatMulInt => {
+            let a = in_dims(0);
+            out(0) * *a.last().unwrap_or(&1) as u64
+        }
         Op::Input
         | Op::Const(_)
         | Op::BatchNorm(_)
@@ -100,10 +109,6 @@ pub fn macs(g: &Graph, n: NodeId) -> u64 {
         | Op::Resize(_)
         | Op::Quantize
         | Op::Dequantize
-        | Op::ConvInt(_)
-        | Op::ConvTransposeInt(_)
-        | Op::GemmInt(_)
-        | Op::MatMulInt
         | Op::Requant(_)
         | Op::AddInt(_)
         | Op::MulInt(_)
