@@ -238,11 +238,7 @@ pub(super) fn conv_f32(
     let (cg, mg) = (c / group, m / group);
     let (k, ohw, hw_in) = (cg * kh * kw, oh * ow, h * iw);
     if cg == 1 && ohw > 0 {
-        let mut y = super::depthwise::conv(geo, x, w, bias);
-        if let Some(cl) = clamp {
-            y.iter_mut().for_each(|v| *v = cl.apply(*v));
-        }
-        return y;
+        return super::depthwise::conv(geo, x, w, bias, clamp);
     }
     if ohw == 0 {
         return Vec::new();
@@ -255,7 +251,8 @@ pub(super) fn conv_f32(
         && geo.pl == 0
         && oh == h
         && ow == iw;
-    let mut y = vec![0.0f32; n * m * ohw];
+    // The GEMM writes every element.
+    let mut y = super::buffers::take(n * m * ohw);
     for b in 0..n {
         for gi in 0..group {
             let xg = &x[(b * c + gi * cg) * hw_in..(b * c + (gi + 1) * cg) * hw_in];

@@ -1,123 +1,33 @@
 //! Depthwise convolution (one input channel per group), any kernel, stride, dilation and
-//! padding.
+//! padding, with the bias and an optional fused clamp (Relu / Clip) applied as each output
+//! is produced.
 //!
-//! Each input channel is first rearranged into zero-padded *phase planes*: for strides
-//! `(sh, sw)` plane `(ph, pw)` holds `padded[i * sh + ph][j * sw + pw]`, so every tap
-//! `(ki, kj)` of every output `(oy, ox)` reads plane `(ki*dh % sh, kj*dw % sw)` at row
-//! `oy + ki*dh / sh` and column `ox + kj*dw / sw`. All planes share the row length `w2`, so
-//! with the output flattened as `p = oy * w2 + ox` a tap is one constant offset, and the
-//! whole channel is a single long loop `acc[p] = bias + sum_t w[t] * src[p + off[t]]` with
-//! no bounds or padding tests (columns `ox >= ow` are computed and dropped). The loop runs in
-//! chunks of [`CH`] outputs held in registers across all taps (AVX2+FMA when available, see
-//! `simd.rs`), then the valid columns are copied to the output.
+//! A channel whose outputs read padding is first copied into a zero-bordered plane of just
+//! the window its outputs read; an unpadded one is read in place. Every tap of every output
+//! then lies inside that plane, so the loops have no bounds or padding tests. The 3x3
+//! undilated kernels with stride 1 or 2 (MobileNet's) compute all nine taps of an output in
+//! one pass over the output row; narrow stride-1 planes run as one flattened loop over all
+//! rows (junk columns between rows computed and dropped) so vectors stay full; other
+//! kernels accumulate tap by tap into the output row.
+//!
+//! The loops are plain safe Rust, instantiated three times by `simd.rs` (AVX-512, AVX2+FMA,
+//! portable) where LLVM vectorizes them along the width: stride 1 as shifted unaligned
+//! loads, stride 2 as de-interleaving loads. The fused instances round each multiply-add
+//! once, the portable one twice.
 
-use super::conv::{Geom, valid_range};
+use super::conv::Geom;
+use super::convgemm::Clamp;
 use super::simd::{self, Madd};
 
-/// Outputs computed per register block.
-const CH: usize = 32;
-
-/// Where the taps of a depthwise convolution read, shared by all its channels.
-pub(super) struct Layout {
-    /// Row length of every phase plane (and of the flattened output).
-    w2: usize,
-    /// Rows per phase plane.
-    h2: usize,
-    /// The `(row phase, column phase)` of each stored plane.
-    phases: Vec<(usize, usize)>,
-    /// Per tap (`ki * kw + kj` order): offset of its first element in the planes buffer.
-    offsets: Vec<usize>,
-    /// Flattened outputs rounded up to a multiple of [`CH`].
-    len: usize,
-}
-
-impl Layout {
-    fn new(geo: &Geom) -> Layout {
-        let Geom {
-            kh,
-            kw,
-            oh,
-            ow,
-            sh,
-            sw,
-            dh,
-            dw,
-            ..
-        } = *geo;
-        let h2 = oh + (kh - 1) * dh / sh;
-        let w2 = ow + (kw - 1) * dw / sw;
-        let mut phases: Vec<(usize, usize)> = Vec::new();
-        let mut offsets = Vec::with_capacity(kh * kw);
-        for ki in 0..kh {
-            for kj in 0..kw {
-                let phase = (ki * dh % sh, kj * dw % sw);
-                let slot = match phases.iter().position(|&p| p == phase) {
-                    Some(s) => s,
-                    None => {
-                        phases.push(phase);
-                        phases.len() - 1
-                    }
-                };
-                offsets.push(slot * h2 * w2 + (ki * dh / sh) * w2 + kj * dw / sw);
-            }
-        }
-        let flat = (oh - 1) * w2 + ow;
-        Layout {
-            w2,
-            h2,
-            phases,
-            offsets,
-            len: flat.div_ceil(CH) * CH,
-        }
-    }
-
-    /// Length of the planes buffer: the planes, then one zero block that the rounded-up last
-    /// chunk may read.
-    fn src_len(&self) -> usize {
-        self.phases.len() * self.h2 * self.w2 + CH
-    }
-
-    /// Writes the phase planes of input channel `x` (`h x w`) into `src`.
-    #[inline(always)]
-    fn fill(&self, geo: &Geom, x: &[f32], src: &mut [f32]) {
-        let (h, w, sh, sw, pt, pl) = (geo.h, geo.w, geo.sh, geo.sw, geo.pt, geo.pl);
-        let plane_len = self.h2 * self.w2;
-        for (&(ph, pw), plane) in self.phases.iter().zip(src.chunks_exact_mut(plane_len)) {
-            let (lo, hi) = valid_range(self.w2, sw, pw, pl, w);
-            for (i, dst) in plane.chunks_exact_mut(self.w2).enumerate() {
-                let r = i * sh + ph;
-                if r < pt || r - pt >= h || lo >= hi {
-                    dst.fill(0.0);
-                    continue;
-                }
-                let xrow = &x[(r - pt) * w..(r - pt + 1) * w];
-                dst[..lo].fill(0.0);
-                dst[hi..].fill(0.0);
-                let start = lo * sw + pw - pl;
-                let dst = &mut dst[lo..hi];
-                if sw == 1 {
-                    dst.copy_from_slice(&xrow[start..start + dst.len()]);
-                } else if sw == 2 {
-                    // Pairs vectorize (as an interleaved load); the last element may lack
-                    // its partner.
-                    let (last, body) = dst.split_last_mut().expect("lo < hi");
-                    body.iter_mut()
-                        .zip(xrow[start..].chunks_exact(2))
-                        .for_each(|(d, p)| *d = p[0]);
-                    *last = xrow[start + 2 * body.len()];
-                } else {
-                    dst.iter_mut()
-                        .zip(xrow[start..].iter().step_by(sw))
-                        .for_each(|(d, &v)| *d = v);
-                }
-            }
-        }
-    }
-}
-
 /// The depthwise convolution of NCHW `x` with `w [M, 1, kh, kw]` (`M` a multiple of `C`):
-/// the whole output, bias included.
-pub(super) fn conv(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+/// the whole output, bias and clamp included.
+pub(super) fn conv(
+    geo: &Geom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    clamp: Option<Clamp>,
+) -> Vec<f32> {
     let Geom {
         n,
         m,
@@ -127,30 +37,53 @@ pub(super) fn conv(geo: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Ve
         w: iw,
         ..
     } = *geo;
-    if oh * ow == 0 || h * iw == 0 {
-        let mut y = vec![0.0f32; n * m * oh * ow];
-        if let Some(b) = bias {
-            for (plane, &bv) in y.chunks_mut((oh * ow).max(1)).zip(b.iter().cycle()) {
-                plane.fill(bv);
-            }
+    let mut y = super::buffers::take(n * m * oh * ow);
+    if oh * ow == 0 {
+        return y;
+    }
+    if h * iw == 0 {
+        for (plane, mi) in y.chunks_mut(oh * ow).zip((0..m).cycle()) {
+            let v = bias.map_or(0.0, |b| b[mi]);
+            plane.fill(clamp.map_or(v, |cl| cl.apply(v)));
         }
         return y;
     }
-    let layout = Layout::new(geo);
-    simd::depthwise_conv(geo, &layout, x, w, bias)
+    simd::depthwise_conv(geo, x, w, bias, clamp, &mut y);
+    y
 }
 
-/// [`conv`] for a non-empty input and output.
+/// [`conv`] for a non-empty input and output into `y` (`n * m * oh * ow` elements).
 #[inline(always)]
 pub(super) fn conv_planes<F: Madd>(
     geo: &Geom,
-    layout: &Layout,
     x: &[f32],
     w: &[f32],
     bias: Option<&[f32]>,
-) -> Vec<f32> {
+    clamp: Option<Clamp>,
+    y: &mut [f32],
+) {
+    match clamp {
+        Some(cl) => planes::<F>(geo, x, w, bias, cl, y),
+        None => planes::<F>(geo, x, w, bias, Linear, y),
+    }
+}
+
+/// Outputs per row below which a stride-1 3x3 plane is computed flattened (all rows in one
+/// loop over the padded plane, dropping the padding columns afterwards), so that vectors
+/// span rows instead of running mostly in their remainder loops.
+const FLAT_BELOW: usize = 24;
+
+/// [`conv_planes`] with the epilogue `act`.
+#[inline(always)]
+fn planes<F: Madd>(
+    geo: &Geom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    act: impl Act,
+    y: &mut [f32],
+) {
     let Geom {
-        n,
         c,
         h,
         w: iw,
@@ -162,105 +95,408 @@ pub(super) fn conv_planes<F: Madd>(
         ..
     } = *geo;
     let (kk, mult, ohw) = (kh * kw, m / c, oh * ow);
-    // Outputs are produced in memory order and appended (no zeroing pass over `y`).
-    let mut y = Vec::with_capacity(n * m * ohw);
-    let mut src = vec![0.0f32; layout.src_len()];
-    let mut acc = vec![0.0f32; if ow < CH { layout.len } else { ow }];
-    for (ci, xp) in x.chunks_exact(h * iw).enumerate().take(n * c) {
-        layout.fill(geo, xp, &mut src);
-        // Output channel `ch * mult + j` reads input channel `ch`.
-        let ch = ci % c;
-        for mi in ch * mult..(ch + 1) * mult {
-            let filt = &w[mi * kk..(mi + 1) * kk];
-            let bv = bias.map_or(0.0, |b| b[mi]);
-            match (
-                <&[usize; 9]>::try_from(&layout.offsets[..]),
-                <&[f32; 9]>::try_from(filt),
-            ) {
-                (Ok(o), Ok(f)) => {
-                    plane::<F>(layout, oh, ow, &src, &o[..], &f[..], bv, &mut y, &mut acc);
-                }
-                _ => plane::<F>(
-                    layout,
-                    oh,
-                    ow,
-                    &src,
-                    &layout.offsets,
-                    filt,
-                    bv,
-                    &mut y,
-                    &mut acc,
-                ),
-            }
-        }
+    let mut padded = Vec::new();
+    let mut flat = Vec::new();
+    for (pi, yp) in y.chunks_exact_mut(ohw).enumerate() {
+        // Output plane `pi` is batch `pi / m`, channel `mi`, reading input channel `mi / mult`.
+        let (b, mi) = (pi / m, pi % m);
+        let ci = b * c + mi / mult;
+        let xp = &x[ci * h * iw..(ci + 1) * h * iw];
+        let filt = &w[mi * kk..(mi + 1) * kk];
+        let bv = bias.map_or(0.0, |b| b[mi]);
+        let (src, ws) = source(geo, xp, &mut padded);
+        plane::<F>(geo, src, ws, filt, bv, act, &mut flat, yp);
     }
-    y
 }
 
-/// Appends one output plane (`oh x ow`) to `y`. Rows of at least [`CH`] outputs are
-/// computed into `acc` (one row) in chunks, the last one overlapping its predecessor;
-/// narrower planes are computed in the flattened space into `acc` (all rows).
+/// The input plane `x` as read by the kernels, with its row stride: `x` itself when every
+/// tap of every output lies inside it, else the window the outputs read (rows `-pt ..`,
+/// columns `-pl ..`) copied into `buf` with zeros in the padding. `buf` must be empty or
+/// hold the window of an earlier channel of the same convolution.
+#[inline(always)]
+fn source<'a>(geo: &Geom, x: &'a [f32], buf: &'a mut Vec<f32>) -> (&'a [f32], usize) {
+    let Geom {
+        h,
+        w,
+        kh,
+        kw,
+        oh,
+        ow,
+        sh,
+        sw,
+        dh,
+        dw,
+        pt,
+        pl,
+        ..
+    } = *geo;
+    let (hp, wp) = (
+        (oh - 1) * sh + (kh - 1) * dh + 1,
+        (ow - 1) * sw + (kw - 1) * dw + 1,
+    );
+    if pt == 0 && pl == 0 && hp <= h && wp <= w {
+        return (x, w);
+    }
+    // The padding is written once per convolution (`buf` starts empty and every channel
+    // overwrites only the same interior).
+    let fresh = buf.is_empty();
+    buf.resize(hp * wp, 0.0);
+    // Input columns `0..cols` land at `pl..pl + cols`.
+    let cols = wp.saturating_sub(pl).min(w);
+    for (i, row) in buf.chunks_exact_mut(wp).enumerate() {
+        match i.checked_sub(pt).filter(|&r| r < h && cols > 0) {
+            Some(r) => row[pl..pl + cols].copy_from_slice(&x[r * w..r * w + cols]),
+            None if fresh => row.fill(0.0),
+            None => {}
+        }
+    }
+    (buf, wp)
+}
+
+/// The activation applied to each finished output.
+trait Act: Copy {
+    fn apply(self, v: f32) -> f32;
+}
+
+/// No activation.
+#[derive(Clone, Copy)]
+struct Linear;
+
+impl Act for Linear {
+    #[inline(always)]
+    fn apply(self, v: f32) -> f32 {
+        v
+    }
+}
+
+impl Act for Clamp {
+    #[inline(always)]
+    fn apply(self, v: f32) -> f32 {
+        Clamp::apply(self, v)
+    }
+}
+
+/// One output plane `y` (`oh x ow`) from the padded source plane `src` (row stride `ws`, see
+/// [`source`]) and filter `f`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn plane<F: Madd>(
-    layout: &Layout,
-    oh: usize,
-    ow: usize,
+    geo: &Geom,
     src: &[f32],
-    offsets: &[usize],
-    weights: &[f32],
+    ws: usize,
+    f: &[f32],
     bias: f32,
-    y: &mut Vec<f32>,
-    acc: &mut [f32],
+    act: impl Act,
+    flat: &mut Vec<f32>,
+    y: &mut [f32],
 ) {
-    if ow >= CH {
-        let row = &mut acc[..ow];
-        for oy in 0..oh {
-            let p0 = oy * layout.w2;
-            let mut q = 0;
-            loop {
-                let q0 = q.min(ow - CH);
-                let v = chunk::<F>(src, p0 + q0, offsets, weights, bias);
-                row[q0..q0 + CH].copy_from_slice(&v);
-                q += CH;
-                if q >= ow {
-                    break;
-                }
+    let Geom {
+        kh,
+        kw,
+        oh,
+        ow,
+        sh,
+        sw,
+        dh,
+        dw,
+        ..
+    } = *geo;
+    let f3: Option<&[f32; 9]> = f
+        .try_into()
+        .ok()
+        .filter(|_| kh == 3 && kw == 3 && dh == 1 && dw == 1);
+    if let (Some(f3), 1, 1, true) = (f3, sh, sw, ow < FLAT_BELOW) {
+        // Flattened outputs `p = oy * ws + ox`; the columns `ox >= ow` are dropped.
+        let n = (oh - 1) * ws + ow;
+        flat.resize(n, 0.0);
+        let rows = [src, &src[ws..], &src[2 * ws..]];
+        row3_s1::<F>(flat, rows, f3, bias, act);
+        for (oy, yrow) in y.chunks_exact_mut(ow).enumerate() {
+            yrow.copy_from_slice(&flat[oy * ws..oy * ws + ow]);
+        }
+        return;
+    }
+    for (oy, out) in y.chunks_exact_mut(ow).enumerate() {
+        let r0 = oy * sh * ws;
+        match (f3, sw) {
+            (Some(f3), 1) => {
+                let rows = [&src[r0..], &src[r0 + ws..], &src[r0 + 2 * ws..]];
+                row3_s1::<F>(out, rows, f3, bias, act);
             }
-            y.extend_from_slice(row);
-        }
-    } else {
-        for (ci, out) in acc.chunks_exact_mut(CH).enumerate() {
-            out.copy_from_slice(&chunk::<F>(src, ci * CH, offsets, weights, bias));
-        }
-        for row in acc.chunks(layout.w2).take(oh) {
-            y.extend_from_slice(&row[..ow]);
+            (Some(f3), 2) => {
+                let rows = [&src[r0..], &src[r0 + ws..], &src[r0 + 2 * ws..]];
+                row3_s2::<F>(out, rows, f3, bias, act);
+            }
+            _ => {
+                out.fill(bias);
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        let wt = f[ki * kw + kj];
+                        let r = &src[r0 + ki * dh * ws + kj * dw..];
+                        if sw == 1 {
+                            for (o, &v) in out.iter_mut().zip(r) {
+                                *o = F::madd(wt, v, *o);
+                            }
+                        } else {
+                            for (o, &v) in out.iter_mut().zip(r.iter().step_by(sw)) {
+                                *o = F::madd(wt, v, *o);
+                            }
+                        }
+                    }
+                }
+                out.iter_mut().for_each(|v| *v = act.apply(*v));
+            }
         }
     }
 }
 
-/// The [`CH`] outputs at flattened position `p`: `bias + sum_t weights[t] * src[p +
-/// offsets[t] + l]`, summed in three interleaved partial sums so that the multiply-adds of
-/// one chunk do not form a single long dependency chain.
+/// The interior of one output row of a 3x3 stride-1 kernel: `out[i] = clamp(bias +
+/// sum_{ki, kj} f[ki * 3 + kj] * rows[ki][i + kj])`.
 #[inline(always)]
-fn chunk<F: Madd>(
-    src: &[f32],
-    p: usize,
-    offsets: &[usize],
-    weights: &[f32],
-    bias: f32,
-) -> [f32; CH] {
-    let mut a = [[bias; CH], [0.0; CH], [0.0; CH]];
-    for (t, (&o, &wt)) in offsets.iter().zip(weights).enumerate() {
-        let s = &src[p + o..p + o + CH];
-        let part = &mut a[t % 3];
-        for l in 0..CH {
-            part[l] = F::madd(wt, s[l], part[l]);
+fn row3_s1<F: Madd>(out: &mut [f32], rows: [&[f32]; 3], f: &[f32; 9], bias: f32, clamp: impl Act) {
+    let n = out.len();
+    // Nine windows of exactly `n` elements, so the loop below has no bounds checks.
+    let t: [[&[f32]; 3]; 3] = rows.map(|r| [&r[..n], &r[1..n + 1], &r[2..n + 2]]);
+    for i in 0..n {
+        let mut a = F::madd(f[0], t[0][0][i], bias);
+        let mut b = f[1] * t[0][1][i];
+        let mut c = f[2] * t[0][2][i];
+        a = F::madd(f[3], t[1][0][i], a);
+        b = F::madd(f[4], t[1][1][i], b);
+        c = F::madd(f[5], t[1][2][i], c);
+        a = F::madd(f[6], t[2][0][i], a);
+        b = F::madd(f[7], t[2][1][i], b);
+        c = F::madd(f[8], t[2][2][i], c);
+        out[i] = clamp.apply(a + b + c);
+    }
+}
+
+/// The interior of one output row of a 3x3 stride-2 kernel: `out[i] = clamp(bias +
+/// sum_{ki, kj} f[ki * 3 + kj] * rows[ki][2 * i + kj])`.
+#[inline(always)]
+fn row3_s2<F: Madd>(out: &mut [f32], rows: [&[f32]; 3], f: &[f32; 9], bias: f32, clamp: impl Act) {
+    let n = out.len();
+    // Per row: the pairs `(r[2i], r[2i + 1])`, and the pairs from `r[2]` for `r[2i + 2]`.
+    // The interior ends at `r[2n]` (the last output's last tap), so only `n - 1` shifted
+    // pairs exist: the last output is computed on its own.
+    let p: [&[f32]; 3] = rows.map(|r| &r[..2 * n]);
+    let q: [&[f32]; 3] = rows.map(|r| &r[2..2 * n]);
+    let body = n - 1;
+    let tap = |e: [f32; 3], o: [f32; 3], e2: [f32; 3]| -> f32 {
+        let mut a = F::madd(f[0], e[0], bias);
+        let mut b = f[1] * o[0];
+        let mut c = f[2] * e2[0];
+        a = F::madd(f[3], e[1], a);
+        b = F::madd(f[4], o[1], b);
+        c = F::madd(f[5], e2[1], c);
+        a = F::madd(f[6], e[2], a);
+        b = F::madd(f[7], o[2], b);
+        c = F::madd(f[8], e2[2], c);
+        clamp.apply(a + b + c)
+    };
+    let (p0, p1, p2) = (
+        p[0].chunks_exact(2),
+        p[1].chunks_exact(2),
+        p[2].chunks_exact(2),
+    );
+    let (q0, q1, q2) = (
+        q[0].chunks_exact(2),
+        q[1].chunks_exact(2),
+        q[2].chunks_exact(2),
+    );
+    for (((((o, a0), a1), a2), (b0, b1)), b2) in out[..body]
+        .iter_mut()
+        .zip(p0)
+        .zip(p1)
+        .zip(p2)
+        .zip(q0.zip(q1))
+        .zip(q2)
+    {
+        *o = tap(
+            [a0[0], a1[0], a2[0]],
+            [a0[1], a1[1], a2[1]],
+            [b0[0], b1[0], b2[0]],
+        );
+    }
+    let j = 2 * body;
+    out[body] = tap(
+        [rows[0][j], rows[1][j], rows[2][j]],
+        [rows[0][j + 1], rows[1][j + 1], rows[2][j + 1]],
+        [rows[0][j + 2], rows[1][j + 2], rows[2][j + 2]],
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Depthwise convolution by definition, clamp applied at the end.
+    fn naive(geo: &Geom, x: &[f32], w: &[f32], bias: &[f32], clamp: Option<Clamp>) -> Vec<f32> {
+        let Geom {
+            n,
+            c,
+            h,
+            w: iw,
+            m,
+            kh,
+            kw,
+            oh,
+            ow,
+            sh,
+            sw,
+            dh,
+            dw,
+            pt,
+            pl,
+            ..
+        } = *geo;
+        let mut y = Vec::new();
+        for b in 0..n {
+            for mi in 0..m {
+                let ci = mi / (m / c);
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut acc = bias[mi];
+                        for ki in 0..kh {
+                            for kj in 0..kw {
+                                let iy = (oy * sh + ki * dh) as isize - pt as isize;
+                                let ix = (ox * sw + kj * dw) as isize - pl as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= iw as isize {
+                                    continue;
+                                }
+                                let xv = x[((b * c + ci) * h + iy as usize) * iw + ix as usize];
+                                acc += xv * w[(mi * kh + ki) * kw + kj];
+                            }
+                        }
+                        y.push(clamp.map_or(acc, |cl| cl.apply(acc)));
+                    }
+                }
+            }
         }
+        y
     }
-    let mut out = [0.0; CH];
-    for l in 0..CH {
-        out[l] = a[0][l] + a[1][l] + a[2][l];
+
+    fn data(len: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2_654_435_761).max(1);
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
     }
-    out
+
+    /// Every geometry of the brief's list against [`naive`], on the current kernel path.
+    fn check_all() {
+        let clamps = [
+            Clamp::RELU,
+            Clamp { lo: 0.0, hi: 6.0 },
+            Clamp { lo: -0.5, hi: 0.25 },
+        ];
+        let mut cases = 0;
+        for (c, mult) in [(1, 1), (3, 1), (17, 1), (2, 3)] {
+            for (h, w) in [(1, 1), (2, 3), (5, 7), (9, 17), (4, 33), (3, 40), (11, 70)] {
+                for (k, s, d, p) in [
+                    (3, 1, 1, 1),
+                    (3, 1, 1, 0),
+                    (3, 2, 1, 1),
+                    (3, 2, 1, 0),
+                    (3, 2, 1, 2),
+                    (3, 1, 2, 2),
+                    (5, 1, 1, 2),
+                    (2, 3, 1, 1),
+                    (1, 2, 1, 0),
+                ] {
+                    let ek = (k - 1) * d + 1;
+                    if h + 2 * p < ek || w + 2 * p < ek {
+                        continue;
+                    }
+                    let (oh, ow) = ((h + 2 * p - ek) / s + 1, (w + 2 * p - ek) / s + 1);
+                    let m = c * mult;
+                    let geo = Geom {
+                        n: 2,
+                        c,
+                        h,
+                        w,
+                        m,
+                        kh: k,
+                        kw: k,
+                        oh,
+                        ow,
+                        sh: s,
+                        sw: s,
+                        dh: d,
+                        dw: d,
+                        pt: p,
+                        pl: p,
+                        group: c,
+                    };
+                    let x = data(2 * c * h * w, 1 + h as u32 * 31 + w as u32);
+                    let wt = data(m * k * k, 7 + c as u32);
+                    let b = data(m, 3);
+                    for cl in clamps {
+                        let got = conv(&geo, &x, &wt, Some(&b), Some(cl));
+                        let want = naive(&geo, &x, &wt, &b, Some(cl));
+                        assert_eq!(got.len(), want.len(), "{geo:?}");
+                        for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+                            assert!((g - e).abs() <= 1e-5, "{geo:?} {cl:?} at {i}: {g} vs {e}");
+                        }
+                        cases += 1;
+                    }
+                    // No bias, no clamp.
+                    let got = conv(&geo, &x, &wt, None, None);
+                    let want = naive(&geo, &x, &wt, &vec![0.0; m], None);
+                    for (g, e) in got.iter().zip(&want) {
+                        assert!((g - e).abs() <= 1e-5, "{geo:?}: {g} vs {e}");
+                    }
+                }
+            }
+        }
+        assert!(cases > 300);
+    }
+
+    #[test]
+    fn matches_naive_on_the_default_path() {
+        check_all();
+    }
+
+    #[test]
+    fn matches_naive_on_the_avx2_path() {
+        simd::with_avx2(check_all);
+    }
+
+    #[test]
+    fn matches_naive_on_the_portable_path() {
+        simd::with_portable(check_all);
+    }
+
+    #[test]
+    fn nan_is_clamped_like_relu() {
+        let geo = Geom {
+            n: 1,
+            c: 1,
+            h: 1,
+            w: 40,
+            m: 1,
+            kh: 1,
+            kw: 3,
+            oh: 1,
+            ow: 40,
+            sh: 1,
+            sw: 1,
+            dh: 1,
+            dw: 1,
+            pt: 0,
+            pl: 1,
+            group: 1,
+        };
+        let mut x = vec![1.0f32; 40];
+        x[20] = f32::NAN;
+        let y = conv(&geo, &x, &[1.0, 1.0, 1.0], None, Some(Clamp::RELU));
+        assert_eq!(y[19..22], [0.0, 0.0, 0.0]);
+        assert_eq!(y[0], 2.0);
+        assert_eq!(y[10], 3.0);
+    }
 }

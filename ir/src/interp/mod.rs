@@ -15,6 +15,7 @@
 //! so Qdq-phase graphs execute; the integer compute ops need the integer interpreter
 //! ([`int::run_int`]), which shares this execution engine.
 
+mod buffers;
 mod conv;
 mod convgemm;
 mod depthwise;
@@ -372,7 +373,7 @@ fn run_impl(
                     let u = &mut uses[v.index()];
                     *u -= 1;
                     if *u == 0 {
-                        env[v.index()] = None;
+                        recycle(env[v.index()].take());
                     }
                 }
                 res.into_iter().map(Cow::Owned).collect()
@@ -406,6 +407,18 @@ fn run_impl(
                 })
         })
         .collect()
+}
+
+/// Hands the buffer of a freed computed f32 value (an owned operand after its last use) to
+/// [`buffers::give`].
+fn recycle(t: Option<Cow<'_, Tensor>>) {
+    if let Some(Cow::Owned(Tensor {
+        data: crate::tensor::TensorData::F32(v),
+        ..
+    })) = t
+    {
+        buffers::give(v);
+    }
 }
 
 /// The `(conv, activation, clamp)` triples of the needed nodes where a float Conv's only
@@ -465,6 +478,7 @@ fn conv_fused(
         return Err(invalid(name, format!("result shape {} overflows", t.shape)));
     }
     let r = conv::conv(a, &args, t, Some(clamp))?;
+    args.into_iter().for_each(|a| recycle(Some(a)));
     ensure(
         r.shape == t.shape && r.numel() == t.shape.numel(),
         name,
@@ -500,7 +514,9 @@ fn eval(
         }
         Op::Conv(a) => {
             float_only(name, &args, out, mode)?;
-            vec![conv::conv(a, &args, one(name, out)?, None)?]
+            let r = conv::conv(a, &args, one(name, out)?, None)?;
+            args.into_iter().for_each(|a| recycle(Some(a)));
+            vec![r]
         }
         Op::ConvTranspose(a) => {
             float_only(name, &args, out, mode)?;

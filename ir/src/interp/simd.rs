@@ -105,11 +105,50 @@ pub(crate) fn avx2_fma() -> bool {
 /// Defines `pub(crate) fn $name(args) -> ret` that runs `$kernel::<Fused>` compiled for
 /// AVX2+FMA when the CPU has them, and `$kernel::<Separate>` otherwise. With `plain`, the
 /// kernel is not generic (it has no multiply-adds) and only its code generation differs.
+/// With `wide`, a third instance compiled for AVX-512F (512-bit vectors) runs first when
+/// the CPU has it.
 macro_rules! dispatch {
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $($kernel:ident)::+;) => {
         dispatch!(@emit $(#[$doc])* fn $name($($arg: $ty),*) $(-> $ret)?;
             fast = $($kernel)::+::<Fused>; portable = $($kernel)::+::<Separate>);
     };
+    ($(#[$doc:meta])* wide fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $($kernel:ident)::+;) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        pub(crate) fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn wide($($arg: $ty),*) $(-> $ret)? {
+                    $($kernel)::+::<Fused>($($arg),*)
+                }
+                if avx512f() && avx2_fma() {
+                    // SAFETY: `wide` only requires the avx512f, avx2 and fma target
+                    // features, which `avx512f` and `avx2_fma` just detected on this CPU.
+                    return unsafe { wide($($arg),*) };
+                }
+            }
+            dispatch!(@body fn($($arg),*); fast = $($kernel)::+::<Fused>;
+                portable = $($kernel)::+::<Separate>; types = $($ty),*; $(ret = $ret)?)
+        }
+    };
+    (@body fn($($arg:ident),*); fast = $fast:path; portable = $portable:path; types = $($ty:ty),*; $(ret = $ret:ty)?) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            fn fast($($arg: $ty),*) $(-> $ret)? {
+                $fast($($arg),*)
+            }
+            if avx2_fma() {
+                // SAFETY: `fast` only requires the avx2 and fma target features, which
+                // `avx2_fma` just detected on this CPU.
+                return unsafe { fast($($arg),*) };
+            }
+        }
+        $portable($($arg),*)
+    }};
     ($(#[$doc:meta])* plain fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $($kernel:ident)::+;) => {
         dispatch!(@emit $(#[$doc])* fn $name($($arg: $ty),*) $(-> $ret)?;
             fast = $($kernel)::+; portable = $($kernel)::+);
@@ -139,13 +178,14 @@ macro_rules! dispatch {
 
 dispatch! {
     /// A depthwise convolution: see [`super::depthwise::conv_planes`].
-    fn depthwise_conv(
+    wide fn depthwise_conv(
         geo: &super::conv::Geom,
-        layout: &super::depthwise::Layout,
         x: &[f32],
         w: &[f32],
         bias: Option<&[f32]>,
-    ) -> Vec<f32> = super::depthwise::conv_planes;
+        clamp: Option<super::convgemm::Clamp>,
+        y: &mut [f32],
+    ) = super::depthwise::conv_planes;
 }
 
 dispatch! {
