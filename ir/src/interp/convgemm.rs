@@ -53,9 +53,13 @@ impl Clamp {
     };
 
     /// Clamps one value like the Relu and Clip kernels (`f32::max`: a NaN becomes `lo`).
+    /// Written as comparisons rather than `max` / `min` so that a vectorized loop uses one
+    /// `maxps` / `minps` each (which return their second operand for a NaN) instead of the
+    /// NaN fix-ups `f32::max` needs; the results are the same, up to the sign of a zero.
     #[inline(always)]
     pub(crate) fn apply(self, v: f32) -> f32 {
-        v.max(self.lo).min(self.hi)
+        let v = if v > self.lo { v } else { self.lo };
+        if v < self.hi { v } else { self.hi }
     }
 }
 
@@ -152,8 +156,8 @@ pub(super) fn gemm(
             let kc = KC.min(k - pc);
             // A dense `b` is packed only for its last, partial strip.
             let packed_from = match dense {
-                Some(_) => nc / NR * NR,
-                None => 0,
+                Some(_) if n.is_multiple_of(NR) => nc / NR * NR,
+                _ => 0,
             };
             pack_b(b, n, pc, kc, jc + packed_from, nc - packed_from, s);
             let (first, last) = (pc == 0, pc + kc == k);

@@ -71,7 +71,7 @@ pub(super) fn conv_planes<F: Madd>(
 /// Outputs per row below which a stride-1 3x3 plane is computed flattened (all rows in one
 /// loop over the padded plane, dropping the padding columns afterwards), so that vectors
 /// span rows instead of running mostly in their remainder loops.
-const FLAT_BELOW: usize = 24;
+const FLAT_BELOW: usize = 64;
 
 /// [`conv_planes`] with the epilogue `act`.
 #[inline(always)]
@@ -97,6 +97,8 @@ fn planes<F: Madd>(
     let (kk, mult, ohw) = (kh * kw, m / c, oh * ow);
     let mut padded = Vec::new();
     let mut flat = Vec::new();
+    // Stride-2 3x3 kernels read column-split planes.
+    let split = kh == 3 && kw == 3 && geo.dh == 1 && geo.dw == 1 && geo.sw == 2;
     for (pi, yp) in y.chunks_exact_mut(ohw).enumerate() {
         // Output plane `pi` is batch `pi / m`, channel `mi`, reading input channel `mi / mult`.
         let (b, mi) = (pi / m, pi % m);
@@ -104,7 +106,7 @@ fn planes<F: Madd>(
         let xp = &x[ci * h * iw..(ci + 1) * h * iw];
         let filt = &w[mi * kk..(mi + 1) * kk];
         let bv = bias.map_or(0.0, |b| b[mi]);
-        let (src, ws) = source(geo, xp, &mut padded);
+        let (src, ws) = source(geo, xp, split, &mut padded);
         plane::<F>(geo, src, ws, filt, bv, act, &mut flat, yp);
     }
 }
@@ -114,7 +116,7 @@ fn planes<F: Madd>(
 /// columns `-pl ..`) copied into `buf` with zeros in the padding. `buf` must be empty or
 /// hold the window of an earlier channel of the same convolution.
 #[inline(always)]
-fn source<'a>(geo: &Geom, x: &'a [f32], buf: &'a mut Vec<f32>) -> (&'a [f32], usize) {
+fn source<'a>(geo: &Geom, x: &'a [f32], split: bool, buf: &'a mut Vec<f32>) -> (&'a [f32], usize) {
     let Geom {
         h,
         w,
@@ -134,7 +136,7 @@ fn source<'a>(geo: &Geom, x: &'a [f32], buf: &'a mut Vec<f32>) -> (&'a [f32], us
         (oh - 1) * sh + (kh - 1) * dh + 1,
         (ow - 1) * sw + (kw - 1) * dw + 1,
     );
-    if pt == 0 && pl == 0 && hp <= h && wp <= w {
+    if !split && pt == 0 && pl == 0 && hp <= h && wp <= w {
         return (x, w);
     }
     // The padding is written once per convolution (`buf` starts empty and every channel
@@ -143,8 +145,40 @@ fn source<'a>(geo: &Geom, x: &'a [f32], buf: &'a mut Vec<f32>) -> (&'a [f32], us
     buf.resize(hp * wp, 0.0);
     // Input columns `0..cols` land at `pl..pl + cols`.
     let cols = wp.saturating_sub(pl).min(w);
+    // With `split`, padded column `j` is stored at `j / 2`, or `even + j / 2` when odd.
+    let even = wp.div_ceil(2);
     for (i, row) in buf.chunks_exact_mut(wp).enumerate() {
         match i.checked_sub(pt).filter(|&r| r < h && cols > 0) {
+            Some(r) if split => {
+                let src = &x[r * w..r * w + cols];
+                // Input pairs `(2a, 2a + 1)` land at padded `pl + 2a` and `pl + 2a + 1`:
+                // one of them even, the other odd.
+                let (first, second) = if pl % 2 == 0 {
+                    (pl / 2, even + pl / 2)
+                } else {
+                    (even + pl / 2, pl.div_ceil(2))
+                };
+                let (pairs, last) = (cols / 2, cols % 2 == 1);
+                let (lo, hi) = row.split_at_mut(even);
+                let (d0, d1) = if pl % 2 == 0 {
+                    (
+                        &mut lo[first..first + pairs + usize::from(last)],
+                        &mut hi[second - even..],
+                    )
+                } else {
+                    (
+                        &mut hi[first - even..first - even + pairs + usize::from(last)],
+                        &mut lo[second..],
+                    )
+                };
+                for ((p, a), b) in src.chunks_exact(2).zip(d0.iter_mut()).zip(d1.iter_mut()) {
+                    *a = p[0];
+                    *b = p[1];
+                }
+                if last {
+                    d0[pairs] = src[cols - 1];
+                }
+            }
             Some(r) => row[pl..pl + cols].copy_from_slice(&x[r * w..r * w + cols]),
             None if fresh => row.fill(0.0),
             None => {}
@@ -210,7 +244,7 @@ fn plane<F: Madd>(
         let n = (oh - 1) * ws + ow;
         flat.resize(n, 0.0);
         let rows = [src, &src[ws..], &src[2 * ws..]];
-        row3_s1::<F>(flat, rows, f3, bias, act);
+        row3::<F>(flat, rows, [0, 1, 2], f3, bias, act);
         for (oy, yrow) in y.chunks_exact_mut(ow).enumerate() {
             yrow.copy_from_slice(&flat[oy * ws..oy * ws + ow]);
         }
@@ -221,11 +255,12 @@ fn plane<F: Madd>(
         match (f3, sw) {
             (Some(f3), 1) => {
                 let rows = [&src[r0..], &src[r0 + ws..], &src[r0 + 2 * ws..]];
-                row3_s1::<F>(out, rows, f3, bias, act);
+                row3::<F>(out, rows, [0, 1, 2], f3, bias, act);
             }
             (Some(f3), 2) => {
+                // Taps 0 and 2 read even columns `2i` and `2i + 2`, tap 1 the odd `2i + 1`.
                 let rows = [&src[r0..], &src[r0 + ws..], &src[r0 + 2 * ws..]];
-                row3_s2::<F>(out, rows, f3, bias, act);
+                row3::<F>(out, rows, [0, ws.div_ceil(2), 1], f3, bias, act);
             }
             _ => {
                 out.fill(bias);
@@ -250,13 +285,32 @@ fn plane<F: Madd>(
     }
 }
 
-/// The interior of one output row of a 3x3 stride-1 kernel: `out[i] = clamp(bias +
-/// sum_{ki, kj} f[ki * 3 + kj] * rows[ki][i + kj])`.
+/// The interior of one output row of a 3x3 kernel: `out[i] = clamp(bias + sum_{ki, kj}
+/// f[ki * 3 + kj] * rows[ki][offs[kj] + i])` (offsets `0, 1, 2` for stride 1; for stride 2
+/// the rows are split into even and odd columns, see [`source`]).
 #[inline(always)]
-fn row3_s1<F: Madd>(out: &mut [f32], rows: [&[f32]; 3], f: &[f32; 9], bias: f32, clamp: impl Act) {
+fn row3<F: Madd>(
+    out: &mut [f32],
+    rows: [&[f32]; 3],
+    offs: [usize; 3],
+    f: &[f32; 9],
+    bias: f32,
+    clamp: impl Act,
+) {
     let n = out.len();
     // Nine windows of exactly `n` elements, so the loop below has no bounds checks.
-    let t: [[&[f32]; 3]; 3] = rows.map(|r| [&r[..n], &r[1..n + 1], &r[2..n + 2]]);
+    fn win<'r>(r: &'r [f32], offs: [usize; 3], n: usize) -> [&'r [f32]; 3] {
+        [
+            &r[offs[0]..offs[0] + n],
+            &r[offs[1]..offs[1] + n],
+            &r[offs[2]..offs[2] + n],
+        ]
+    }
+    let t: [[&[f32]; 3]; 3] = [
+        win(rows[0], offs, n),
+        win(rows[1], offs, n),
+        win(rows[2], offs, n),
+    ];
     for i in 0..n {
         let mut a = F::madd(f[0], t[0][0][i], bias);
         let mut b = f[1] * t[0][1][i];
@@ -269,61 +323,6 @@ fn row3_s1<F: Madd>(out: &mut [f32], rows: [&[f32]; 3], f: &[f32; 9], bias: f32,
         c = F::madd(f[8], t[2][2][i], c);
         out[i] = clamp.apply(a + b + c);
     }
-}
-
-/// The interior of one output row of a 3x3 stride-2 kernel: `out[i] = clamp(bias +
-/// sum_{ki, kj} f[ki * 3 + kj] * rows[ki][2 * i + kj])`.
-#[inline(always)]
-fn row3_s2<F: Madd>(out: &mut [f32], rows: [&[f32]; 3], f: &[f32; 9], bias: f32, clamp: impl Act) {
-    let n = out.len();
-    // Per row: the pairs `(r[2i], r[2i + 1])`, and the pairs from `r[2]` for `r[2i + 2]`.
-    // The interior ends at `r[2n]` (the last output's last tap), so only `n - 1` shifted
-    // pairs exist: the last output is computed on its own.
-    let p: [&[f32]; 3] = rows.map(|r| &r[..2 * n]);
-    let q: [&[f32]; 3] = rows.map(|r| &r[2..2 * n]);
-    let body = n - 1;
-    let tap = |e: [f32; 3], o: [f32; 3], e2: [f32; 3]| -> f32 {
-        let mut a = F::madd(f[0], e[0], bias);
-        let mut b = f[1] * o[0];
-        let mut c = f[2] * e2[0];
-        a = F::madd(f[3], e[1], a);
-        b = F::madd(f[4], o[1], b);
-        c = F::madd(f[5], e2[1], c);
-        a = F::madd(f[6], e[2], a);
-        b = F::madd(f[7], o[2], b);
-        c = F::madd(f[8], e2[2], c);
-        clamp.apply(a + b + c)
-    };
-    let (p0, p1, p2) = (
-        p[0].chunks_exact(2),
-        p[1].chunks_exact(2),
-        p[2].chunks_exact(2),
-    );
-    let (q0, q1, q2) = (
-        q[0].chunks_exact(2),
-        q[1].chunks_exact(2),
-        q[2].chunks_exact(2),
-    );
-    for (((((o, a0), a1), a2), (b0, b1)), b2) in out[..body]
-        .iter_mut()
-        .zip(p0)
-        .zip(p1)
-        .zip(p2)
-        .zip(q0.zip(q1))
-        .zip(q2)
-    {
-        *o = tap(
-            [a0[0], a1[0], a2[0]],
-            [a0[1], a1[1], a2[1]],
-            [b0[0], b1[0], b2[0]],
-        );
-    }
-    let j = 2 * body;
-    out[body] = tap(
-        [rows[0][j], rows[1][j], rows[2][j]],
-        [rows[0][j + 1], rows[1][j + 1], rows[2][j + 1]],
-        [rows[0][j + 2], rows[1][j + 2], rows[2][j + 2]],
-    );
 }
 
 #[cfg(test)]

@@ -5,6 +5,12 @@
 //! X.npy, or a deterministic pseudo-random input). Prints `qcc_ms <median ms per inference>`
 //! and the min, and `qcc_cpu_ms <median thread CPU ms>` where Linux reports it, for
 //! tools/bench/bench_float.py to compare against onnxruntime.
+//!
+//! With `--profile`, it also prints where the time goes: every node's result is timed by
+//! `ir::interp::run_float_observed` (time since the previous value appeared, so data
+//! movement and bookkeeping count towards the next node), summed by op, operand shapes and result shape
+//! over the timed runs, largest first. Observation turns off the Conv + Relu/Clip fusion,
+//! so the activations show up as their own rows.
 
 use anyhow::{Context, Result, bail};
 use std::time::Instant;
@@ -15,11 +21,13 @@ fn main() -> Result<()> {
     let mut input = None;
     let mut iters = 10usize;
     let mut warmup = 2usize;
+    let mut profile = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--input" => input = args.next(),
             "--iters" => iters = args.next().context("--iters N")?.parse()?,
             "--warmup" => warmup = args.next().context("--warmup N")?.parse()?,
+            "--profile" => profile = true,
             _ if model.is_none() => model = Some(a),
             _ => bail!("unexpected argument `{a}`"),
         }
@@ -71,6 +79,45 @@ fn main() -> Result<()> {
     println!("qcc_min_ms {:.3}", times[0]);
     if !cpu.is_empty() {
         println!("qcc_cpu_ms {:.3}", cpu[cpu.len() / 2]);
+    }
+    if profile {
+        print_profile(&g, &inputs, iters.max(1))?;
+    }
+    Ok(())
+}
+
+/// Prints the time per `(op, operand shapes, result shape)` summed over `iters` observed runs, as ms per
+/// inference and share of the total.
+fn print_profile(g: &ir::graph::Graph, inputs: &[ir::Tensor], iters: usize) -> Result<()> {
+    use std::collections::HashMap;
+    let mut per: HashMap<String, (f64, usize)> = HashMap::new();
+    for _ in 0..iters {
+        let mut last = Instant::now();
+        ir::interp::run_float_observed(g, inputs, &mut |v, t| {
+            let now = Instant::now();
+            let node = g.producer(v);
+            let ins: Vec<String> = node
+                .inputs
+                .iter()
+                .map(|&i| g.ty(i).shape.to_string())
+                .collect();
+            let key = format!("{} {} -> {}", node.op.mnemonic(), ins.join(" "), t.shape);
+            let e = per.entry(key).or_default();
+            e.0 += (now - last).as_secs_f64() * 1e3 / iters as f64;
+            e.1 += 1;
+            last = now;
+        })?;
+    }
+    let total: f64 = per.values().map(|e| e.0).sum();
+    let mut rows: Vec<_> = per.into_iter().collect();
+    rows.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
+    println!("profile: {total:.3} ms per inference (observed, unfused)");
+    for (k, (ms, n)) in rows {
+        println!(
+            "profile {ms:>8.3} ms {:>5.1}% x{:<3} {k}",
+            100.0 * ms / total,
+            n / iters
+        );
     }
     Ok(())
 }
