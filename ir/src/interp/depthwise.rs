@@ -97,8 +97,17 @@ fn planes<F: Madd>(
     let (kk, mult, ohw) = (kh * kw, m / c, oh * ow);
     let mut padded = Vec::new();
     let mut flat = Vec::new();
+    let undilated3 = kh == 3 && kw == 3 && geo.dh == 1 && geo.dw == 1;
     // Stride-2 3x3 kernels read column-split planes.
-    let split = kh == 3 && kw == 3 && geo.dh == 1 && geo.dw == 1 && geo.sw == 2;
+    let split = undilated3 && geo.sw == 2;
+    // A "same" 3x3 (stride 1, padding 1) runs on the plane with a zero row above and below.
+    let same =
+        undilated3 && (geo.sh, geo.sw, geo.pt, geo.pl, oh, ow) == (1, 1, 1, 1, h, iw) && h >= 1;
+    let mut halo = if same {
+        vec![0.0f32; h * iw + 2 * (iw + 1)]
+    } else {
+        Vec::new()
+    };
     for (pi, yp) in y.chunks_exact_mut(ohw).enumerate() {
         // Output plane `pi` is batch `pi / m`, channel `mi`, reading input channel `mi / mult`.
         let (b, mi) = (pi / m, pi % m);
@@ -106,8 +115,47 @@ fn planes<F: Madd>(
         let xp = &x[ci * h * iw..(ci + 1) * h * iw];
         let filt = &w[mi * kk..(mi + 1) * kk];
         let bv = bias.map_or(0.0, |b| b[mi]);
-        let (src, ws) = source(geo, xp, split, &mut padded);
-        plane::<F>(geo, src, ws, filt, bv, act, &mut flat, yp);
+        match <&[f32; 9]>::try_from(filt) {
+            Ok(f3) if same => {
+                halo[iw + 1..iw + 1 + h * iw].copy_from_slice(xp);
+                same3::<F>(&halo, iw, f3, bv, act, yp);
+            }
+            _ => {
+                let (src, ws) = source(geo, xp, split, &mut padded);
+                plane::<F>(geo, src, ws, filt, bv, act, &mut flat, yp);
+            }
+        }
+    }
+}
+
+/// A 3x3, stride-1, padding-1 plane of width `w` into `y`, from `halo`: the input plane
+/// with `w + 1` zeros before and after. In the flattened output `p = oy * w + ox`, tap
+/// `(ki, kj)` reads `halo[p + ki * w + kj]`, so all rows are one loop; only the first and
+/// last column, where a tap wraps into the neighbouring row, are recomputed without it.
+#[inline(always)]
+fn same3<F: Madd>(halo: &[f32], w: usize, f: &[f32; 9], bias: f32, act: impl Act, y: &mut [f32]) {
+    row3::<F>(
+        y,
+        [halo, &halo[w..], &halo[2 * w..]],
+        [0, 1, 2],
+        f,
+        bias,
+        act,
+    );
+    for (oy, yrow) in y.chunks_exact_mut(w).enumerate() {
+        for (ox, kjs) in [(0, 1..3), (w - 1, 0..2)] {
+            let p = oy * w + ox;
+            let mut acc = bias;
+            for ki in 0..3 {
+                for kj in kjs.clone() {
+                    // The in-row taps; for `w == 1` only the middle one.
+                    if ox + kj >= 1 && ox + kj <= w {
+                        acc = F::madd(f[ki * 3 + kj], halo[p + ki * w + kj], acc);
+                    }
+                }
+            }
+            yrow[ox] = act.apply(acc);
+        }
     }
 }
 

@@ -1,9 +1,9 @@
 //! Times qcc's float reference interpreter on one model, single-threaded.
 //!
-//! `bench-float MODEL.onnx [--input X.npy] [--iters N] [--warmup W]` imports the model, runs
+//! `bench-float MODEL.onnx [--input X.npy] [--iters N] [--warmup W] [--profile]` imports the model, runs
 //! the float clean-up pipeline, and times `ir::interp::run_float` on one sample (the first of
 //! X.npy, or a deterministic pseudo-random input). Prints `qcc_ms <median ms per inference>`
-//! and the min, and `qcc_cpu_ms <median thread CPU ms>` where Linux reports it, for
+//! and the min, and `qcc_cpu_ms <median thread CPU ms>`, for
 //! tools/bench/bench_float.py to compare against onnxruntime.
 //!
 //! With `--profile`, it also prints where the time goes: every node's result is timed by
@@ -122,9 +122,17 @@ fn print_profile(g: &ir::graph::Graph, inputs: &[ir::Tensor], iters: usize) -> R
     Ok(())
 }
 
-/// CPU time of this thread in ns (Linux: `/proc/thread-self/schedstat`), which a loaded
-/// machine inflates far less than wall time.
+/// CPU time of this thread in ns (`CLOCK_THREAD_CPUTIME_ID`, the clock Python's
+/// `time.thread_time` reads for onnxruntime), which a loaded machine inflates far less than
+/// wall time. (`/proc/thread-self/schedstat` is no substitute: it lags by up to a
+/// scheduler tick for the running thread.)
+#[allow(unsafe_code)] // One libc call; the safe wrappers (nix) are not worth the dependency.
 fn thread_cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
