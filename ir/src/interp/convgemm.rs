@@ -233,7 +233,14 @@ fn pack_b(b: BSrc<'_>, n: usize, pc: usize, kc: usize, jc: usize, nc: usize, s: 
         let seg = &mut s.seg[..width];
         match b {
             BSrc::Dense(b) => {
-                seg[..nc].copy_from_slice(&b[row * n + jc..row * n + jc + nc]);
+                // Straight into the strips (the last one zero-padded).
+                let src = &b[row * n + jc..row * n + jc + nc];
+                for (st, chunk) in src.chunks(NR).enumerate() {
+                    let dst = &mut s.bpack[(st * kc + p) * NR..(st * kc + p + 1) * NR];
+                    dst[..chunk.len()].copy_from_slice(chunk);
+                    dst[chunk.len()..].fill(0.0);
+                }
+                continue;
             }
             BSrc::Im2col { geo, x } => {
                 let kk = geo.kh * geo.kw;
@@ -285,6 +292,14 @@ fn im2col_segment(geo: &Geom, plane: &[f32], ki: usize, kj: usize, j0: usize, ou
                 let d = &mut dst[a..b];
                 if sw == 1 {
                     d.copy_from_slice(&xrow[start..start + d.len()]);
+                } else if sw == 2 {
+                    // Pairs vectorize (as a de-interleaving load); the last element may
+                    // lack its partner.
+                    let (last, body) = d.split_last_mut().expect("b > a");
+                    body.iter_mut()
+                        .zip(xrow[start..].chunks_exact(2))
+                        .for_each(|(o, p)| *o = p[0]);
+                    *last = xrow[start + 2 * body.len()];
                 } else {
                     d.iter_mut()
                         .zip(xrow[start..].iter().step_by(sw))
@@ -348,6 +363,7 @@ struct Tile<'a> {
 impl Tile<'_> {
     /// Computes the tile into `c` (rows at stride `ldc`) with `kern`, whose tile height must
     /// be `self.mr`.
+    #[inline(always)]
     fn run(&self, kern: Kernel, c: &mut [f32], ldc: usize) {
         let mr = self.mr;
         assert!(

@@ -103,11 +103,13 @@ fn planes<F: Madd>(
     // A "same" 3x3 (stride 1, padding 1) runs on the plane with a zero row above and below.
     let same =
         undilated3 && (geo.sh, geo.sw, geo.pt, geo.pl, oh, ow) == (1, 1, 1, 1, h, iw) && h >= 1;
-    let mut halo = if same {
-        vec![0.0f32; h * iw + 2 * (iw + 1)]
-    } else {
-        Vec::new()
-    };
+    let mut halo: [Vec<f32>; 3] = std::array::from_fn(|_| {
+        if same {
+            vec![0.0f32; h * iw + 2 * (iw + 1)]
+        } else {
+            Vec::new()
+        }
+    });
     for (pi, yp) in y.chunks_exact_mut(ohw).enumerate() {
         // Output plane `pi` is batch `pi / m`, channel `mi`, reading input channel `mi / mult`.
         let (b, mi) = (pi / m, pi % m);
@@ -116,10 +118,7 @@ fn planes<F: Madd>(
         let filt = &w[mi * kk..(mi + 1) * kk];
         let bv = bias.map_or(0.0, |b| b[mi]);
         match <&[f32; 9]>::try_from(filt) {
-            Ok(f3) if same => {
-                halo[iw + 1..iw + 1 + h * iw].copy_from_slice(xp);
-                same3::<F>(&halo, iw, f3, bv, act, yp);
-            }
+            Ok(f3) if same => same3::<F>(xp, iw, f3, bv, act, &mut halo, yp),
             _ => {
                 let (src, ws) = source(geo, xp, split, &mut padded);
                 plane::<F>(geo, src, ws, filt, bv, act, &mut flat, yp);
@@ -128,34 +127,67 @@ fn planes<F: Madd>(
     }
 }
 
-/// A 3x3, stride-1, padding-1 plane of width `w` into `y`, from `halo`: the input plane
-/// with `w + 1` zeros before and after. In the flattened output `p = oy * w + ox`, tap
-/// `(ki, kj)` reads `halo[p + ki * w + kj]`, so all rows are one loop; only the first and
-/// last column, where a tap wraps into the neighbouring row, are recomputed without it.
+/// Planes narrower than this fix the wrapped taps of [`same3`] with masked copies, wider
+/// ones by recomputing their two edge columns (cheaper than two more copies of a big plane).
+const MASK_BELOW: usize = 16;
+
+/// A 3x3, stride-1, padding-1 plane `x` of width `w` into `y`. In the flattened output
+/// `p = oy * w + ox`, tap `(ki, kj)` reads input `p + (ki - 1) * w + kj - 1`, so all rows
+/// are one loop over copies of the plane with `w + 1` zeros before and after (`halo`, see
+/// [`planes`]), except that at the first and last column the taps `kj = 0` and `kj = 2`
+/// wrap into the neighbouring row. In a narrow plane those taps read copies whose last
+/// (`kj = 0`) or first (`kj = 2`) column is zeroed, the one column each of them reaches
+/// only by wrapping; in a wide plane the two edge columns are recomputed without them.
 #[inline(always)]
-fn same3<F: Madd>(halo: &[f32], w: usize, f: &[f32; 9], bias: f32, act: impl Act, y: &mut [f32]) {
-    row3::<F>(
-        y,
-        [halo, &halo[w..], &halo[2 * w..]],
-        [0, 1, 2],
-        f,
-        bias,
-        act,
-    );
-    for (oy, yrow) in y.chunks_exact_mut(w).enumerate() {
-        for (ox, kjs) in [(0, 1..3), (w - 1, 0..2)] {
-            let p = oy * w + ox;
-            let mut acc = bias;
-            for ki in 0..3 {
-                for kj in kjs.clone() {
-                    // The in-row taps; for `w == 1` only the middle one.
-                    if ox + kj >= 1 && ox + kj <= w {
-                        acc = F::madd(f[ki * 3 + kj], halo[p + ki * w + kj], acc);
-                    }
-                }
-            }
-            yrow[ox] = act.apply(acc);
+fn same3<F: Madd>(
+    x: &[f32],
+    w: usize,
+    f: &[f32; 9],
+    bias: f32,
+    act: impl Act,
+    halo: &mut [Vec<f32>; 3],
+    y: &mut [f32],
+) {
+    let len = x.len();
+    let masked = w < MASK_BELOW;
+    for (kj, buf) in halo.iter_mut().enumerate() {
+        if !masked && kj != 1 {
+            continue;
         }
+        let body = &mut buf[w + 1..w + 1 + len];
+        body.copy_from_slice(x);
+        match kj {
+            0 => body
+                .iter_mut()
+                .skip(w - 1)
+                .step_by(w)
+                .for_each(|v| *v = 0.0),
+            2 => body.iter_mut().step_by(w).for_each(|v| *v = 0.0),
+            _ => {}
+        }
+    }
+    let taps = std::array::from_fn(|t| {
+        let (ki, kj) = (t / 3, t % 3);
+        &halo[if masked { kj } else { 1 }][ki * w + kj..]
+    });
+    taps9::<F>(y, taps, f, bias, act);
+    if masked {
+        return;
+    }
+    let halo = &halo[1];
+    for (oy, yrow) in y.chunks_exact_mut(w).enumerate() {
+        let p = oy * w;
+        let (l, r) = (p, p + w - 1);
+        let mut a = bias;
+        let mut b = bias;
+        for ki in 0..3 {
+            a = F::madd(f[ki * 3 + 1], halo[l + ki * w + 1], a);
+            a = F::madd(f[ki * 3 + 2], halo[l + ki * w + 2], a);
+            b = F::madd(f[ki * 3], halo[r + ki * w], b);
+            b = F::madd(f[ki * 3 + 1], halo[r + ki * w + 1], b);
+        }
+        yrow[0] = act.apply(a);
+        yrow[w - 1] = act.apply(b);
     }
 }
 
@@ -346,29 +378,41 @@ fn row3<F: Madd>(
     clamp: impl Act,
 ) {
     let n = out.len();
-    // Nine windows of exactly `n` elements, so the loop below has no bounds checks.
-    fn win<'r>(r: &'r [f32], offs: [usize; 3], n: usize) -> [&'r [f32]; 3] {
-        [
-            &r[offs[0]..offs[0] + n],
-            &r[offs[1]..offs[1] + n],
-            &r[offs[2]..offs[2] + n],
-        ]
-    }
-    let t: [[&[f32]; 3]; 3] = [
-        win(rows[0], offs, n),
-        win(rows[1], offs, n),
-        win(rows[2], offs, n),
+    taps9::<F>(
+        out,
+        std::array::from_fn(|t| &rows[t / 3][offs[t % 3]..offs[t % 3] + n]),
+        f,
+        bias,
+        clamp,
+    );
+}
+
+/// `out[i] = clamp(bias + sum_t f[t] * taps[t][i])` over nine windows of `out.len()`
+/// elements (a shorter window panics before the loop, so the loop has no bounds checks).
+#[inline(always)]
+fn taps9<F: Madd>(out: &mut [f32], taps: [&[f32]; 9], f: &[f32; 9], bias: f32, clamp: impl Act) {
+    let n = out.len();
+    let t: [&[f32]; 9] = [
+        &taps[0][..n],
+        &taps[1][..n],
+        &taps[2][..n],
+        &taps[3][..n],
+        &taps[4][..n],
+        &taps[5][..n],
+        &taps[6][..n],
+        &taps[7][..n],
+        &taps[8][..n],
     ];
     for i in 0..n {
-        let mut a = F::madd(f[0], t[0][0][i], bias);
-        let mut b = f[1] * t[0][1][i];
-        let mut c = f[2] * t[0][2][i];
-        a = F::madd(f[3], t[1][0][i], a);
-        b = F::madd(f[4], t[1][1][i], b);
-        c = F::madd(f[5], t[1][2][i], c);
-        a = F::madd(f[6], t[2][0][i], a);
-        b = F::madd(f[7], t[2][1][i], b);
-        c = F::madd(f[8], t[2][2][i], c);
+        let mut a = F::madd(f[0], t[0][i], bias);
+        let mut b = f[1] * t[1][i];
+        let mut c = f[2] * t[2][i];
+        a = F::madd(f[3], t[3][i], a);
+        b = F::madd(f[4], t[4][i], b);
+        c = F::madd(f[5], t[5][i], c);
+        a = F::madd(f[6], t[6][i], a);
+        b = F::madd(f[7], t[7][i], b);
+        c = F::madd(f[8], t[8][i], c);
         out[i] = clamp.apply(a + b + c);
     }
 }
