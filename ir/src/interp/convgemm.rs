@@ -204,7 +204,11 @@ pub(super) fn gemm(
                                 t[r * NR..r * NR + cols].copy_from_slice(src);
                             }
                         }
-                        tile.run(kern, &mut t, NR);
+                        if cols <= NR / 2 && kern == Kernel::Avx512 {
+                            tile.run_half(&mut t);
+                        } else {
+                            tile.run(kern, &mut t, NR);
+                        }
                         for r in 0..rows {
                             c[(i0 + r) * n + j0..][..cols]
                                 .copy_from_slice(&t[r * NR..r * NR + cols]);
@@ -385,6 +389,75 @@ impl Tile<'_> {
             // SAFETY: as above.
             Kernel::Avx2 => unsafe { kernel_avx2(self, c, ldc) },
             _ => kernel_portable(self, c, ldc),
+        }
+    }
+}
+
+impl Tile<'_> {
+    /// Computes the left half (`NR / 2` columns) of an 8-row tile into `c` (row stride
+    /// [`NR`]) with the 8 x 8 AVX2 kernel: a last strip of at most 8 columns at half the
+    /// cost of a full AVX-512 tile (on CPUs that split 512-bit operations in two).
+    fn run_half(&self, c: &mut [f32; MR * NR]) {
+        assert!(
+            self.mr == 8
+                && self.kc >= 1
+                && self.a.len() >= 7 * self.lda + self.kc
+                && self.ldb >= NR
+                && self.b.len() >= (self.kc - 1) * self.ldb + NR,
+            "convgemm: tile out of bounds"
+        );
+        #[cfg(target_arch = "x86_64")]
+        if super::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (just checked); the assert above and the
+            // array type of `c` prove the bounds it relies on.
+            unsafe { kernel_half(self, c) };
+            return;
+        }
+        kernel_portable(self, c, NR);
+    }
+}
+
+/// The 8 x 8 AVX2+FMA kernel of [`Tile::run_half`]: eight ymm accumulators, per depth step
+/// one load of `b` and eight broadcasts of `a`.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA; `t.mr == 8`; `t.a` must hold `7 * t.lda + t.kc`
+/// elements and `t.b` `(t.kc - 1) * t.ldb + NR` (asserted by [`Tile::run_half`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn kernel_half(t: &Tile<'_>, c: &mut [f32; MR * NR]) {
+    use std::arch::x86_64::*;
+    const R: usize = 8;
+    let (ap, bp, cp) = (t.a.as_ptr(), t.b.as_ptr(), c.as_mut_ptr());
+    let (lda, ldb) = (t.lda, t.ldb);
+    let mut acc = [_mm256_setzero_ps(); R];
+    // SAFETY (all pointer accesses below): row `i < 8` of `c` spans `i * NR .. i * NR + 8`
+    // within its `MR * NR` elements; `a` is read at `i * lda + p` with `p < kc`, below
+    // `7 * lda + kc`; `b` at `p * ldb .. p * ldb + 8 <= (kc - 1) * ldb + NR`.
+    unsafe {
+        for (i, r) in acc.iter_mut().enumerate() {
+            *r = if t.load {
+                _mm256_loadu_ps(cp.add(i * NR))
+            } else {
+                _mm256_set1_ps(t.bias[i])
+            };
+        }
+        let rows: [*const f32; R] = std::array::from_fn(|i| ap.add(i * lda));
+        for p in 0..t.kc {
+            let b0 = _mm256_loadu_ps(bp.add(p * ldb));
+            for (r, &ar) in acc.iter_mut().zip(&rows) {
+                *r = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ar.add(p)), b0, *r);
+            }
+        }
+        if let Some(cl) = t.clamp {
+            let (lo, hi) = (_mm256_set1_ps(cl.lo), _mm256_set1_ps(cl.hi));
+            for v in acc.iter_mut() {
+                // As in the AVX2 kernel: a NaN becomes `lo`.
+                *v = _mm256_min_ps(_mm256_max_ps(*v, lo), hi);
+            }
+        }
+        for (i, r) in acc.iter().enumerate() {
+            _mm256_storeu_ps(cp.add(i * NR), *r);
         }
     }
 }

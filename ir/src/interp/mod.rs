@@ -6,11 +6,14 @@
 //!
 //! Execution walks the nodes in topological order, skipping nodes no graph output depends
 //! on. Every intermediate tensor is freed after its last use (use counts), and a tensor whose
-//! last use is an elementwise op is updated in place instead of copied. A single inference is
+//! last use is an elementwise op is updated in place instead of copied. The buffers of
+//! freed tensors go to a per-thread free list (`buffers.rs`) from which the convolutions
+//! take their results, which saves the zeroing and page faults of fresh allocations. A single inference is
 //! single-threaded; [`run_float_batch`] runs samples in parallel.
 //!
 //! Kernels live in one file per op family; the only `unsafe` code is the GEMM call in
-//! `sgemm.rs` and the AVX2+FMA dispatch of the hot loops in `simd.rs`. Quantize and
+//! `sgemm.rs`, the micro-kernels of `convgemm.rs` and the AVX-512 / AVX2+FMA dispatch of
+//! the hot loops in `simd.rs`. Quantize and
 //! Dequantize (`qdq.rs`) and data movement on integer tensors (`movement.rs`) run here too,
 //! so Qdq-phase graphs execute; the integer compute ops need the integer interpreter
 //! ([`int::run_int`]), which shares this execution engine.
