@@ -1,19 +1,23 @@
 //! Depthwise convolution (one input channel per group), any kernel, stride, dilation and
 //! padding, with the bias and an optional fused clamp (Relu / Clip) applied as each output
-//! is produced.
+//! is produced (the pre-activation tensor never exists).
 //!
-//! A channel whose outputs read padding is first copied into a zero-bordered plane of just
-//! the window its outputs read; an unpadded one is read in place. Every tap of every output
-//! then lies inside that plane, so the loops have no bounds or padding tests. The 3x3
-//! undilated kernels with stride 1 or 2 (MobileNet's) compute all nine taps of an output in
-//! one pass over the output row; narrow stride-1 planes run as one flattened loop over all
-//! rows (junk columns between rows computed and dropped) so vectors stay full; other
-//! kernels accumulate tap by tap into the output row.
+//! Paths, per output plane:
+//! - 3x3, stride 1, padding 1 ("same", most of MobileNet): the whole plane is one
+//!   flattened loop over a copy of the input with a zero row above and below; the taps that
+//!   wrap from one row into the next are fixed up (see [`same3`]).
+//! - Otherwise, a channel whose outputs read padding is first copied into a zero-bordered
+//!   plane of just the window its outputs read (an unpadded one is read in place), so every
+//!   tap lies inside that plane and the loops have no bounds or padding tests. A 3x3 stride-2
+//!   kernel gets that plane with its even and odd columns split apart, so its taps are
+//!   unit-stride windows too; narrow stride-1 3x3 planes run as one flattened loop over all
+//!   rows (junk columns between rows computed and dropped). The 3x3 kernels compute all
+//!   nine taps of an output in one pass ([`taps9`]); other kernels accumulate tap by tap
+//!   into the output row.
 //!
 //! The loops are plain safe Rust, instantiated three times by `simd.rs` (AVX-512, AVX2+FMA,
-//! portable) where LLVM vectorizes them along the width: stride 1 as shifted unaligned
-//! loads, stride 2 as de-interleaving loads. The fused instances round each multiply-add
-//! once, the portable one twice.
+//! portable; tests select each one) where LLVM vectorizes them along the width. The fused
+//! instances round each multiply-add once, the portable one twice.
 
 use super::conv::Geom;
 use super::convgemm::Clamp;

@@ -201,8 +201,8 @@ proptest! {
 
     #[test]
     fn depthwise_conv_matches_naive(g in geom(), kw3 in proptest::bool::ANY, wide in 0usize..44) {
-        // One input channel per group, often a 3-wide filter, and rows both narrower and
-        // wider than the depthwise kernel's 32-output chunks.
+        // One input channel per group, often a 3-wide filter, rows narrower and wider than
+        // a vector (the flattened and the per-row depthwise paths).
         let mut g = g;
         g.cg = 1;
         g.w += wide;
@@ -210,7 +210,9 @@ proptest! {
             g.kw = 3;
         }
         check_conv(&g);
-        // The portable kernel instance too (the dispatcher picks AVX2 when it can).
+        // The AVX2 and portable kernel instances too (the dispatcher picks AVX-512 when it
+        // can).
+        crate::interp::simd::with_avx2(|| check_conv(&g));
         crate::interp::simd::with_portable(|| check_conv(&g));
     }
 
