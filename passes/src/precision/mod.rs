@@ -74,8 +74,12 @@ pub struct SearchOptions {
     /// Samples used to measure the sensitivities (the first ones of the batch; 0 = all).
     pub sensitivity_samples: usize,
     /// A floor on the logit SQNR (dB) against float on the calibration batch, on top of the
-    /// agreement constraint (`None`: agreement only).
+    /// agreement constraint. `None` (the default): `sqnr_db_at_1pt - 20·log10(P)` for an
+    /// allowed drop of `P` points, capped at the all-8-bit program's SQNR;
+    /// `Some(f64::NEG_INFINITY)`: agreement only.
     pub min_logit_sqnr_db: Option<f64>,
+    /// The default floor at an allowed drop of 1 point (see `min_logit_sqnr_db`).
+    pub sqnr_db_at_1pt: f64,
 }
 
 impl Default for SearchOptions {
@@ -88,6 +92,7 @@ impl Default for SearchOptions {
             mult_weight: 0.5,
             sensitivity_samples: 32,
             min_logit_sqnr_db: None,
+            sqnr_db_at_1pt: 15.0,
         }
     }
 }
@@ -111,6 +116,8 @@ pub struct SearchResult {
     pub chosen: Evaluation,
     /// The all-8-bit program on the calibration batch.
     pub all8: Evaluation,
+    /// The logit SQNR floor (dB) the search applied (see [`SearchOptions::min_logit_sqnr_db`]).
+    pub sqnr_floor_db: f64,
     /// Whole-graph evaluations made.
     pub evaluations: usize,
     /// Whether the chosen program meets the accuracy constraint (false only when even the
