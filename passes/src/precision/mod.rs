@@ -52,7 +52,7 @@ mod tests;
 
 pub use eval::Evaluation;
 pub use model::{Costs, Knob, KnobKind, macs, qdq_costs};
-pub use search::search;
+pub use search::{cheapest_costs, search};
 
 use crate::LayerPrecision;
 use ir::{Graph, ValueId, ValueRange};

@@ -12,6 +12,7 @@ use crate::calibrate::{Histogram, Method, Scheme, clip_range};
 use crate::{LayerPrecision, PassCtx, PassError, QuantConfig};
 use ir::{DType, Graph, NodeId, Op, Tensor, ValueId, ValueRange};
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 /// What a knob sets.
@@ -233,6 +234,9 @@ pub(crate) struct SearchSpace {
     int8: Graph,
     /// Per value index of `int8`: the activation knob that sets its width, if any.
     int_knob: Vec<Option<usize>>,
+    /// Planned arenas by the widths of the knobs in `int_knob` (the greedy path asks for
+    /// the same ones many times).
+    arenas: RefCell<HashMap<Vec<u32>, u64>>,
 }
 
 /// Bits per knob, in [`SearchSpace::knobs`] order.
@@ -467,6 +471,7 @@ impl SearchSpace {
             base: ctx.quant.activation,
             int8,
             int_knob,
+            arenas: RefCell::new(HashMap::new()),
         })
     }
 
@@ -529,6 +534,10 @@ impl SearchSpace {
     /// Arena bytes of `c`: the all-8-bit integer program planned with each knob's values at
     /// the knob's width (only the element width matters to the plan).
     fn arena(&self, c: &Config) -> u64 {
+        let key: Vec<u32> = self.int_knob.iter().flatten().map(|&k| c[k]).collect();
+        if let Some(&a) = self.arenas.borrow().get(&key) {
+            return a;
+        }
         let g = &self.int8;
         let dtype = |v: ValueId| {
             let d = g.ty(v).dtype;
@@ -542,7 +551,9 @@ impl SearchSpace {
                 },
             }
         };
-        arena_of(g, &dtype)
+        let a = arena_of(g, &dtype);
+        self.arenas.borrow_mut().insert(key, a);
+        a
     }
 
     /// The clipping ranges replacing the calibrated ones in `c` (activations at 4 bits or

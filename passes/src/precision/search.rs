@@ -122,6 +122,24 @@ pub(crate) fn sqnr_floor(opts: &SearchOptions, all8_db: f64) -> f64 {
     }
 }
 
+/// The costs of the cheapest program of the search space (every knob at its narrowest
+/// width, accuracy aside): the most any search under `opts` can save.
+pub fn cheapest_costs(
+    calibrated: &Graph,
+    ctx: &PassCtx,
+    opts: &SearchOptions,
+) -> Result<Costs, PassError> {
+    check_options(calibrated, opts)?;
+    let (wl, al) = (ladder(&opts.weight_bits), ladder(&opts.activation_bits));
+    let space = SearchSpace::new(calibrated, ctx, &wl, &al)?;
+    let cheapest: Config = space
+        .knobs
+        .iter()
+        .map(|k| k.ladder.last().copied().unwrap_or(8))
+        .collect();
+    Ok(space.costs(&cheapest))
+}
+
 /// Chooses per-layer bit widths for `calibrated` (see the module documentation).
 pub fn search(
     calibrated: &Graph,

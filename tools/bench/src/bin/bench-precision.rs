@@ -157,6 +157,24 @@ fn bench_model(dir: &Path, drop: f64, evals: usize, sqnr_floor: Option<f64>) -> 
         search_s: None,
         evals: None,
     });
+    // The cheapest program of the search space (every knob at its narrowest width): the
+    // bound on any saving, whatever the accuracy.
+    let cheapest = SearchOptions {
+        min_logit_sqnr_db: sqnr_floor,
+        max_accuracy_drop: drop,
+        max_evaluations: evals,
+        ..SearchOptions::default()
+    };
+    rows.push(Row {
+        variant: "cheapest",
+        costs: Some(passes::precision::cheapest_costs(&cal, &ctx, &cheapest)?),
+        qdq_top1: None,
+        int_top1: None,
+        agreement: None,
+        sqnr: None,
+        search_s: None,
+        evals: None,
+    });
     for (variant, scales) in [("auto", ScaleMode::Float), ("auto+pow2", ScaleMode::Pow2)] {
         let mut c = ctx.clone();
         c.quant.scales = scales;
