@@ -161,3 +161,16 @@ pub fn summary(r: &SearchResult) -> String {
         r.sqnr_floor_db,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_sqnr_floor;
+
+    #[test]
+    fn the_sqnr_floor_is_a_number_of_db_or_off() {
+        assert_eq!(parse_sqnr_floor("12.5"), Ok(12.5));
+        assert_eq!(parse_sqnr_floor("off"), Ok(f64::NEG_INFINITY));
+        assert!(parse_sqnr_floor("loud").is_err());
+        assert!(parse_sqnr_floor("inf").is_err());
+    }
+}
