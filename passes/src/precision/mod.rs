@@ -10,17 +10,21 @@
 //! offsets follow from the chosen bits (every candidate is built by `insert-qdq` itself).
 //!
 //! **Objective.** Minimize `memory / memory_8 + mult_weight * mult / mult_8`, where memory =
-//! weight bytes (`numel * bits / 8` per quantized constant, biases at 32 bits) plus
-//! activation bytes (container bytes of every quantized activation tensor of one
-//! inference, the report's `activation_bytes`), and mult = sum over conv/gemm/matmul of
-//! `MACs * weight bits * input activation bits`; `_8` is the all-8-bit program.
+//! weight bytes (`numel * bits / 8` per quantized constant, biases at 32 bits) plus the
+//! arena bytes `plan-memory` allocates for the integer program (packed 4-bit tensors at half
+//! a byte per element, i32 accumulators included), and mult = sum over conv/gemm/matmul of
+//! `MACs * weight bits * input activation bits`; `_8` is the all-8-bit program. The arena of
+//! a candidate is the all-8-bit integer program planned with each activation knob's values
+//! retyped to its width ([`crate::plan_memory::plan_typed`]).
 //!
 //! **Constraint.** Top-1 agreement of the fake-quantized program with the float program on
 //! the calibration batch at least `100 - max_accuracy_drop` percent (no labels), both
 //! counted and *expected*: a calibration batch of 100 samples counts flips in steps of one
 //! point and misses near-flips, so each sample also contributes the probability that logit
 //! noise of its observed size flips its float top-1 margin ([`Evaluation::expected_flips`]),
-//! which tracks the disagreement on unseen data much better. Every
+//! which tracks the disagreement on unseen data much better; and by default a floor on the
+//! logit SQNR, `15 - 20·log10(P)` dB capped at all-8-bit's SQNR (docs/precision.md says
+//! why). Every
 //! candidate is judged by running the *whole* Qdq-phase graph built by `insert-qdq` in the
 //! float interpreter (which models the integer program), so upstream layers are quantized
 //! as chosen; samples run in parallel and a run stops early once the budget of
