@@ -158,8 +158,10 @@ pub struct Cli {
     pub max_search_evals: usize,
     /// With --precision auto: also keep the logit SQNR against float on the calibration
     /// batch at least this many dB (a calibration batch drawn from training data is more
-    /// confident than new data, so agreement alone can be optimistic).
-    #[arg(long, value_name = "DB")]
+    /// confident than new data, so agreement alone can be optimistic). Default:
+    /// 15 - 20*log10(P) dB for --max-accuracy-drop P, capped at all-8-bit's SQNR; `off`:
+    /// agreement only.
+    #[arg(long, value_name = "DB|off", value_parser = crate::precision::parse_sqnr_floor)]
     pub min_logit_sqnr: Option<f64>,
     /// With --precision auto: the weight bit widths to choose from.
     #[arg(

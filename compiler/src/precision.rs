@@ -25,6 +25,17 @@ impl PrecisionArg {
     }
 }
 
+/// Parses `--min-logit-sqnr`: a number of dB, or `off` (no floor).
+pub fn parse_sqnr_floor(s: &str) -> Result<f64, String> {
+    if s == "off" {
+        return Ok(f64::NEG_INFINITY);
+    }
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        _ => Err(format!("expected a number of dB or `off`, got `{s}`")),
+    }
+}
+
 /// The search options of the command line, or `None` without `--precision auto`.
 pub fn search_options(cli: &crate::driver::Cli) -> Result<Option<SearchOptions>, CompileError> {
     let (max_accuracy_drop, max_evaluations) = (cli.max_accuracy_drop, cli.max_search_evals);
@@ -68,6 +79,7 @@ pub fn search_options(cli: &crate::driver::Cli) -> Result<Option<SearchOptions>,
 fn costs_json(c: &Costs) -> Json {
     json!({
         "weight_bytes": c.weight_bytes,
+        "arena_bytes": c.arena_bytes,
         "activation_bytes": c.activation_bytes,
         "memory_bytes": c.memory(),
         "mult_cost": c.mult_cost,
@@ -106,7 +118,7 @@ pub fn report_json(r: &SearchResult, opts: &SearchOptions) -> Json {
     json!({
         "method": "auto",
         "max_accuracy_drop": opts.max_accuracy_drop,
-        "min_logit_sqnr_db": opts.min_logit_sqnr_db,
+        "min_logit_sqnr_db": if r.sqnr_floor_db.is_finite() { json!(r.sqnr_floor_db) } else { json!(null) },
         "satisfied": r.satisfied,
         "evaluations": r.evaluations,
         "calibration_samples": r.chosen.samples,
@@ -135,7 +147,7 @@ pub fn summary(r: &SearchResult) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     format!(
-        "note: precision search: {} evaluations, memory {} -> {} bytes ({:.1}% saved), mult cost {} -> {}, top-1 agreement {:.1}% (all 8-bit {:.1}%), expected {:.1}%, logit SQNR {:.1} dB\nnote: chosen bits: {low}",
+        "note: precision search: {} evaluations, memory (weights + arena) {} -> {} bytes ({:.1}% saved), mult cost {} -> {}, top-1 agreement {:.1}% (all 8-bit {:.1}%), expected {:.1}%, logit SQNR {:.1} dB (floor {:.1})\nnote: chosen bits: {low}",
         r.evaluations,
         r.baseline.memory(),
         r.costs.memory(),
@@ -146,5 +158,19 @@ pub fn summary(r: &SearchResult) -> String {
         r.all8.agreement_percent(),
         100.0 - 100.0 * r.chosen.expected_flips / r.chosen.samples.max(1) as f64,
         r.chosen.sqnr_db(),
+        r.sqnr_floor_db,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_sqnr_floor;
+
+    #[test]
+    fn the_sqnr_floor_is_a_number_of_db_or_off() {
+        assert_eq!(parse_sqnr_floor("12.5"), Ok(12.5));
+        assert_eq!(parse_sqnr_floor("off"), Ok(f64::NEG_INFINITY));
+        assert!(parse_sqnr_floor("loud").is_err());
+        assert!(parse_sqnr_floor("inf").is_err());
+    }
 }

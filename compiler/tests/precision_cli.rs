@@ -93,6 +93,25 @@ fn auto_precision_report_lists_the_chosen_bits_per_layer() {
         r["totals"]["activation_bytes"], p["totals"]["activation_bytes"],
         "{r}"
     );
+    // The search's memory is weights plus the arena the emitted program plans.
+    assert_eq!(
+        r["totals"]["arena_bytes"], p["totals"]["arena_bytes"],
+        "{r}"
+    );
+    assert_eq!(
+        p["totals"]["memory_bytes"].as_u64(),
+        Some(
+            p["totals"]["weight_bytes"].as_u64().unwrap()
+                + p["totals"]["arena_bytes"].as_u64().unwrap()
+        ),
+        "{p}"
+    );
+    // The default logit SQNR floor: 15 dB at a 1-point drop, at most all-8-bit's SQNR.
+    let floor = p["min_logit_sqnr_db"].as_f64().expect("a default floor");
+    assert!(floor <= 15.0, "{p}");
+    if let Some(s) = p["logit_sqnr_db"].as_f64() {
+        assert!(s >= floor, "{p}");
+    }
 }
 
 #[test]

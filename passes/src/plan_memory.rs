@@ -122,6 +122,13 @@ pub fn run(g: &mut Graph, _ctx: &PassCtx) -> Result<PassStats, crate::PassError>
 /// Plans the arena of `g` with every offset a multiple of `align` (a power of two; 0 and 1
 /// mean no alignment). The graph must be acyclic (verified).
 pub fn plan(g: &Graph, align: usize) -> MemoryPlan {
+    plan_typed(g, align, &|v| g.ty(v).dtype)
+}
+
+/// Plans like [`plan`] with the element type of every value given by `dtype` instead of its
+/// type in `g` (same shapes, same liveness). The precision search plans one lowered program
+/// at the bit widths of each candidate this way; `dtype` must keep integer values integer.
+pub fn plan_typed(g: &Graph, align: usize, dtype: &dyn Fn(ValueId) -> DType) -> MemoryPlan {
     let align = align.max(1);
     let order = g.topo_order();
     let nv = g.value_bound();
@@ -173,8 +180,8 @@ pub fn plan(g: &Graph, align: usize) -> MemoryPlan {
             if !in_arena(g, out) {
                 continue;
             }
-            let bytes = storage_bytes(g.ty(out).dtype, g.ty(out).shape.numel());
-            let shared = shared_input(g, node, out, &buffer_of, &buffers, &last_use, i);
+            let bytes = storage_bytes(dtype(out), g.ty(out).shape.numel());
+            let shared = shared_input(g, node, out, &buffer_of, &buffers, &last_use, i, dtype);
             let b = match shared {
                 Some(b) => b,
                 None => {
@@ -256,6 +263,7 @@ pub fn plan(g: &Graph, align: usize) -> MemoryPlan {
 
 /// The buffer `out` may share with an input of its node: a view (`Reshape`) or an in-place
 /// elementwise result.
+#[allow(clippy::too_many_arguments)]
 fn shared_input(
     g: &Graph,
     node: &ir::Node,
@@ -264,6 +272,7 @@ fn shared_input(
     buffers: &[Buffer],
     last_use: &[usize],
     here: usize,
+    dtype: &dyn Fn(ValueId) -> DType,
 ) -> Option<usize> {
     let elementwise = match &node.op {
         Op::Reshape => return node.inputs.first().and_then(|x| buffer_of[x.index()]),
@@ -315,7 +324,7 @@ fn shared_input(
     node.inputs.iter().find_map(|&x| {
         let b = buffer_of[x.index()]?;
         let xty = g.ty(x);
-        let fits = xty.shape.numel() == oty.shape.numel() && xty.dtype.bits() == oty.dtype.bits();
+        let fits = xty.shape.numel() == oty.shape.numel() && dtype(x).bits() == dtype(out).bits();
         // Every member of the buffer must die here (views keep it alive otherwise).
         let escapes = buffers[b].values.iter().any(|v| g.outputs.contains(v));
         (fits && !escapes && buffers[b].end <= here && last_use[x.index()] == here).then_some(b)

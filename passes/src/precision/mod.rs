@@ -10,17 +10,21 @@
 //! offsets follow from the chosen bits (every candidate is built by `insert-qdq` itself).
 //!
 //! **Objective.** Minimize `memory / memory_8 + mult_weight * mult / mult_8`, where memory =
-//! weight bytes (`numel * bits / 8` per quantized constant, biases at 32 bits) plus
-//! activation bytes (container bytes of every quantized activation tensor of one
-//! inference, the report's `activation_bytes`), and mult = sum over conv/gemm/matmul of
-//! `MACs * weight bits * input activation bits`; `_8` is the all-8-bit program.
+//! weight bytes (`numel * bits / 8` per quantized constant, biases at 32 bits) plus the
+//! arena bytes `plan-memory` allocates for the integer program (packed 4-bit tensors at half
+//! a byte per element, i32 accumulators included), and mult = sum over conv/gemm/matmul of
+//! `MACs * weight bits * input activation bits`; `_8` is the all-8-bit program. The arena of
+//! a candidate is the all-8-bit integer program planned with each activation knob's values
+//! retyped to its width ([`crate::plan_memory::plan_typed`]).
 //!
 //! **Constraint.** Top-1 agreement of the fake-quantized program with the float program on
 //! the calibration batch at least `100 - max_accuracy_drop` percent (no labels), both
 //! counted and *expected*: a calibration batch of 100 samples counts flips in steps of one
 //! point and misses near-flips, so each sample also contributes the probability that logit
 //! noise of its observed size flips its float top-1 margin ([`Evaluation::expected_flips`]),
-//! which tracks the disagreement on unseen data much better. Every
+//! which tracks the disagreement on unseen data much better; and by default a floor on the
+//! logit SQNR, `15 - 20·log10(P)` dB capped at all-8-bit's SQNR (docs/precision.md says
+//! why). Every
 //! candidate is judged by running the *whole* Qdq-phase graph built by `insert-qdq` in the
 //! float interpreter (which models the integer program), so upstream layers are quantized
 //! as chosen; samples run in parallel and a run stops early once the budget of
@@ -52,7 +56,7 @@ mod tests;
 
 pub use eval::Evaluation;
 pub use model::{Costs, Knob, KnobKind, macs, qdq_costs};
-pub use search::search;
+pub use search::{cheapest_costs, search};
 
 use crate::LayerPrecision;
 use ir::{Graph, ValueId, ValueRange};
@@ -74,8 +78,12 @@ pub struct SearchOptions {
     /// Samples used to measure the sensitivities (the first ones of the batch; 0 = all).
     pub sensitivity_samples: usize,
     /// A floor on the logit SQNR (dB) against float on the calibration batch, on top of the
-    /// agreement constraint (`None`: agreement only).
+    /// agreement constraint. `None` (the default): `sqnr_db_at_1pt - 20·log10(P)` for an
+    /// allowed drop of `P` points, capped at the all-8-bit program's SQNR;
+    /// `Some(f64::NEG_INFINITY)`: agreement only.
     pub min_logit_sqnr_db: Option<f64>,
+    /// The default floor at an allowed drop of 1 point (see `min_logit_sqnr_db`).
+    pub sqnr_db_at_1pt: f64,
 }
 
 impl Default for SearchOptions {
@@ -88,6 +96,7 @@ impl Default for SearchOptions {
             mult_weight: 0.5,
             sensitivity_samples: 32,
             min_logit_sqnr_db: None,
+            sqnr_db_at_1pt: 15.0,
         }
     }
 }
@@ -111,6 +120,8 @@ pub struct SearchResult {
     pub chosen: Evaluation,
     /// The all-8-bit program on the calibration batch.
     pub all8: Evaluation,
+    /// The logit SQNR floor (dB) the search applied (see [`SearchOptions::min_logit_sqnr_db`]).
+    pub sqnr_floor_db: f64,
     /// Whole-graph evaluations made.
     pub evaluations: usize,
     /// Whether the chosen program meets the accuracy constraint (false only when even the

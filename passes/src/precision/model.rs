@@ -12,6 +12,7 @@ use crate::calibrate::{Histogram, Method, Scheme, clip_range};
 use crate::{LayerPrecision, PassCtx, PassError, QuantConfig};
 use ir::{DType, Graph, NodeId, Op, Tensor, ValueId, ValueRange};
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 /// What a knob sets.
@@ -39,7 +40,12 @@ pub struct Knob {
 pub struct Costs {
     /// Bytes of all quantized constants, bit-packed (`numel * bits / 8`, biases at 32 bits).
     pub weight_bytes: u64,
-    /// Container bytes of every quantized activation tensor of one inference.
+    /// Bytes of the activation arena the deployed integer program allocates: `plan-memory`
+    /// on the lowered program (128-byte aligned buffers, packed 4-bit tensors at half a byte
+    /// per element, i32 accumulators included).
+    pub arena_bytes: u64,
+    /// Container bytes of every quantized activation tensor of one inference (summed, not
+    /// planned: for information, not part of [`Costs::memory`]).
     pub activation_bytes: u64,
     /// Sum over conv/gemm/matmul of `MACs * weight bits * input activation bits`.
     pub mult_cost: u64,
@@ -48,9 +54,9 @@ pub struct Costs {
 }
 
 impl Costs {
-    /// Weight plus activation bytes.
+    /// Weight plus arena bytes: what the deployed program needs besides its code.
     pub fn memory(&self) -> u64 {
-        self.weight_bytes + self.activation_bytes
+        self.weight_bytes + self.arena_bytes
     }
 }
 
@@ -145,8 +151,29 @@ fn quantized_source(g: &Graph, v: ir::ValueId) -> Option<NodeId> {
     matches!(g.node(src).op, Op::Quantize | Op::Const(_)).then_some(src)
 }
 
-/// Measured costs of a Qdq-phase graph (the definition the model below reproduces).
-pub fn qdq_costs(g: &Graph) -> Costs {
+/// Lowers a copy of a Qdq-phase graph to the integer program.
+fn lowered(g: &Graph, ctx: &PassCtx) -> Result<Graph, PassError> {
+    let mut l = g.clone();
+    crate::lower_integer::run(&mut l, ctx)?;
+    Ok(l)
+}
+
+/// Arena bytes of an integer program as `plan-memory` places it.
+fn arena_of(g: &Graph, dtype: &dyn Fn(ValueId) -> DType) -> u64 {
+    crate::plan_memory::plan_typed(g, crate::plan_memory::ARENA_ALIGN, dtype).arena_bytes as u64
+}
+
+/// Measured costs of a Qdq-phase graph (the definition the model below reproduces); the
+/// arena is planned on its integer lowering (an error when it does not lower).
+pub fn qdq_costs(g: &Graph, ctx: &PassCtx) -> Result<Costs, PassError> {
+    let l = lowered(g, ctx)?;
+    let mut c = qdq_costs_unplanned(g);
+    c.arena_bytes = arena_of(&l, &|v| l.ty(v).dtype);
+    Ok(c)
+}
+
+/// [`qdq_costs`] without the arena.
+fn qdq_costs_unplanned(g: &Graph) -> Costs {
     let mut c = Costs::default();
     for n in g.node_ids() {
         let node = g.node(n);
@@ -203,6 +230,13 @@ pub(crate) struct SearchSpace {
     tensors: Vec<TensorRec>,
     macs: Vec<MacRec>,
     base: DType,
+    /// The all-8-bit integer program, whose arena is planned at each candidate's widths.
+    int8: Graph,
+    /// Per value index of `int8`: the activation knob that sets its width, if any.
+    int_knob: Vec<Option<usize>>,
+    /// Planned arenas by the widths of the knobs in `int_knob` (the greedy path asks for
+    /// the same ones many times).
+    arenas: RefCell<HashMap<Vec<u32>, u64>>,
 }
 
 /// Bits per knob, in [`SearchSpace::knobs`] order.
@@ -231,19 +265,49 @@ pub(crate) fn build_qdq(
     Ok(g)
 }
 
-/// Whether the graph with the activation of `name` at each non-8 width of `ladder` (and
-/// everything else at 8 bits) lowers to integer ops.
-fn lowers_at_every_width(calibrated: &Graph, ctx: &PassCtx, name: &str, ladder: &[u32]) -> bool {
-    ladder.iter().filter(|&&b| b != 8).all(|&b| {
-        let mut layers = BTreeMap::new();
-        layers.insert(
-            name.to_string(),
-            set_bits(LayerPrecision::default(), KnobKind::Activation, b),
-        );
-        build_qdq(calibrated, ctx, layers, &[])
-            .and_then(|mut g| crate::lower_integer::run(&mut g, ctx))
-            .is_ok()
-    })
+/// The integer programs with the activation of `name` at each non-8 width of `ladder` (and
+/// everything else at 8 bits), or `None` when one of them does not lower.
+fn lowered_at_every_width(
+    calibrated: &Graph,
+    ctx: &PassCtx,
+    name: &str,
+    ladder: &[u32],
+) -> Option<Vec<(u32, Graph)>> {
+    ladder
+        .iter()
+        .filter(|&&b| b != 8)
+        .map(|&b| {
+            let mut layers = BTreeMap::new();
+            layers.insert(
+                name.to_string(),
+                set_bits(LayerPrecision::default(), KnobKind::Activation, b),
+            );
+            let g = build_qdq(calibrated, ctx, layers, &[]).ok()?;
+            Some((b, lowered(&g, ctx).ok()?))
+        })
+        .collect()
+}
+
+/// The values of `probe` whose integer width differs from `int8`'s, when both programs have
+/// the same values (shapes included); `None` when the lowering changed the program's shape.
+fn retyped(int8: &Graph, probe: &Graph) -> Option<Vec<ValueId>> {
+    if int8.value_bound() != probe.value_bound() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for v in int8.value_ids() {
+        if !probe.contains_value(v) {
+            return None;
+        }
+        let (a, b) = (int8.ty(v), probe.ty(v));
+        if a.shape != b.shape {
+            return None;
+        }
+        if a.dtype != b.dtype && a.dtype.is_int() && b.dtype.is_int() {
+            out.push(v);
+        }
+    }
+    Some(out)
 }
 
 /// The bits of every quantized tensor, by node.
@@ -263,6 +327,8 @@ impl SearchSpace {
         act_ladder: &[u32],
     ) -> Result<SearchSpace, PassError> {
         let g0 = build_qdq(calibrated, ctx, BTreeMap::new(), &[])?;
+        let int8 = lowered(&g0, ctx)?;
+        let mut int_knob: Vec<Option<usize>> = vec![None; int8.value_bound()];
         let base_bits = bit_map(&g0);
         let order = g0.topo_order();
         let mut index: HashMap<NodeId, usize> = HashMap::new();
@@ -339,12 +405,22 @@ impl SearchSpace {
             // An activation width the integer lowering refuses (a table op such as sigmoid
             // or hard-swish needs 8-bit inputs; an i16 product may not fit i32) is no choice:
             // such a knob stays at 8 bits.
-            if kind == KnobKind::Activation
-                && !lowers_at_every_width(calibrated, ctx, &name, ladder)
-            {
-                continue;
-            }
             let k = knobs.len();
+            if kind == KnobKind::Activation {
+                let Some(progs) = lowered_at_every_width(calibrated, ctx, &name, ladder) else {
+                    continue;
+                };
+                // The integer values this knob retypes (the arena's view of the knob). A
+                // lowering whose program differs in shape leaves the arena model blind to
+                // the knob (the measured costs of the result stay exact).
+                if let Some((_, p)) = progs.iter().find(|(b, _)| *b == probe)
+                    && let Some(vs) = retyped(&int8, p)
+                {
+                    for v in vs {
+                        int_knob[v.index()] = Some(k);
+                    }
+                }
+            }
             let mut own = Vec::new();
             for n in changed {
                 if let Some(&t) = index.get(&n) {
@@ -393,6 +469,9 @@ impl SearchSpace {
             tensors,
             macs,
             base: ctx.quant.activation,
+            int8,
+            int_knob,
+            arenas: RefCell::new(HashMap::new()),
         })
     }
 
@@ -448,7 +527,33 @@ impl SearchSpace {
             out.macs += m.macs;
             out.mult_cost += m.macs * u64::from(w(m.a)) * u64::from(w(m.b));
         }
+        out.arena_bytes = self.arena(c);
         out
+    }
+
+    /// Arena bytes of `c`: the all-8-bit integer program planned with each knob's values at
+    /// the knob's width (only the element width matters to the plan).
+    fn arena(&self, c: &Config) -> u64 {
+        let key: Vec<u32> = self.int_knob.iter().flatten().map(|&k| c[k]).collect();
+        if let Some(&a) = self.arenas.borrow().get(&key) {
+            return a;
+        }
+        let g = &self.int8;
+        let dtype = |v: ValueId| {
+            let d = g.ty(v).dtype;
+            match self.int_knob.get(v.index()).copied().flatten() {
+                None => d,
+                Some(k) => match c[k] {
+                    0..=4 if d.is_signed() => DType::I4,
+                    0..=4 => DType::U4,
+                    5..=8 => d,
+                    _ => DType::I16,
+                },
+            }
+        };
+        let a = arena_of(g, &dtype);
+        self.arenas.borrow_mut().insert(key, a);
+        a
     }
 
     /// The clipping ranges replacing the calibrated ones in `c` (activations at 4 bits or

@@ -109,6 +109,37 @@ fn best_move(
     best.map(|(_, k, b)| (k, b))
 }
 
+/// The logit SQNR floor in dB: the explicit one, else `sqnr_db_at_1pt - 20·log10(P)` (the
+/// disagreement on samples near a decision boundary grows linearly with the logit noise
+/// amplitude), never above what all-8-bit reaches (`all8_db`), so all-8-bit stays a choice.
+pub(crate) fn sqnr_floor(opts: &SearchOptions, all8_db: f64) -> f64 {
+    match opts.min_logit_sqnr_db {
+        Some(x) => x,
+        None => {
+            let scaled = opts.sqnr_db_at_1pt - 20.0 * opts.max_accuracy_drop.max(1e-6).log10();
+            scaled.min(all8_db)
+        }
+    }
+}
+
+/// The costs of the cheapest program of the search space (every knob at its narrowest
+/// width, accuracy aside): the most any search under `opts` can save.
+pub fn cheapest_costs(
+    calibrated: &Graph,
+    ctx: &PassCtx,
+    opts: &SearchOptions,
+) -> Result<Costs, PassError> {
+    check_options(calibrated, opts)?;
+    let (wl, al) = (ladder(&opts.weight_bits), ladder(&opts.activation_bits));
+    let space = SearchSpace::new(calibrated, ctx, &wl, &al)?;
+    let cheapest: Config = space
+        .knobs
+        .iter()
+        .map(|k| k.ladder.last().copied().unwrap_or(8))
+        .collect();
+    Ok(space.costs(&cheapest))
+}
+
 /// Chooses per-layer bit widths for `calibrated` (see the module documentation).
 pub fn search(
     calibrated: &Graph,
@@ -128,13 +159,6 @@ pub fn search(
     let cap = opts.max_evaluations;
     // Allowed disagreements, counted and expected (see `Evaluation::expected_flips`).
     let budget = opts.max_accuracy_drop / 100.0 * n as f64 + 1e-9;
-    let min_sqnr = opts.min_logit_sqnr_db.unwrap_or(f64::NEG_INFINITY);
-    let feasible = |e: &Evaluation| {
-        e.complete
-            && e.disagreements as f64 <= budget
-            && e.expected_flips <= budget
-            && e.sqnr_db() >= min_sqnr
-    };
     let report = |ev: &Evaluator| ctx.report("precision search", ev.runs.min(cap), cap);
     let mult_weight = opts.mult_weight;
 
@@ -144,6 +168,13 @@ pub fn search(
     let base = space.costs(&all8);
     let e8 = ev.evaluate(space.layers(&all8), &space.ranges(&all8), n, None)?;
     report(&ev);
+    let min_sqnr = sqnr_floor(opts, e8.sqnr_db());
+    let feasible = |e: &Evaluation| {
+        e.complete
+            && e.disagreements as f64 <= budget
+            && e.expected_flips <= budget
+            && e.sqnr_db() >= min_sqnr
+    };
 
     // Step 2: sensitivities, the knobs with most memory at stake first.
     let ns = match opts.sensitivity_samples {
@@ -298,6 +329,7 @@ pub fn search(
         baseline: base,
         chosen,
         all8: e8,
+        sqnr_floor_db: min_sqnr,
         evaluations: ev.runs,
         satisfied,
     })

@@ -1,4 +1,4 @@
-use super::model::{SearchSpace, build_qdq};
+use super::model::{Config, SearchSpace, build_qdq};
 use super::*;
 use crate::PassCtx;
 use ir::{DType, Graph, Shape, Tensor};
@@ -135,7 +135,11 @@ fn the_cost_model_matches_the_built_program() {
     let configs = [space.all8(), space.top(), vec![4, 3, 16, 2, 4, 6, 8]];
     for c in configs {
         let q = build_qdq(&g, &ctx, space.layers(&c), &space.ranges(&c)).expect("builds");
-        assert_eq!(space.costs(&c), qdq_costs(&q), "config {c:?}");
+        assert_eq!(
+            space.costs(&c),
+            qdq_costs(&q, &ctx).expect("lowers"),
+            "config {c:?}"
+        );
     }
     let all8 = space.costs(&space.all8());
     // Weights 36 + 144 + 180 at 8 bits plus the i32 bias of conv1.
@@ -279,4 +283,124 @@ fn activations_feeding_tables_stay_8_bit() {
     crate::insert_qdq::run(&mut q, &c).expect("builds");
     crate::fuse_activations::run(&mut q, &c).expect("fuses");
     crate::lower_integer::run(&mut q, &c).expect("the chosen precision lowers");
+}
+
+/// conv(1->4) relu on 16x16, conv(4->4, stride 2) relu, flatten, gemm(256->5). Its integer
+/// program's arena peaks while conv1's i32 accumulator (4096 B) and relu1 (1024 B) are live
+/// together; relu2 (256 B) never sits in the peak.
+fn wide_model() -> Graph {
+    let mut r = Lcg(5);
+    let text = format!(
+        r#"graph "wide" phase=float
+inputs(%x)
+%x "x" = input : f32[1,1,16,16]
+%w1 = const dense<[{w1}]> : f32[4,1,3,3]
+%c1 = conv(%x, %w1) {{strides=[1,1], pads=[1,1,1,1], dilations=[1,1], group=1}} : f32[1,4,16,16] @"conv1"
+%r1 = relu(%c1) : f32[1,4,16,16] @"relu1"
+%w2 = const dense<[{w2}]> : f32[4,4,3,3]
+%c2 = conv(%r1, %w2) {{strides=[2,2], pads=[1,1,1,1], dilations=[1,1], group=1}} : f32[1,4,8,8] @"conv2"
+%r2 = relu(%c2) : f32[1,4,8,8] @"relu2"
+%f = reshape(%r2) : f32[1,256] @"flatten"
+%w3 = const dense<[{w3}]> : f32[5,256]
+%y "y" = gemm(%f, %w3) {{alpha=1.0, beta=1.0, trans_a=false, trans_b=true}} : f32[1,5] @"fc"
+outputs(%y)
+"#,
+        w1 = r.list(36, 0.6),
+        w2 = r.list(144, 0.3),
+        w3 = r.list(1280, 0.1),
+    );
+    let mut g = ir::text::parse(&text).expect("the wide model parses");
+    let mut s = Lcg(3);
+    let samples: Vec<Vec<Tensor>> = (0..6)
+        .map(|_| {
+            let data = (0..256).map(|_| s.next()).collect();
+            vec![Tensor::from_f32(Shape::from(vec![1, 1, 16, 16]), data)]
+        })
+        .collect();
+    let ctx = PassCtx {
+        calib: Some(Arc::new(samples)),
+        ..PassCtx::default()
+    };
+    crate::calibrate::run(&mut g, &ctx).expect("calibrates");
+    g
+}
+
+#[test]
+fn the_arena_shrinks_with_the_peak_tensor_only() {
+    let g = wide_model();
+    let ctx = PassCtx {
+        calib: Some(Arc::new(vec![vec![Tensor::from_f32(
+            Shape::from(vec![1, 1, 16, 16]),
+            vec![0.5; 256],
+        )]])),
+        ..PassCtx::default()
+    };
+    let space = SearchSpace::new(&g, &ctx, &[8, 4], &[8, 4]).expect("space");
+    let knob = |name: &str| {
+        space
+            .knobs
+            .iter()
+            .position(|k| k.name == name && k.kind == KnobKind::Activation)
+            .unwrap_or_else(|| panic!("no activation knob {name}: {:?}", space.knobs))
+    };
+    let all8 = space.all8();
+    let with4 = |name: &str| {
+        let mut c = all8.clone();
+        c[knob(name)] = 4;
+        c
+    };
+    let (peak4, other4) = (with4("relu1"), with4("relu2"));
+    let measured = |c: &Config| {
+        let q = build_qdq(&g, &ctx, space.layers(c), &space.ranges(c)).expect("builds");
+        qdq_costs(&q, &ctx).expect("lowers")
+    };
+    for c in [&all8, &peak4, &other4] {
+        assert_eq!(space.costs(c), measured(c), "config {c:?}");
+    }
+    let (base, peak, other) = (
+        space.costs(&all8),
+        space.costs(&peak4),
+        space.costs(&other4),
+    );
+    // conv1's accumulator and relu1, live together at relu1's requant.
+    assert_eq!(base.arena_bytes, 4096 + 1024);
+    assert_eq!(peak.arena_bytes, 4096 + 512);
+    // relu2 at 4 bits saves container bytes but not arena bytes.
+    assert!(other.activation_bytes < base.activation_bytes, "{other:?}");
+    assert_eq!(other.arena_bytes, base.arena_bytes);
+    assert_eq!(base.memory(), base.weight_bytes + base.arena_bytes);
+}
+
+#[test]
+fn the_default_sqnr_floor_scales_with_the_allowed_drop() {
+    let at = |drop: f64, explicit: Option<f64>, all8: f64| {
+        let o = SearchOptions {
+            max_accuracy_drop: drop,
+            min_logit_sqnr_db: explicit,
+            ..SearchOptions::default()
+        };
+        super::search::sqnr_floor(&o, all8)
+    };
+    assert_eq!(at(1.0, None, 40.0), 15.0);
+    assert!((at(2.0, None, 40.0) - (15.0 - 20.0 * 2f64.log10())).abs() < 1e-9);
+    assert!((at(0.1, None, 40.0) - 35.0).abs() < 1e-9);
+    // Never above what all-8-bit reaches; an explicit floor is taken as given.
+    assert_eq!(at(1.0, None, 12.0), 12.0);
+    assert_eq!(at(1.0, Some(30.0), 12.0), 30.0);
+    assert_eq!(at(1.0, Some(f64::NEG_INFINITY), 12.0), f64::NEG_INFINITY);
+}
+
+#[test]
+fn the_default_search_meets_its_sqnr_floor() {
+    let (g, ctx) = calibrated(16);
+    let r = search(&g, &ctx, &opts(1.0, 20)).expect("searches");
+    assert!(r.satisfied);
+    assert_eq!(r.sqnr_floor_db, r.all8.sqnr_db().min(15.0));
+    assert!(r.chosen.sqnr_db() >= r.sqnr_floor_db, "{:?}", r.chosen);
+    let off = SearchOptions {
+        min_logit_sqnr_db: Some(f64::NEG_INFINITY),
+        ..opts(1.0, 20)
+    };
+    let loose = search(&g, &ctx, &off).expect("searches");
+    assert_eq!(loose.sqnr_floor_db, f64::NEG_INFINITY);
 }

@@ -11,8 +11,11 @@
 //! interpreter, which models the integer program) is scored on the test set (`qdq top-1`).
 //! `int top-1` is the integer program (`lower-integer` + the integer interpreter), or `n/a`
 //! where this build cannot lower the chosen formats. Memory = bit-packed weight bytes
-//! (biases at 32 bits) + container bytes of every quantized activation tensor; mult cost =
-//! sum of MACs * weight bits * activation bits. `auto+pow2` is `n/a` when insert-qdq does
+//! (biases at 32 bits) + the arena `plan-memory` allocates for the integer program (`act sum`,
+//! the container bytes of every activation tensor summed, is shown for comparison only);
+//! mult cost = sum of MACs * weight bits * activation bits; `sqnr/floor` = the chosen
+//! program's logit SQNR on the calibration batch and the floor the search applied
+//! (`--min-logit-sqnr DB|off` overrides the default floor). `auto+pow2` is `n/a` when insert-qdq does
 //! not produce power-of-two scales yet.
 
 use anyhow::{Context, Result, bail};
@@ -82,6 +85,7 @@ struct Row {
     qdq_top1: Option<f64>,
     int_top1: Option<f64>,
     agreement: Option<f64>,
+    sqnr: Option<(f64, f64)>,
     search_s: Option<f64>,
     evals: Option<usize>,
 }
@@ -138,16 +142,36 @@ fn bench_model(dir: &Path, drop: f64, evals: usize, sqnr_floor: Option<f64>) -> 
         qdq_top1: Some(top1(&ir::interp::run_float_batch(&g, &test)?, &y)),
         int_top1: None,
         agreement: None,
+        sqnr: None,
         search_s: None,
         evals: None,
     }];
     let all8 = qdq(&cal, &ctx)?;
     rows.push(Row {
         variant: "all-8-bit",
-        costs: Some(qdq_costs(&all8)),
+        costs: qdq_costs(&all8, &ctx).ok(),
         qdq_top1: Some(top1(&ir::interp::run_float_batch(&all8, &test)?, &y)),
         int_top1: int_top1(&all8, &ctx, &test, &y),
         agreement: None,
+        sqnr: None,
+        search_s: None,
+        evals: None,
+    });
+    // The cheapest program of the search space (every knob at its narrowest width): the
+    // bound on any saving, whatever the accuracy.
+    let cheapest = SearchOptions {
+        min_logit_sqnr_db: sqnr_floor,
+        max_accuracy_drop: drop,
+        max_evaluations: evals,
+        ..SearchOptions::default()
+    };
+    rows.push(Row {
+        variant: "cheapest",
+        costs: Some(passes::precision::cheapest_costs(&cal, &ctx, &cheapest)?),
+        qdq_top1: None,
+        int_top1: None,
+        agreement: None,
+        sqnr: None,
         search_s: None,
         evals: None,
     });
@@ -162,6 +186,7 @@ fn bench_model(dir: &Path, drop: f64, evals: usize, sqnr_floor: Option<f64>) -> 
                 qdq_top1: None,
                 int_top1: None,
                 agreement: None,
+                sqnr: None,
                 search_s: None,
                 evals: None,
             });
@@ -182,10 +207,11 @@ fn bench_model(dir: &Path, drop: f64, evals: usize, sqnr_floor: Option<f64>) -> 
         let q = qdq(&cal_r, &c)?;
         rows.push(Row {
             variant,
-            costs: Some(qdq_costs(&q)),
+            costs: qdq_costs(&q, &c).ok(),
             qdq_top1: Some(top1(&ir::interp::run_float_batch(&q, &test)?, &y)),
             int_top1: int_top1(&q, &c, &test, &y),
             agreement: Some(r.chosen.agreement_percent()),
+            sqnr: Some((r.chosen.sqnr_db(), r.sqnr_floor_db)),
             search_s: Some(secs),
             evals: Some(r.evaluations),
         });
@@ -203,10 +229,12 @@ fn main() -> Result<()> {
         .get("--max-accuracy-drop")
         .map_or(Ok(1.0), |s| s.parse())?;
     let evals: usize = args.get("--evals").map_or(Ok(80), |s| s.parse())?;
-    let sqnr_floor: Option<f64> = args
-        .get("--min-logit-sqnr")
-        .map(|s| s.parse())
-        .transpose()?;
+    // `--min-logit-sqnr DB|off`; absent: the search's default floor.
+    let sqnr_floor: Option<f64> = match args.get("--min-logit-sqnr").as_deref() {
+        None => None,
+        Some("off") => Some(f64::NEG_INFINITY),
+        Some(s) => Some(s.parse()?),
+    };
     let models: Vec<String> = args.get("--models").map_or_else(
         || MODELS.iter().map(|s| s.to_string()).collect(),
         |s| s.split(',').map(str::to_string).collect(),
@@ -217,11 +245,12 @@ fn main() -> Result<()> {
         rayon_threads()
     );
     println!(
-        "{:<18} {:<10} {:>8} {:>8} {:>8} {:>7} {:>10} {:>7} {:>6} {:>6} {:>7} {:>8} {:>5}",
+        "{:<18} {:<10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10} {:>7} {:>6} {:>6} {:>7} {:>11} {:>8} {:>5}",
         "model",
         "variant",
         "w bytes",
-        "a bytes",
+        "arena",
+        "act sum",
         "memory",
         "mem %8",
         "mult Mbit",
@@ -229,6 +258,7 @@ fn main() -> Result<()> {
         "qdq",
         "int",
         "agree",
+        "sqnr/floor",
         "search s",
         "evals"
     );
@@ -246,10 +276,11 @@ fn main() -> Result<()> {
                 })
             };
             println!(
-                "{:<18} {:<10} {:>8} {:>8} {:>8} {:>7} {:>10} {:>7} {:>6} {:>6} {:>7} {:>8} {:>5}",
+                "{:<18} {:<10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10} {:>7} {:>6} {:>6} {:>7} {:>11} {:>8} {:>5}",
                 m,
                 r.variant,
                 opt(r.costs, |c| c.weight_bytes.to_string()),
+                opt(r.costs, |c| c.arena_bytes.to_string()),
                 opt(r.costs, |c| c.activation_bytes.to_string()),
                 opt(r.costs, |c| c.memory().to_string()),
                 pct(|c| c.memory()),
@@ -258,6 +289,7 @@ fn main() -> Result<()> {
                 opt(r.qdq_top1, |a| format!("{a:.2}")),
                 opt(r.int_top1, |a| format!("{a:.2}")),
                 opt(r.agreement, |a| format!("{a:.1}")),
+                opt(r.sqnr, |(s, f)| format!("{s:.1}/{f:.1}")),
                 opt(r.search_s, |s| format!("{s:.1}")),
                 opt(r.evals, |e| e.to_string()),
             );
