@@ -27,11 +27,8 @@ use crate::EmitError;
 use ir::{DType, NodeId, Op, QuantGranularity, ValueId};
 use passes::plan_memory::ARENA_ALIGN;
 
-/// Output pixels per tile of the kernel (its i32 tile is `4 x TILE` on the stack).
-pub const TILE: usize = 64;
-
-/// Weight rows are padded to a multiple of this many bytes.
-pub const K_ALIGN: usize = 32;
+/// Output channels per packed weight block (one 512-bit vector of i32 accumulators).
+pub const OC_BLOCK: usize = 16;
 
 /// The arena size with `scratch` bytes after the planned `arena_bytes`.
 pub fn arena_with_scratch(arena_bytes: usize, scratch: usize) -> usize {
@@ -110,25 +107,31 @@ impl Builder<'_> {
         let (pt, pl) = (two(&a.pads, 0, 0), two(&a.pads, 1, 0));
         let (nb, c, m, group) = (xd[0], xd[1], yd[1], a.group.max(1));
         let (cg, mg) = (c / group, m / group);
-        let k = cg * kh * kw;
-        let kp = round_up(k.max(1), K_ALIGN);
+        let c4 = cg.div_ceil(4).max(1);
+        let cp = 4 * c4;
+        let kt = kh * kw * c4;
+        let mb = mg.div_ceil(OC_BLOCK).max(1);
         let zpx = self.zp(n, x)? + flip;
-        if !(0..=255).contains(&zpx) || kp * 255 * 128 >= 1 << 31 || wv.len() != m * k {
+        if !(0..=255).contains(&zpx) || 4 * kt * 255 * 128 >= 1 << 31 || wv.len() != m * cg * kh * kw
+        {
             return Ok(false);
         }
         // The padded NHWC image holds every tap of every output.
         let hp = (h + pt).max((oh - 1) * sh + (kh - 1) * dh + 1);
         let wp = (wdt + pl).max((ow - 1) * sw + (kw - 1) * dw + 1);
-        let xpb = round_up(hp * wp * cg, 64);
-        // Weights [M][KP] in (ky, kx, c) order; the folded bias.
-        let mut packed = vec![0i32; m * kp];
+        // Weights [G][MB][KT][16][4]: k4 step `(ky * KW + kx) * C4 + c / 4`, lane `oc % 16`,
+        // byte `c % 4`; zeros past `MG` and `CG`. The folded bias.
+        let mut packed = vec![0i32; group * mb * kt * OC_BLOCK * 4];
         let mut sums = vec![0i64; m];
         for oc in 0..m {
+            let (gi, mi) = (oc / mg, oc % mg);
+            let (blk, lane) = (gi * mb + mi / OC_BLOCK, mi % OC_BLOCK);
             for ci in 0..cg {
                 for ky in 0..kh {
                     for kx in 0..kw {
                         let v = wv[((oc * cg + ci) * kh + ky) * kw + kx];
-                        packed[oc * kp + (ky * kw + kx) * cg + ci] = v;
+                        let k4 = (ky * kw + kx) * c4 + ci / 4;
+                        packed[((blk * kt + k4) * OC_BLOCK + lane) * 4 + ci % 4] = v;
                         sums[oc] += i64::from(v);
                     }
                 }
@@ -156,9 +159,9 @@ impl Builder<'_> {
         let wo = Operand {
             loc: Loc::Const(self.consts.len() - 1),
             dtype: DType::I8,
-            numel: m * kp,
+            numel: group * mb * kt * OC_BLOCK * 4,
         };
-        let scratch_bytes = xpb + TILE * kp;
+        let scratch_bytes = round_up(hp * wp * cp, 64);
         self.scratch = self.scratch.max(scratch_bytes);
         let scratch = Operand {
             loc: Loc::Arena(round_up(self.plan.arena_bytes, ARENA_ALIGN)),
@@ -179,13 +182,13 @@ impl Builder<'_> {
         };
         let ins = vec![xo, wo, bias_o, self.table(m0), self.table(shift), scratch];
         let p = [
-            nb, c, h, wdt, m, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, group, cg, mg, kp,
+            nb, c, h, wdt, m, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, group, cg, mg, kt,
         ]
         .into_iter()
         .map(to_i32)
         .chain([zpx, flip])
         .chain(req)
-        .chain([hp, wp, xpb].into_iter().map(to_i32))
+        .chain([hp, wp, cp, mb].into_iter().map(to_i32))
         .collect();
         self.call(n, Kernel::ConvU8S8, ins, out, p);
         Ok(true)
@@ -233,8 +236,13 @@ impl Builder<'_> {
         else {
             return Ok(None);
         };
+        // Values defined after the result in its buffer are its in-place successors. A
+        // result sharing the input's buffer may take its bytes: the kernel reads the input
+        // only before its first store, and nothing but constants runs until the requantize
+        // would have written them.
         let ybuf = &plan.buffers[yb];
-        if ybuf.values.iter().any(|&v| v != y && v != out_v) {
+        let mut before = ybuf.values.iter().take_while(|&&v| v != out_v);
+        if Some(yb) != x_buf && before.any(|&v| v != y) {
             return Ok(None);
         }
         let out = self.out_operand(*r, out_v)?;

@@ -108,9 +108,9 @@ fn u8_by_i8_conv_takes_the_fast_kernel_with_the_requantize_fused() {
     let p = build_fast(&g).unwrap();
     assert_eq!(kernels(&p), [Kernel::ConvU8S8]);
     let c = &p.calls[0];
-    // ZPX, FLIP, REQ; KP = 27 rounded up to 32.
+    // ZPX, FLIP, REQ; KT = 9 taps x 1 step of 4 channels, CP = 4, MB = 1 block.
     assert_eq!((c.params[19], c.params[20], c.params[21]), (7, 0, 1));
-    assert_eq!(c.params[18], 32);
+    assert_eq!((c.params[18], c.params[28], c.params[29]), (9, 4, 1));
     assert!(
         p.arena_bytes > build(&g).unwrap().arena_bytes,
         "scratch after the arena"
