@@ -909,11 +909,10 @@ static void qcc_conv_rq_tile(const int32_t *acc, int32_t np, int32_t nch, const 
     const __m512i zp = _mm512_set1_epi64(ZPY), lo = _mm512_set1_epi64(LO), hi = _mm512_set1_epi64(HI);
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
     int32_t j, t, h;
-    for (j = 0; j < nch; j += 16) {
-        const __mmask16 k = (__mmask16)(nch - j >= 16 ? 0xffffu : (1u << (nch - j)) - 1u);
-        const __m512i b = _mm512_maskz_loadu_epi32(k, bias + j);
-        const __m512i s = _mm512_maskz_loadu_epi32(k, sh + j);
-        const __m512i m = _mm512_maskz_loadu_epi32(k, m0 + j);
+    for (j = 0; j + 16 <= nch; j += 16) {
+        const __m512i b = _mm512_loadu_si512((const void *)(bias + j));
+        const __m512i s = _mm512_loadu_si512((const void *)(sh + j));
+        const __m512i m = _mm512_loadu_si512((const void *)(m0 + j));
         const __m512i left = _mm512_min_epi32(_mm512_max_epi32(_mm512_sub_epi32(zero, s), zero), _mm512_set1_epi32(32));
         const __m512i rs = _mm512_min_epi32(_mm512_max_epi32(s, zero), _mm512_set1_epi32(62));
         __m512i lv[2], mv[2], hv[2], rv[2];
@@ -930,6 +929,14 @@ static void qcc_conv_rq_tile(const int32_t *acc, int32_t np, int32_t nch, const 
             const __m512i r1 = qcc_rq8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)), lv[1], mv[1], hv[1], rv[1], MODE, zp, lo, hi);
             _mm_storeu_si128((__m128i *)(void *)(q + t * 64 + j),
                              _mm_unpacklo_epi64(_mm512_cvtepi64_epi8(r0), _mm512_cvtepi64_epi8(r1)));
+        }
+    }
+    /* The channels past the last full vector: the portable form. */
+    for (; j < nch; j++) {
+        const qcc_mult mj = qcc_mult_of(m0[j], sh[j]);
+        for (t = 0; t < np; t++) {
+            const int32_t v = (int32_t)((uint32_t)acc[t * 64 + j] + (uint32_t)bias[j]);
+            q[t * 64 + j] = qcc_clamp_byte(qcc_rq(v, mj, MODE) + ZPY, LO, HI);
         }
     }
 }
