@@ -491,25 +491,30 @@ static void k_max_pool(const qcc_in *in, void *y, int ty, const int32_t *p)
     const int32_t *ws = (const int32_t *)in[3].p, *wn = (const int32_t *)in[4].p;
     int32_t pl, oy, ox, a, b;
     if (in[0].t == QCC_A_U8 && ty == QCC_A_U8) {
-        /* Bytes in and out: the same maximum without the typed accessors (-1 below every
-         * byte marks an empty window). */
+        /* Bytes in and out: the same maximum without the typed accessors, accumulated in
+         * the output row one input row at a time (0 is below or equal to every byte; an
+         * empty window keeps EMPTY). */
         const unsigned char *x = (const unsigned char *)in[0].p;
         unsigned char *yb = (unsigned char *)y;
+        const unsigned char empty = (unsigned char)((uint32_t)EMPTY & 0xffu);
         for (pl = 0; pl < PLANES; pl++) {
             for (oy = 0; oy < OH; oy++) {
                 const int32_t h0 = hs[oy], nh = hn[oy];
                 unsigned char *dst = yb + (pl * OH + oy) * OW;
                 for (ox = 0; ox < OW; ox++) {
-                    const int32_t w0 = ws[ox], nw = wn[ox];
-                    int32_t best = -1;
-                    for (a = 0; a < nh; a++) {
-                        const unsigned char *row = x + (pl * H + h0 + a * DH) * W + w0;
+                    dst[ox] = nh > 0 && wn[ox] > 0 ? 0 : empty;
+                }
+                for (a = 0; a < nh; a++) {
+                    const unsigned char *row = x + (pl * H + h0 + a * DH) * W;
+                    for (ox = 0; ox < OW; ox++) {
+                        const unsigned char *r = row + ws[ox];
+                        const int32_t nw = wn[ox];
+                        unsigned char best = dst[ox];
                         for (b = 0; b < nw; b++) {
-                            const int32_t v = row[b * DW];
-                            best = v > best ? v : best;
+                            best = r[b * DW] > best ? r[b * DW] : best;
                         }
+                        dst[ox] = best;
                     }
-                    dst[ox] = (unsigned char)((uint32_t)(best < 0 ? EMPTY : best) & 0xffu);
                 }
             }
         }

@@ -43,6 +43,28 @@ fn round_up(x: usize, a: usize) -> usize {
     x.div_ceil(a) * a
 }
 
+/// The weights of a [`Kernel::ConvU8S8`] call (`packed`, `[G][MB][KT][16][4]`) as rows
+/// `[M][KT * 4]` in the same k order (tap-major, channels padded to `CP`), from the call's
+/// params: the layout of the Rust library's kernel, whose dot products run along a row.
+pub fn weight_rows(packed: &[i32], params: &[i32]) -> Vec<i32> {
+    let at = |i: usize| usize::try_from(params[i]).unwrap_or(0);
+    let (m, g, mg, kt, mb) = (at(4), at(15), at(17), at(18), at(29));
+    let kp = kt * 4;
+    let mut rows = vec![0i32; m * kp];
+    for gi in 0..g {
+        for mi in 0..mg {
+            let (blk, lane) = (gi * mb + mi / OC_BLOCK, mi % OC_BLOCK);
+            let row = &mut rows[(gi * mg + mi) * kp..][..kp];
+            for k4 in 0..kt {
+                for i in 0..4 {
+                    row[k4 * 4 + i] = packed[((blk * kt + k4) * OC_BLOCK + lane) * 4 + i];
+                }
+            }
+        }
+    }
+    rows
+}
+
 /// A requantize fused into the convolution.
 struct Fused {
     node: NodeId,
