@@ -877,7 +877,8 @@ fn mixed_precision_and_pow2_programs_agree_across_executors() {
 /// of 4), 37 and 70 output channels (blocks of 16 and groups of 4 blocks with tails), 7x9
 /// pixels (tiles of 6 with a tail), 3x3 pad 1, stride 2, a 1x1 conv without bias, a grouped
 /// conv without padding, a non-zero input zero point, clamps narrower than the type and an
-/// accumulator with two requantizing users (not fused: the kernel stores i32).
+/// accumulator with two requantizing users (not fused: the kernel stores i32); and an 8-bit
+/// add of one shape (`k_add_u8`).
 fn fast_conv_chain(mode: RoundingMode, act: DType) -> Graph {
     let mut rng = Rng(0x51_7C_C1B7_2722_0A95);
     let (amin, amax) = if act == DType::U8 {
@@ -931,6 +932,20 @@ fn fast_conv_chain(mode: RoundingMode, act: DType) -> Graph {
             qt(act, &[1, m, oh, ow], s_y, zp),
             &format!("rq{i}"),
         );
+        if i == 0 {
+            // A residual-style add of 2331 bytes (vector loop and scalar tail of k_add_u8).
+            let add = Op::AddInt(AddIntAttrs {
+                shift: 20,
+                ma: qm(0.1 / (2.0 * 0.1)),
+                mb: qm(0.1 / (2.0 * 0.1)),
+                mo: qm(2.0 * 0.1 / (f64::from(1u32 << 20) * 0.13)),
+                rounding: mode,
+                lo: amin,
+                hi: amax,
+            });
+            let sum = g.add_simple(add, vec![y, y], qt(act, &[1, m, oh, ow], 0.13, zp), "add");
+            outs.push(sum);
+        }
         if i == layers.len() - 1 {
             // A second user of the accumulator keeps the requantize unfused.
             let mults2 = s_acc.iter().map(|s| qm(f64::from(s / 0.3))).collect();

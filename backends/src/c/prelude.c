@@ -821,6 +821,42 @@ static inline unsigned char qcc_clamp_byte(int64_t v, int32_t lo, int32_t hi)
     return (unsigned char)((uint32_t)w & 0xffu);
 }
 
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+/* AVX-512 forms of the helpers above (8 i64 lanes), used by the fast kernels when the
+ * compiler targets AVX-512 VNNI; they compute the same integers. */
+#include <immintrin.h>
+#define QCC_AVX512 1
+
+/* A qcc_mult per lane: shift counts left and rs, m0, half. */
+typedef struct {
+    __m512i left, m0, half, rs;
+} qcc_mult8;
+
+/* qcc_rq on 8 i64 lanes holding i32 values. */
+static inline __m512i qcc_rq8(__m512i v, qcc_mult8 m, int32_t mode)
+{
+    const __m512i i32max = _mm512_set1_epi64(INT32_MAX), i32min = _mm512_set1_epi64(INT32_MIN);
+    __m512i t = _mm512_sllv_epi64(v, m.left), r;
+    t = _mm512_min_epi64(_mm512_max_epi64(t, i32min), i32max);
+    r = _mm512_add_epi64(_mm512_mul_epi32(t, m.m0), _mm512_set1_epi64((int64_t)1 << 30));
+    r = _mm512_min_epi64(_mm512_srai_epi64(r, 31), i32max);
+    if (mode == 0) {
+        return _mm512_srav_epi64(_mm512_add_epi64(r, m.half), m.rs);
+    } else {
+        const __m512i pos = _mm512_srlv_epi64(_mm512_add_epi64(r, m.half), m.rs);
+        const __m512i neg = _mm512_sub_epi64(_mm512_setzero_si512(),
+                                             _mm512_srlv_epi64(_mm512_sub_epi64(m.half, r), m.rs));
+        return _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(r, _mm512_setzero_si512()), pos, neg);
+    }
+}
+
+/* qcc_clamp_byte before the narrowing: v < lo ? lo : v > hi ? hi : v (lo, hi: i32). */
+static inline __m512i qcc_clamp8(__m512i v, __m512i lo, __m512i hi)
+{
+    return _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(v, lo), _mm512_min_epi64(v, hi), lo);
+}
+#endif
+
 //@ conv_u8s8
 /* Fast conv/gemm for 8-bit activations and 8-bit i8 weights (backends::program::Kernel::
  * ConvU8S8). Per group the input is copied once into the scratch region as a padded NHWC
@@ -833,8 +869,7 @@ static inline unsigned char qcc_clamp_byte(int64_t v, int32_t lo, int32_t hi)
  * The zero-point and requant-input terms are folded into the bias at compile time, so every
  * sum equals the reference's mod 2^32. With AVX-512 VNNI the tile uses intrinsics; the
  * portable tile computes the same integers. */
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
-#include <immintrin.h>
+#ifdef QCC_AVX512
 #define QCC_DP(r, t, x)                                                        \
     b = _mm512_set1_epi32(_mm_cvtsi128_si32(_mm_loadu_si32((x) + c)));         \
     r##t##0 = _mm512_dpbusd_epi32(r##t##0, b, w0);                             \
@@ -883,28 +918,6 @@ static void qcc_conv_tile(const unsigned char *xp, const int32_t *off, const int
     QCC_ST(r, 4);
     QCC_ST(r, 5);
 }
-/* qcc_rq + zp + qcc_clamp_byte on 8 i64 lanes (v: i32 values sign-extended); the
- * multiplier vectors as qcc_mult_of (rs, not half, for the shift counts). */
-static inline __m512i qcc_rq8(__m512i v, __m512i left, __m512i m0, __m512i half, __m512i rs,
-                              int32_t mode, __m512i zp, __m512i lo, __m512i hi)
-{
-    const __m512i i32max = _mm512_set1_epi64(INT32_MAX), i32min = _mm512_set1_epi64(INT32_MIN);
-    __m512i t = _mm512_sllv_epi64(v, left), r;
-    t = _mm512_min_epi64(_mm512_max_epi64(t, i32min), i32max);
-    r = _mm512_add_epi64(_mm512_mul_epi32(t, m0), _mm512_set1_epi64((int64_t)1 << 30));
-    r = _mm512_min_epi64(_mm512_srai_epi64(r, 31), i32max);
-    if (mode == 0) {
-        r = _mm512_srav_epi64(_mm512_add_epi64(r, half), rs);
-    } else {
-        const __m512i pos = _mm512_srlv_epi64(_mm512_add_epi64(r, half), rs);
-        const __m512i neg = _mm512_sub_epi64(_mm512_setzero_si512(),
-                                             _mm512_srlv_epi64(_mm512_sub_epi64(half, r), rs));
-        r = _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(r, _mm512_setzero_si512()), pos, neg);
-    }
-    r = _mm512_add_epi64(r, zp);
-    return _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(r, lo), _mm512_min_epi64(r, hi), lo);
-}
-
 /* Requantizes the tile's first np pixels x nch channels (acc[t * 64 + j] + bias[j]) into
  * the bytes q[t * 64 + j]. */
 static void qcc_conv_rq_tile(const int32_t *acc, int32_t np, int32_t nch, const int32_t *bias,
@@ -920,18 +933,18 @@ static void qcc_conv_rq_tile(const int32_t *acc, int32_t np, int32_t nch, const 
         const __m512i m = _mm512_loadu_si512((const void *)(m0 + j));
         const __m512i left = _mm512_min_epi32(_mm512_max_epi32(_mm512_sub_epi32(zero, s), zero), _mm512_set1_epi32(32));
         const __m512i rs = _mm512_min_epi32(_mm512_max_epi32(s, zero), _mm512_set1_epi32(62));
-        __m512i lv[2], mv[2], hv[2], rv[2];
+        qcc_mult8 mh[2];
         for (h = 0; h < 2; h++) {
             const __m512i r64 = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(rs, 1) : _mm512_castsi512_si256(rs));
-            lv[h] = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(left, 1) : _mm512_castsi512_si256(left));
-            mv[h] = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(m, 1) : _mm512_castsi512_si256(m));
-            rv[h] = r64;
-            hv[h] = _mm512_maskz_sllv_epi64(_mm512_cmpgt_epi64_mask(r64, zero), one, _mm512_sub_epi64(r64, one));
+            mh[h].left = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(left, 1) : _mm512_castsi512_si256(left));
+            mh[h].m0 = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(m, 1) : _mm512_castsi512_si256(m));
+            mh[h].rs = r64;
+            mh[h].half = _mm512_maskz_sllv_epi64(_mm512_cmpgt_epi64_mask(r64, zero), one, _mm512_sub_epi64(r64, one));
         }
         for (t = 0; t < np; t++) {
             const __m512i v = _mm512_add_epi32(_mm512_loadu_si512((const void *)(acc + t * 64 + j)), b);
-            const __m512i r0 = qcc_rq8(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)), lv[0], mv[0], hv[0], rv[0], MODE, zp, lo, hi);
-            const __m512i r1 = qcc_rq8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)), lv[1], mv[1], hv[1], rv[1], MODE, zp, lo, hi);
+            const __m512i r0 = qcc_clamp8(_mm512_add_epi64(qcc_rq8(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)), mh[0], MODE), zp), lo, hi);
+            const __m512i r1 = qcc_clamp8(_mm512_add_epi64(qcc_rq8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)), mh[1], MODE), zp), lo, hi);
             _mm_storeu_si128((__m128i *)(void *)(q + t * 64 + j),
                              _mm_unpacklo_epi64(_mm512_cvtepi64_epi8(r0), _mm512_cvtepi64_epi8(r1)));
         }
@@ -1084,6 +1097,20 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
 }
 
 //@ add_u8
+#ifdef QCC_AVX512
+/* A qcc_mult_of broadcast to 8 lanes (qcc_mult8). */
+static inline qcc_mult8 qcc_mult8_of(int32_t m0, int32_t shift)
+{
+    const qcc_mult m = qcc_mult_of(m0, shift);
+    qcc_mult8 r;
+    r.left = _mm512_set1_epi64(shift < 0 ? (-shift > 32 ? 32 : -shift) : 0);
+    r.m0 = _mm512_set1_epi64(m.m0);
+    r.half = _mm512_set1_epi64(m.half);
+    r.rs = _mm512_set1_epi64(m.rs);
+    return r;
+}
+#endif
+
 /* k_add for 8-bit operands of one shape (backends::program::Kernel::AddU8), vectorizable. */
 static void k_add_u8(const qcc_in *in, void *y, int ty, const int32_t *p)
 {
@@ -1095,9 +1122,33 @@ static void k_add_u8(const qcc_in *in, void *y, int ty, const int32_t *p)
     const unsigned char *b = (const unsigned char *)in[1].p;
     unsigned char *yb = (unsigned char *)y;
     const int64_t smul = (int64_t)1 << (SHIFT > 32 ? 32 : SHIFT);
-    int32_t i;
+    int32_t i = 0;
     (void)ty;
-    for (i = 0; i < NUMEL; i++) {
+#ifdef QCC_AVX512
+    {
+        const qcc_mult8 va = qcc_mult8_of(p[5], p[6]), vb = qcc_mult8_of(p[7], p[8]);
+        const qcc_mult8 vo = qcc_mult8_of(p[9], p[10]);
+        const __m512i i32max = _mm512_set1_epi64(INT32_MAX), i32min = _mm512_set1_epi64(INT32_MIN);
+        const __m512i sl = _mm512_set1_epi64(SHIFT > 32 ? 32 : SHIFT);
+        const __m512i fa = _mm512_set1_epi64(FA), fb = _mm512_set1_epi64(FB);
+        const __m512i za = _mm512_set1_epi64(ZPA), zb = _mm512_set1_epi64(ZPB), zy = _mm512_set1_epi64(ZPY);
+        const __m512i lo = _mm512_set1_epi64(LO), hi = _mm512_set1_epi64(HI);
+        for (; i + 8 <= NUMEL; i += 8) {
+            __m512i xa = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(a + i)));
+            __m512i xb = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(b + i)));
+            __m512i s;
+            xa = _mm512_sllv_epi64(_mm512_sub_epi64(_mm512_xor_si512(xa, fa), za), sl);
+            xb = _mm512_sllv_epi64(_mm512_sub_epi64(_mm512_xor_si512(xb, fb), zb), sl);
+            xa = _mm512_min_epi64(_mm512_max_epi64(xa, i32min), i32max);
+            xb = _mm512_min_epi64(_mm512_max_epi64(xb, i32min), i32max);
+            s = _mm512_add_epi64(qcc_rq8(xa, va, MODE), qcc_rq8(xb, vb, MODE));
+            s = _mm512_min_epi64(_mm512_max_epi64(s, i32min), i32max);
+            s = qcc_clamp8(_mm512_add_epi64(qcc_rq8(s, vo, MODE), zy), lo, hi);
+            _mm_storel_epi64((__m128i *)(void *)(yb + i), _mm512_cvtepi64_epi8(s));
+        }
+    }
+#endif
+    for (; i < NUMEL; i++) {
         int64_t xa = (int64_t)((a[i] ^ FA) - ZPA) * smul, xb = (int64_t)((b[i] ^ FB) - ZPB) * smul;
         int64_t s;
         xa = xa > INT32_MAX ? INT32_MAX : xa < INT32_MIN ? INT32_MIN : xa;
