@@ -510,8 +510,14 @@ static void k_max_pool(const qcc_in *in, void *y, int ty, const int32_t *p)
                         const unsigned char *r = row + ws[ox];
                         const int32_t nw = wn[ox];
                         unsigned char best = dst[ox];
-                        for (b = 0; b < nw; b++) {
-                            best = r[b * DW] > best ? r[b * DW] : best;
+                        if (nw == 3) {
+                            const unsigned char u = r[0] > r[DW] ? r[0] : r[DW];
+                            const unsigned char v = u > r[2 * DW] ? u : r[2 * DW];
+                            best = v > best ? v : best;
+                        } else {
+                            for (b = 0; b < nw; b++) {
+                                best = r[b * DW] > best ? r[b * DW] : best;
+                            }
                         }
                         dst[ox] = best;
                     }
@@ -1076,9 +1082,21 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
                         const int32_t ch = gi * MG + ob * 16, o = (b * M + ch) * P + p0;
                         if (REQ) {
                             qcc_conv_rq_tile(acc, np, nch, bias + ch, m0 + ch, sh + ch, ZPY, LO, HI, MODE, q);
-                            for (j = 0; j < nch; j++) {
-                                for (t = 0; t < np; t++) {
-                                    yb[o + j * P + t] = q[t * 64 + j];
+                            if (np == 6) {
+                                for (j = 0; j < nch; j++) {
+                                    unsigned char *d = yb + o + j * P;
+                                    d[0] = q[j];
+                                    d[1] = q[64 + j];
+                                    d[2] = q[128 + j];
+                                    d[3] = q[192 + j];
+                                    d[4] = q[256 + j];
+                                    d[5] = q[320 + j];
+                                }
+                            } else {
+                                for (j = 0; j < nch; j++) {
+                                    for (t = 0; t < np; t++) {
+                                        yb[o + j * P + t] = q[t * 64 + j];
+                                    }
                                 }
                             }
                         } else {

@@ -6,21 +6,28 @@
 //! when the only user of its i32 accumulator is a `requant` that follows it directly in the
 //! schedule and writes an 8-bit result, that requantize is fused into the same call.
 //!
-//! Why: the generic kernels load and store through typed accessors one element at a time;
-//! the fast kernel gathers a padded NHWC copy of the input and im2col rows in a scratch
-//! region after the planned arena, so that its inner loop is a plain u8 x i8 dot product
-//! over contiguous bytes that C compilers and rustc vectorize (vpdpbusd, vpmaddwd, udot).
+//! Why: the generic kernels load and store through typed accessors one element at a time.
+//! The fast kernel copies the input once into a padded NHWC image (channels padded to a
+//! multiple of 4) in a scratch region after the planned arena and computes tiles of 6 output
+//! pixels x 64 channels: per k4 step one broadcast 4-byte activation word meets 16 channels
+//! x 4 bytes of packed weights (`[G][MB][KT][16][4]`), which is one `vpdpbusd` per 16
+//! channels in the C library's AVX-512 VNNI path (intrinsics under `__AVX512VNNI__`; the
+//! portable C computes the same integers). No im2col, no horizontal sums. The Rust library
+//! gets the weights as rows ([`weight_rows`]) and takes dot products along im2col rows,
+//! the form rustc vectorizes without `unsafe`.
 //!
 //! Invariants (what keeps the result bit-exact with `ir::interp::int`):
 //! - an i8 input is flipped to u8 by `x ^ 128` and its zero point moved by 128, so
 //!   `x - zp` is unchanged; padding taps hold the moved zero point and so contribute 0;
 //! - `bias' = bias - zp * sum(w) - zp_in` (wrapping, like the reference's i32 arithmetic), so
 //!   `bias' + sum(x * w)` equals `bias + sum((x - zp) * w) - zp_in` mod 2^32;
-//! - `sum(x * w)` over `KP` bytes cannot overflow i32 (`KP * 255 * 128 < 2^31` is checked);
+//! - `sum(x * w)` over `4 * KT` bytes cannot overflow i32 (`4 * KT * 255 * 128 < 2^31` is
+//!   checked);
 //! - a fused requantize writes its result while the convolution runs, so the builder checks
 //!   that nothing but constants runs in between and that the result's bytes overlap no buffer
 //!   live at the convolution other than the accumulator it replaces (and the input, with one
-//!   group: the kernel reads it only while copying it into the scratch, before any store).
+//!   group: the kernel reads it only while copying it into the scratch, before any store; the
+//!   result may then share the input's buffer, as in-place chains through the conv plan it).
 
 use super::{Builder, Kernel, Loc, Operand, tensor_i32, to_i32};
 use crate::EmitError;
@@ -134,7 +141,9 @@ impl Builder<'_> {
         let kt = kh * kw * c4;
         let mb = mg.div_ceil(OC_BLOCK).max(1);
         let zpx = self.zp(n, x)? + flip;
-        if !(0..=255).contains(&zpx) || 4 * kt * 255 * 128 >= 1 << 31 || wv.len() != m * cg * kh * kw
+        if !(0..=255).contains(&zpx)
+            || 4 * kt * 255 * 128 >= 1 << 31
+            || wv.len() != m * cg * kh * kw
         {
             return Ok(false);
         }

@@ -180,3 +180,32 @@ fn same_shape_8_bit_add_takes_the_fast_kernel() {
     let p = build_fast(&add_net(&[1, 2, 3], &[1, 1, 3], &[1, 2, 3])).unwrap();
     assert_eq!(kernels(&p), [Kernel::Add], "broadcasting stays generic");
 }
+
+#[test]
+fn weight_rows_reorder_the_packed_blocks_tap_major() {
+    let p = build_fast(&conv_net(DType::U8, DType::I8)).unwrap();
+    let c = &p.calls[0];
+    let crate::program::Loc::Const(i) = c.ins[1].loc else {
+        panic!("weights are a constant");
+    };
+    // 4 channels in one block of 16: [1][9][16][4].
+    assert_eq!(p.consts[i].values.len(), 9 * 16 * 4);
+    let rows = crate::program::fast::weight_rows(&p.consts[i].values, &c.params);
+    assert_eq!(rows.len(), 4 * 9 * 4);
+    for oc in 0..4 {
+        for ci in 0..4 {
+            for tap in 0..9 {
+                let want = if ci < 3 {
+                    ((oc * 3 + ci) * 9 + tap) as i32 % 15 - 7
+                } else {
+                    0
+                };
+                assert_eq!(
+                    rows[oc * 36 + tap * 4 + ci],
+                    want,
+                    "oc {oc} c {ci} tap {tap}"
+                );
+            }
+        }
+    }
+}
