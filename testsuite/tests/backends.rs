@@ -877,8 +877,8 @@ fn mixed_precision_and_pow2_programs_agree_across_executors() {
 /// of 4), 37 and 70 output channels (blocks of 16 and groups of 4 blocks with tails), 7x9
 /// pixels (tiles of 6 with a tail), 3x3 pad 1, stride 2, a 1x1 conv without bias, a grouped
 /// conv without padding, a non-zero input zero point, clamps narrower than the type and an
-/// accumulator with two requantizing users (not fused: the kernel stores i32); and an 8-bit
-/// add of one shape (`k_add_u8`).
+/// accumulator with two requantizing users (not fused: the kernel stores i32); an 8-bit
+/// add of one shape (`k_add_u8`) and a 3x3 stride-2 padded max pool.
 fn fast_conv_chain(mode: RoundingMode, act: DType) -> Graph {
     let mut rng = Rng(0x51_7C_C1B7_2722_0A95);
     let (amin, amax) = if act == DType::U8 {
@@ -945,6 +945,16 @@ fn fast_conv_chain(mode: RoundingMode, act: DType) -> Graph {
             });
             let sum = g.add_simple(add, vec![y, y], qt(act, &[1, m, oh, ow], 0.13, zp), "add");
             outs.push(sum);
+            // ResNet's stem pool: 3x3, stride 2, pad 1 (3-wide windows and clipped borders).
+            let mp = Op::MaxPool(PoolAttrs {
+                kernel: vec![3, 3],
+                strides: vec![2, 2],
+                pads: vec![1; 4],
+                dilations: vec![1, 1],
+                ceil_mode: false,
+            });
+            let pooled = g.add_simple(mp, vec![y], qt(act, &[1, m, 4, 5], 0.1, zp), "pool");
+            outs.push(pooled);
         }
         if i == layers.len() - 1 {
             // A second user of the accumulator keeps the requantize unfused.

@@ -501,25 +501,59 @@ static void k_max_pool(const qcc_in *in, void *y, int ty, const int32_t *p)
             for (oy = 0; oy < OH; oy++) {
                 const int32_t h0 = hs[oy], nh = hn[oy];
                 unsigned char *dst = yb + (pl * OH + oy) * OW;
-                for (ox = 0; ox < OW; ox++) {
-                    dst[ox] = nh > 0 && wn[ox] > 0 ? 0 : empty;
-                }
-                for (a = 0; a < nh; a++) {
-                    const unsigned char *row = x + (pl * H + h0 + a * DH) * W;
-                    for (ox = 0; ox < OW; ox++) {
-                        const unsigned char *r = row + ws[ox];
-                        const int32_t nw = wn[ox];
-                        unsigned char best = dst[ox];
-                        if (nw == 3) {
-                            const unsigned char u = r[0] > r[DW] ? r[0] : r[DW];
-                            const unsigned char v = u > r[2 * DW] ? u : r[2 * DW];
-                            best = v > best ? v : best;
-                        } else {
-                            for (b = 0; b < nw; b++) {
-                                best = r[b * DW] > best ? r[b * DW] : best;
+                int32_t ox0, i;
+                /* Chunks of 64 outputs accumulated in a local row (no aliasing with x). */
+                for (ox0 = 0; ox0 < OW; ox0 += 64) {
+                    const int32_t n = OW - ox0 < 64 ? OW - ox0 : 64;
+                    unsigned char best[64];
+                    for (i = 0; i < n; i++) {
+                        best[i] = nh > 0 && wn[ox0 + i] > 0 ? 0 : empty;
+                    }
+                    /* The run [rs, re) of 3-wide windows at stride 2 (DW 1): a loop with
+                     * fixed strides that compilers vectorize. */
+                    int32_t rs = 0, re = 0;
+                    while (rs < n && wn[ox0 + rs] != 3) {
+                        rs++;
+                    }
+                    re = rs;
+                    if (DW == 1) {
+                        while (re < n && wn[ox0 + re] == 3 && ws[ox0 + re] == ws[ox0 + rs] + 2 * (re - rs)) {
+                            re++;
+                        }
+                    }
+                    for (a = 0; a < nh; a++) {
+                        const unsigned char *row = x + (pl * H + h0 + a * DH) * W;
+                        if (re > rs) {
+                            const unsigned char *r0 = row + ws[ox0 + rs];
+                            for (i = rs; i < re; i++) {
+                                const unsigned char *r = r0 + 2 * (i - rs);
+                                const unsigned char u = r[0] > r[1] ? r[0] : r[1];
+                                const unsigned char v = u > r[2] ? u : r[2];
+                                best[i] = v > best[i] ? v : best[i];
                             }
                         }
-                        dst[ox] = best;
+                        for (i = 0; i < n; i++) {
+                            const unsigned char *r = row + ws[ox0 + i];
+                            const int32_t nw = wn[ox0 + i];
+                            unsigned char m = best[i];
+                            if (i == rs && re > rs) {
+                                i = re - 1;
+                                continue;
+                            }
+                            if (nw == 3) {
+                                const unsigned char u = r[0] > r[DW] ? r[0] : r[DW];
+                                const unsigned char v = u > r[2 * DW] ? u : r[2 * DW];
+                                m = v > m ? v : m;
+                            } else {
+                                for (b = 0; b < nw; b++) {
+                                    m = r[b * DW] > m ? r[b * DW] : m;
+                                }
+                            }
+                            best[i] = m;
+                        }
+                    }
+                    for (i = 0; i < n; i++) {
+                        dst[ox0 + i] = best[i];
                     }
                 }
             }
