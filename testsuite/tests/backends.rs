@@ -880,7 +880,7 @@ fn mixed_precision_and_pow2_programs_agree_across_executors() {
 /// accumulator with two requantizing users (not fused: the kernel stores i32); an 8-bit
 /// add of one shape (`k_add_u8`) and a 3x3 stride-2 padded max pool.
 fn fast_conv_chain(mode: RoundingMode, act: DType) -> Graph {
-    let mut rng = Rng(0x51_7C_C1B7_2722_0A95);
+    let mut rng = Rng(0x517C_C1B7_2722_0A95);
     let (amin, amax) = if act == DType::U8 {
         (0, 255)
     } else {
@@ -922,7 +922,7 @@ fn fast_conv_chain(mode: RoundingMode, act: DType) -> Graph {
             conv2d(pads, stride, group),
             ins,
             per_axis(DType::I32, &[1, m, oh, ow], 1, s_acc.clone()),
-            &format!("conv{i}"),
+            format!("conv{i}"),
         );
         let s_y = 0.1f32;
         let mults = s_acc.iter().map(|s| qm(f64::from(s / s_y))).collect();
@@ -930,7 +930,7 @@ fn fast_conv_chain(mode: RoundingMode, act: DType) -> Graph {
             requant(mults, mode, lo, hi),
             vec![acc],
             qt(act, &[1, m, oh, ow], s_y, zp),
-            &format!("rq{i}"),
+            format!("rq{i}"),
         );
         if i == 0 {
             // A residual-style add of 2331 bytes (vector loop and scalar tail of k_add_u8).
@@ -978,7 +978,7 @@ fn fast_conv_chain(mode: RoundingMode, act: DType) -> Graph {
             Op::Dequantize,
             vec![v],
             TensorType::f32(shape),
-            &format!("y{i}"),
+            format!("y{i}"),
         );
         g.outputs.push(o);
     }
