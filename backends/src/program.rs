@@ -181,14 +181,17 @@ pub enum Kernel {
     /// SHIFT)` in i64, clamped (`ir::ops::ResizeIntAttrs`; copied dims use `i0`).
     Resize,
     /// The fast path for 8-bit activations and i8 weights ([`fast`]): ins `[x, w, bias, m0,
-    /// shift, scratch]` with `w` packed `[M][KP]` in `(ky, kx, c)` order (zeros past `K`),
-    /// `bias` the folded i32 bias (zero-point and requant-input terms included), `m0`/`shift`
-    /// the requant multipliers per output channel (unused without `REQ`) and `scratch` the
-    /// arena's scratch region; params `[N, C, H, W, M, KH, KW, OH, OW, SH, SW, DH, DW, PT, PL,
-    /// G, CG, MG, KP, ZPX, FLIP, REQ, ZPY, LO, HI, MODE, HP, WP, XPB]`: `ZPX` the input zero
-    /// point after `x ^ FLIP` (128 for i8 inputs), `REQ` 1 when the following requantize is
-    /// fused (8-bit output) and 0 for the i32 accumulator, `HP x WP` the padded NHWC image the
-    /// kernel copies into the scratch (its first `XPB` bytes; im2col rows follow).
+    /// shift, scratch]` with `w` packed `[G][MB][KT][16][4]` (per group, blocks of 16 output
+    /// channels; per k4 step `(ky * KW + kx) * CP / 4 + c / 4`, 16 channels x 4 input
+    /// channels; zeros past `MG` and `CG`), `bias` the folded i32 bias (zero-point and
+    /// requant-input terms included), `m0`/`shift` the requant multipliers per output channel
+    /// (unused without `REQ`) and `scratch` the arena's scratch region; params `[N, C, H, W, M,
+    /// KH, KW, OH, OW, SH, SW, DH, DW, PT, PL, G, CG, MG, KT, ZPX, FLIP, REQ, ZPY, LO, HI, MODE,
+    /// HP, WP, CP, MB]`: `ZPX` the input zero point after `x ^ FLIP` (128 for i8 inputs), `REQ`
+    /// 1 when the following requantize is fused (8-bit output) and 0 for the i32 accumulator,
+    /// `HP x WP x CP` the padded NHWC image the kernel copies into the scratch (`CP` = `CG`
+    /// rounded up to 4). The Rust emitter prints `w` as rows `[M][KT * 4]`
+    /// ([`fast::weight_rows`]).
     ConvU8S8,
     /// The fast [`Kernel::Add`] for 8-bit operands of one shape ([`fast`]): ins `[a, b]`;
     /// params `[NUMEL, ZPA, ZPB, ZPY, SHIFT, MA0, MAS, MB0, MBS, MO0, MOS, MODE, LO, HI, FA,

@@ -562,6 +562,9 @@ fn differential_on(g: &Graph, target: &Target, smp: &[Vec<Vec<f32>>], native: bo
     }
     if native {
         compilers.push(("gcc", vec!["-O3", "-march=native"]));
+        if let Some(cl) = clang() {
+            compilers.push((cl, vec!["-O3", "-march=native"]));
+        }
     }
     for (i, (cc, flags)) in compilers.iter().enumerate() {
         let exe = d.join(format!("c{i}"));
@@ -867,5 +870,140 @@ fn mixed_precision_and_pow2_programs_agree_across_executors() {
                 "{model} {extra:?}"
             );
         }
+    }
+}
+
+/// A conv chain for the fast u8 x s8 kernel on odd shapes: 5 input channels (not a multiple
+/// of 4), 37 and 70 output channels (blocks of 16 and groups of 4 blocks with tails), 7x9
+/// pixels (tiles of 6 with a tail), 3x3 pad 1, stride 2, a 1x1 conv without bias, a grouped
+/// conv without padding, a non-zero input zero point, clamps narrower than the type and an
+/// accumulator with two requantizing users (not fused: the kernel stores i32); an 8-bit
+/// add of one shape (`k_add_u8`) and a 3x3 stride-2 padded max pool.
+fn fast_conv_chain(mode: RoundingMode, act: DType) -> Graph {
+    let mut rng = Rng(0x517C_C1B7_2722_0A95);
+    let (amin, amax) = if act == DType::U8 {
+        (0, 255)
+    } else {
+        (-128, 127)
+    };
+    let zp = if act == DType::U8 { 37 } else { -11 };
+    let mut g = Graph::new("fast_conv_chain");
+    let x = g.add_input("x", TensorType::f32(vec![1, 5, 7, 9]));
+    let mut cur = g.add_simple(Op::Quantize, vec![x], qt(act, &[1, 5, 7, 9], 0.05, zp), "q");
+    let mut s_cur = 0.05f32;
+    // (out channels, kernel, pads, stride, group, bias, out h, out w, lo, hi)
+    let layers = [
+        (37, 3, 1, 1, 1, true, 7, 9, zp, amax),
+        (70, 3, 1, 2, 1, true, 4, 5, amin, amax),
+        (20, 1, 0, 1, 1, false, 4, 5, zp + 3, amax - 20),
+        (6, 3, 0, 1, 2, true, 2, 3, amin, amax),
+    ];
+    let mut cin = 5;
+    let mut outs = Vec::new();
+    for (i, &(m, k, pads, stride, group, bias, oh, ow, lo, hi)) in layers.iter().enumerate() {
+        let s_w: Vec<f32> = (0..m).map(|j| 0.01 + 0.0005 * j as f32).collect();
+        let w = const_i8(
+            &mut g,
+            per_axis(DType::I8, &[m, cin / group, k, k], 0, s_w.clone()),
+            &mut rng,
+        );
+        let s_acc: Vec<f32> = s_w.iter().map(|s| s * s_cur).collect();
+        let mut ins = vec![cur, w];
+        if bias {
+            ins.push(const_i32(
+                &mut g,
+                per_axis(DType::I32, &[m], 0, s_acc.clone()),
+                &mut rng,
+                -4000,
+                4000,
+            ));
+        }
+        let acc = g.add_simple(
+            conv2d(pads, stride, group),
+            ins,
+            per_axis(DType::I32, &[1, m, oh, ow], 1, s_acc.clone()),
+            format!("conv{i}"),
+        );
+        let s_y = 0.1f32;
+        let mults = s_acc.iter().map(|s| qm(f64::from(s / s_y))).collect();
+        let y = g.add_simple(
+            requant(mults, mode, lo, hi),
+            vec![acc],
+            qt(act, &[1, m, oh, ow], s_y, zp),
+            format!("rq{i}"),
+        );
+        if i == 0 {
+            // A residual-style add of 2331 bytes (vector loop and scalar tail of k_add_u8).
+            let add = Op::AddInt(AddIntAttrs {
+                shift: 20,
+                ma: qm(0.1 / (2.0 * 0.1)),
+                mb: qm(0.1 / (2.0 * 0.1)),
+                mo: qm(2.0 * 0.1 / (f64::from(1u32 << 20) * 0.13)),
+                rounding: mode,
+                lo: amin,
+                hi: amax,
+            });
+            let sum = g.add_simple(add, vec![y, y], qt(act, &[1, m, oh, ow], 0.13, zp), "add");
+            outs.push(sum);
+            // ResNet's stem pool: 3x3, stride 2, pad 1 (3-wide windows and clipped borders).
+            let mp = Op::MaxPool(PoolAttrs {
+                kernel: vec![3, 3],
+                strides: vec![2, 2],
+                pads: vec![1; 4],
+                dilations: vec![1, 1],
+                ceil_mode: false,
+            });
+            let pooled = g.add_simple(mp, vec![y], qt(act, &[1, m, 4, 5], 0.1, zp), "pool");
+            outs.push(pooled);
+        }
+        if i == layers.len() - 1 {
+            // A second user of the accumulator keeps the requantize unfused.
+            let mults2 = s_acc.iter().map(|s| qm(f64::from(s / 0.3))).collect();
+            let y2 = g.add_simple(
+                requant(mults2, mode, amin, amax),
+                vec![acc],
+                qt(act, &[1, m, oh, ow], 0.3, zp),
+                "rq_b",
+            );
+            outs.push(y2);
+        }
+        outs.push(y);
+        cur = y;
+        s_cur = s_y;
+        cin = m;
+    }
+    for (i, v) in outs.into_iter().enumerate() {
+        let shape = g.ty(v).shape.dims().to_vec();
+        let o = g.add_simple(
+            Op::Dequantize,
+            vec![v],
+            TensorType::f32(shape),
+            format!("y{i}"),
+        );
+        g.outputs.push(o);
+    }
+    g.phase = Phase::Integer;
+    g
+}
+
+/// [`fast_conv_chain`] through every executor, with gcc and clang at `-O3 -march=native` (on
+/// an AVX-512 VNNI host: the intrinsics tile and requantize of `k_conv_u8s8`) and without
+/// (the portable tile), for u8 and i8 activations.
+#[test]
+fn fast_conv_odd_shapes_agree_across_executors_and_isas() {
+    let cases = [
+        (RoundingMode::HalfUp, DType::U8),
+        (RoundingMode::HalfAwayFromZero, DType::I8),
+    ];
+    for (mode, act) in cases {
+        let g = fast_conv_chain(mode, act);
+        let p = backends::program::build_fast(&g).unwrap();
+        let fast = p
+            .calls
+            .iter()
+            .filter(|c| c.kernel == backends::program::Kernel::ConvU8S8)
+            .count();
+        assert_eq!(fast, 4, "every conv takes the fast kernel");
+        differential_on(&g, &Target::generic_c(mode), &samples(&g, 3), true);
     }
 }

@@ -16,7 +16,8 @@
 //! `ir::arith::quantize`/`dequantize` (reciprocal multiply, round half to even without libm).
 //! Both return 0, -1 for a null pointer and -2 for an arena not aligned to 128 bytes.
 //!
-//! The code is C99 and freestanding: it includes only `<stdint.h>`, calls no library
+//! The code is C99 and freestanding: it includes only `<stdint.h>` (and, when the compiler
+//! targets AVX-512 VNNI, the compiler's own `<immintrin.h>` for the fast conv), calls no library
 //! function, allocates nothing, never divides (the `no_division` test checks the emitted
 //! text), and keeps all state in the caller's arena, laid out by the static memory plan.
 //! Kernels are `prelude.c` (only those the program uses are included); weights and tables

@@ -115,7 +115,7 @@ static void qcc_st(void *p, int t, int32_t i, int32_t v)
 /* ir::arith::quantize (with ir::arith::round_half_even_f32): no libm, no fast-math. The
  * rounded value is clamped in float to [qmin - zp, qmax - zp] before converting (exact for
  * 4- to 16-bit types), as ir::arith::quantize documents. */
-static int32_t qcc_quantize(float x, float inv, int32_t zp, int32_t qmin, int32_t qmax)
+static inline int32_t qcc_quantize(float x, float inv, int32_t zp, int32_t qmin, int32_t qmax)
 {
     const float two23 = 8388608.0f;
     float v = x * inv, a, r;
@@ -153,6 +153,17 @@ static void qcc_quantize_in(void *y, int t, const float *x, int32_t outer, int32
                             int32_t qmax)
 {
     int32_t o, c, i, k = 0;
+    if (t == QCC_A_U8 || t == QCC_A_I8) {
+        unsigned char *yb = (unsigned char *)y;
+        for (o = 0; o < outer; o++) {
+            for (c = 0; c < ch; c++) {
+                for (i = 0; i < inner; i++, k++) {
+                    yb[k] = (unsigned char)((uint32_t)qcc_quantize(x[k], inv[c], zp[c], qmin, qmax) & 0xffu);
+                }
+            }
+        }
+        return;
+    }
     for (o = 0; o < outer; o++) {
         for (c = 0; c < ch; c++) {
             for (i = 0; i < inner; i++, k++) {
@@ -355,6 +366,27 @@ static void k_matmul(const qcc_in *in, void *y, int ty, const int32_t *p)
     const int32_t M = p[0], K = p[1], N = p[2], TRANS_B = p[3], ZPA = p[4], ZPB = p[5];
     const int32_t HAS_BIAS = p[6], NB = p[7];
     int32_t bi, i, j, kk;
+    if ((in[0].t == QCC_A_U8 || in[0].t == QCC_A_I8) && in[1].t == QCC_I8 && TRANS_B) {
+        /* 8-bit activations by i8 constant rows: the same sums without the typed accessors. */
+        const unsigned char *a8 = (const unsigned char *)in[0].p;
+        const int8_t *b8 = (const int8_t *)in[1].p;
+        const int32_t sx = in[0].t == QCC_A_I8 ? 128 : 0;
+        for (bi = 0; bi < NB; bi++) {
+            const int32_t ao = qcc_ld(in[3].p, in[3].t, 2 * bi);
+            const int32_t bo = qcc_ld(in[3].p, in[3].t, 2 * bi + 1);
+            for (i = 0; i < M; i++) {
+                for (j = 0; j < N; j++) {
+                    int32_t acc = HAS_BIAS ? qcc_ld(in[2].p, in[2].t, j) : 0;
+                    for (kk = 0; kk < K; kk++) {
+                        const int32_t x = (int32_t)(a8[ao + i * K + kk] ^ sx) - sx - ZPA;
+                        acc += x * ((int32_t)b8[bo + j * K + kk] - ZPB);
+                    }
+                    qcc_st(y, ty, (bi * M + i) * N + j, acc);
+                }
+            }
+        }
+        return;
+    }
     for (bi = 0; bi < NB; bi++) {
         const int32_t ao = qcc_ld(in[3].p, in[3].t, 2 * bi);
         const int32_t bo = qcc_ld(in[3].p, in[3].t, 2 * bi + 1);
@@ -458,6 +490,76 @@ static void k_max_pool(const qcc_in *in, void *y, int ty, const int32_t *p)
     const int32_t *hs = (const int32_t *)in[1].p, *hn = (const int32_t *)in[2].p;
     const int32_t *ws = (const int32_t *)in[3].p, *wn = (const int32_t *)in[4].p;
     int32_t pl, oy, ox, a, b;
+    if (in[0].t == QCC_A_U8 && ty == QCC_A_U8) {
+        /* Bytes in and out: the same maximum without the typed accessors, accumulated in
+         * the output row one input row at a time (0 is below or equal to every byte; an
+         * empty window keeps EMPTY). */
+        const unsigned char *x = (const unsigned char *)in[0].p;
+        unsigned char *yb = (unsigned char *)y;
+        const unsigned char empty = (unsigned char)((uint32_t)EMPTY & 0xffu);
+        for (pl = 0; pl < PLANES; pl++) {
+            for (oy = 0; oy < OH; oy++) {
+                const int32_t h0 = hs[oy], nh = hn[oy];
+                unsigned char *dst = yb + (pl * OH + oy) * OW;
+                int32_t ox0, i;
+                /* Chunks of 64 outputs accumulated in a local row (no aliasing with x). */
+                for (ox0 = 0; ox0 < OW; ox0 += 64) {
+                    const int32_t n = OW - ox0 < 64 ? OW - ox0 : 64;
+                    unsigned char best[64];
+                    for (i = 0; i < n; i++) {
+                        best[i] = nh > 0 && wn[ox0 + i] > 0 ? 0 : empty;
+                    }
+                    /* The run [rs, re) of 3-wide windows at stride 2 (DW 1): a loop with
+                     * fixed strides that compilers vectorize. */
+                    int32_t rs = 0, re = 0;
+                    while (rs < n && wn[ox0 + rs] != 3) {
+                        rs++;
+                    }
+                    re = rs;
+                    if (DW == 1) {
+                        while (re < n && wn[ox0 + re] == 3 && ws[ox0 + re] == ws[ox0 + rs] + 2 * (re - rs)) {
+                            re++;
+                        }
+                    }
+                    for (a = 0; a < nh; a++) {
+                        const unsigned char *row = x + (pl * H + h0 + a * DH) * W;
+                        if (re > rs) {
+                            const unsigned char *r0 = row + ws[ox0 + rs];
+                            for (i = rs; i < re; i++) {
+                                const unsigned char *r = r0 + 2 * (i - rs);
+                                const unsigned char u = r[0] > r[1] ? r[0] : r[1];
+                                const unsigned char v = u > r[2] ? u : r[2];
+                                best[i] = v > best[i] ? v : best[i];
+                            }
+                        }
+                        for (i = 0; i < n; i++) {
+                            const unsigned char *r = row + ws[ox0 + i];
+                            const int32_t nw = wn[ox0 + i];
+                            unsigned char m = best[i];
+                            if (i == rs && re > rs) {
+                                i = re - 1;
+                                continue;
+                            }
+                            if (nw == 3) {
+                                const unsigned char u = r[0] > r[DW] ? r[0] : r[DW];
+                                const unsigned char v = u > r[2 * DW] ? u : r[2 * DW];
+                                m = v > m ? v : m;
+                            } else {
+                                for (b = 0; b < nw; b++) {
+                                    m = r[b * DW] > m ? r[b * DW] : m;
+                                }
+                            }
+                            best[i] = m;
+                        }
+                    }
+                    for (i = 0; i < n; i++) {
+                        dst[ox0 + i] = best[i];
+                    }
+                }
+            }
+        }
+        return;
+    }
     for (pl = 0; pl < PLANES; pl++) {
         for (oy = 0; oy < OH; oy++) {
             for (ox = 0; ox < OW; ox++) {
@@ -759,180 +861,284 @@ static inline unsigned char qcc_clamp_byte(int64_t v, int32_t lo, int32_t hi)
     return (unsigned char)((uint32_t)w & 0xffu);
 }
 
-/* qcc_requantize over a row of n accumulators plus bias with one channel's parameters;
- * stores the low byte of each result. */
-static inline void qcc_requant_row(const int32_t *restrict acc, int32_t n, int32_t bias, int32_t m0,
-                                   int32_t shift, int32_t zp, int32_t lo, int32_t hi, int32_t mode,
-                                   unsigned char *restrict dst)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+/* AVX-512 forms of the helpers above (8 i64 lanes), used by the fast kernels when the
+ * compiler targets AVX-512 VNNI; they compute the same integers. */
+#include <immintrin.h>
+#define QCC_AVX512 1
+
+/* A qcc_mult per lane: shift counts left and rs, m0, half. */
+typedef struct {
+    __m512i left, m0, half, rs;
+} qcc_mult8;
+
+/* qcc_rq on 8 i64 lanes holding i32 values. */
+static inline __m512i qcc_rq8(__m512i v, qcc_mult8 m, int32_t mode)
 {
-    const qcc_mult m = qcc_mult_of(m0, shift);
-    int32_t j;
-    for (j = 0; j < n; j++) {
-        const int32_t v = (int32_t)((uint32_t)acc[j] + (uint32_t)bias);
-        dst[j] = qcc_clamp_byte(qcc_rq(v, m, mode) + zp, lo, hi);
+    const __m512i i32max = _mm512_set1_epi64(INT32_MAX), i32min = _mm512_set1_epi64(INT32_MIN);
+    __m512i t = _mm512_sllv_epi64(v, m.left), r;
+    t = _mm512_min_epi64(_mm512_max_epi64(t, i32min), i32max);
+    r = _mm512_add_epi64(_mm512_mul_epi32(t, m.m0), _mm512_set1_epi64((int64_t)1 << 30));
+    r = _mm512_min_epi64(_mm512_srai_epi64(r, 31), i32max);
+    if (mode == 0) {
+        return _mm512_srav_epi64(_mm512_add_epi64(r, m.half), m.rs);
+    } else {
+        const __m512i pos = _mm512_srlv_epi64(_mm512_add_epi64(r, m.half), m.rs);
+        const __m512i neg = _mm512_sub_epi64(_mm512_setzero_si512(),
+                                             _mm512_srlv_epi64(_mm512_sub_epi64(m.half, r), m.rs));
+        return _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(r, _mm512_setzero_si512()), pos, neg);
     }
 }
+
+/* qcc_clamp_byte before the narrowing: v < lo ? lo : v > hi ? hi : v (lo, hi: i32). */
+static inline __m512i qcc_clamp8(__m512i v, __m512i lo, __m512i hi)
+{
+    return _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(v, lo), _mm512_min_epi64(v, hi), lo);
+}
+#endif
 
 //@ conv_u8s8
 /* Fast conv/gemm for 8-bit activations and 8-bit i8 weights (backends::program::Kernel::
- * ConvU8S8). Per group: the input is copied once into the scratch region as a padded NHWC
- * image (u8; i8 inputs are flipped to u8 by xor 128, the padding holds the zero point).
- * Per tile of at most 64 output pixels, im2col copies each pixel's window (rows of KW*CG
- * contiguous bytes) into a KP-byte row; 4x4 blocks of u8 x i8 dot products over KP (compilers
- * emit vpdpbusd / udot / pmaddwd) fill an i32 tile, which is requantized row by row. The
- * zero-point and requant-input terms are folded into the bias at compile time, so every sum
- * equals the reference's mod 2^32. Weights are packed [M][KP] in (ky, kx, c) order with zeros
- * past K. */
-static inline void qcc_dot4x4(const unsigned char *restrict c, const int8_t *restrict w,
-                              int32_t KP, int32_t *restrict acc)
+ * ConvU8S8). Per group the input is copied once into the scratch region as a padded NHWC
+ * image with CP (a multiple of 4) bytes per pixel (u8; i8 inputs are flipped to u8 by xor
+ * 128; padding pixels hold the zero point, padding channels meet zero weights). Weights are
+ * packed [G][MB][KT][16][4]: one 64-byte row per k4 step (tap-major, then 4 channels) holds
+ * 16 output channels x 4 input channels, so that one u8 x s8 4-way dot product per lane
+ * (vpdpbusd) accumulates 16 channels from one broadcast 4-byte activation word. A tile is 6
+ * output pixels x 64 channels (4 blocks) of i32 accumulators; no im2col, no horizontal sums.
+ * The zero-point and requant-input terms are folded into the bias at compile time, so every
+ * sum equals the reference's mod 2^32. With AVX-512 VNNI the tile uses intrinsics; the
+ * portable tile computes the same integers. */
+#ifdef QCC_AVX512
+#define QCC_DP(r, t, x)                                                        \
+    b = _mm512_set1_epi32(_mm_cvtsi128_si32(_mm_loadu_si32((x) + c)));         \
+    r##t##0 = _mm512_dpbusd_epi32(r##t##0, b, w0);                             \
+    r##t##1 = _mm512_dpbusd_epi32(r##t##1, b, w1);                             \
+    r##t##2 = _mm512_dpbusd_epi32(r##t##2, b, w2);                             \
+    r##t##3 = _mm512_dpbusd_epi32(r##t##3, b, w3)
+#define QCC_ST(r, t)                                                           \
+    _mm512_storeu_si512((void *)(acc + t * 64), r##t##0);                      \
+    _mm512_storeu_si512((void *)(acc + t * 64 + 16), r##t##1);                 \
+    _mm512_storeu_si512((void *)(acc + t * 64 + 32), r##t##2);                 \
+    _mm512_storeu_si512((void *)(acc + t * 64 + 48), r##t##3)
+static void qcc_conv_tile(const unsigned char *xp, const int32_t *off, const int8_t *w,
+                          int32_t bs, int32_t nb, int32_t KH, int32_t KW, int32_t DY,
+                          int32_t DX, int32_t CP, int32_t *acc)
 {
-    const unsigned char *c0 = c, *c1 = c + KP, *c2 = c + 2 * KP, *c3 = c + 3 * KP;
-    const int8_t *w0 = w, *w1 = w + KP, *w2 = w + 2 * KP, *w3 = w + 3 * KP;
-    int32_t a00 = 0, a01 = 0, a02 = 0, a03 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0;
-    int32_t a20 = 0, a21 = 0, a22 = 0, a23 = 0, a30 = 0, a31 = 0, a32 = 0, a33 = 0;
-    int32_t k;
-    for (k = 0; k < KP; k++) {
-        const int32_t x0 = c0[k], x1 = c1[k], x2 = c2[k], x3 = c3[k];
-        const int32_t v0 = w0[k], v1 = w1[k], v2 = w2[k], v3 = w3[k];
-        a00 += x0 * v0;
-        a01 += x1 * v0;
-        a02 += x2 * v0;
-        a03 += x3 * v0;
-        a10 += x0 * v1;
-        a11 += x1 * v1;
-        a12 += x2 * v1;
-        a13 += x3 * v1;
-        a20 += x0 * v2;
-        a21 += x1 * v2;
-        a22 += x2 * v2;
-        a23 += x3 * v2;
-        a30 += x0 * v3;
-        a31 += x1 * v3;
-        a32 += x2 * v3;
-        a33 += x3 * v3;
+    const __m512i z = _mm512_setzero_si512();
+    __m512i r00 = z, r01 = z, r02 = z, r03 = z, r10 = z, r11 = z, r12 = z, r13 = z;
+    __m512i r20 = z, r21 = z, r22 = z, r23 = z, r30 = z, r31 = z, r32 = z, r33 = z;
+    __m512i r40 = z, r41 = z, r42 = z, r43 = z, r50 = z, r51 = z, r52 = z, r53 = z;
+    const int32_t s1 = nb > 1 ? bs : 0, s2 = nb > 2 ? 2 * bs : 0, s3 = nb > 3 ? 3 * bs : 0;
+    int32_t ky, kx, c;
+    for (ky = 0; ky < KH; ky++) {
+        for (kx = 0; kx < KW; kx++) {
+            const unsigned char *x = xp + ky * DY + kx * DX;
+            const unsigned char *x0 = x + off[0], *x1 = x + off[1], *x2 = x + off[2];
+            const unsigned char *x3 = x + off[3], *x4 = x + off[4], *x5 = x + off[5];
+            for (c = 0; c < CP; c += 4, w += 64) {
+                const __m512i w0 = _mm512_loadu_si512((const void *)w);
+                const __m512i w1 = _mm512_loadu_si512((const void *)(w + s1));
+                const __m512i w2 = _mm512_loadu_si512((const void *)(w + s2));
+                const __m512i w3 = _mm512_loadu_si512((const void *)(w + s3));
+                __m512i b;
+                QCC_DP(r, 0, x0);
+                QCC_DP(r, 1, x1);
+                QCC_DP(r, 2, x2);
+                QCC_DP(r, 3, x3);
+                QCC_DP(r, 4, x4);
+                QCC_DP(r, 5, x5);
+            }
+        }
     }
-    acc[0] = a00;
-    acc[1] = a01;
-    acc[2] = a02;
-    acc[3] = a03;
-    acc[64] = a10;
-    acc[65] = a11;
-    acc[66] = a12;
-    acc[67] = a13;
-    acc[128] = a20;
-    acc[129] = a21;
-    acc[130] = a22;
-    acc[131] = a23;
-    acc[192] = a30;
-    acc[193] = a31;
-    acc[194] = a32;
-    acc[195] = a33;
+    QCC_ST(r, 0);
+    QCC_ST(r, 1);
+    QCC_ST(r, 2);
+    QCC_ST(r, 3);
+    QCC_ST(r, 4);
+    QCC_ST(r, 5);
 }
-
-static inline int32_t qcc_dot1(const unsigned char *restrict c, const int8_t *restrict w, int32_t KP)
+/* Requantizes the tile's first np pixels x nch channels (acc[t * 64 + j] + bias[j]) into
+ * the bytes q[t * 64 + j]. */
+static void qcc_conv_rq_tile(const int32_t *acc, int32_t np, int32_t nch, const int32_t *bias,
+                             const int32_t *m0, const int32_t *sh, int32_t ZPY, int32_t LO,
+                             int32_t HI, int32_t MODE, unsigned char *q)
 {
-    int32_t a = 0, k;
-    for (k = 0; k < KP; k++) {
-        a += (int32_t)c[k] * (int32_t)w[k];
+    const __m512i zp = _mm512_set1_epi64(ZPY), lo = _mm512_set1_epi64(LO), hi = _mm512_set1_epi64(HI);
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
+    int32_t j, t, h;
+    for (j = 0; j + 16 <= nch; j += 16) {
+        const __m512i b = _mm512_loadu_si512((const void *)(bias + j));
+        const __m512i s = _mm512_loadu_si512((const void *)(sh + j));
+        const __m512i m = _mm512_loadu_si512((const void *)(m0 + j));
+        const __m512i left = _mm512_min_epi32(_mm512_max_epi32(_mm512_sub_epi32(zero, s), zero), _mm512_set1_epi32(32));
+        const __m512i rs = _mm512_min_epi32(_mm512_max_epi32(s, zero), _mm512_set1_epi32(62));
+        qcc_mult8 mh[2];
+        for (h = 0; h < 2; h++) {
+            const __m512i r64 = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(rs, 1) : _mm512_castsi512_si256(rs));
+            mh[h].left = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(left, 1) : _mm512_castsi512_si256(left));
+            mh[h].m0 = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(m, 1) : _mm512_castsi512_si256(m));
+            mh[h].rs = r64;
+            mh[h].half = _mm512_maskz_sllv_epi64(_mm512_cmpgt_epi64_mask(r64, zero), one, _mm512_sub_epi64(r64, one));
+        }
+        for (t = 0; t < np; t++) {
+            const __m512i v = _mm512_add_epi32(_mm512_loadu_si512((const void *)(acc + t * 64 + j)), b);
+            const __m512i r0 = qcc_clamp8(_mm512_add_epi64(qcc_rq8(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)), mh[0], MODE), zp), lo, hi);
+            const __m512i r1 = qcc_clamp8(_mm512_add_epi64(qcc_rq8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)), mh[1], MODE), zp), lo, hi);
+            _mm_storeu_si128((__m128i *)(void *)(q + t * 64 + j),
+                             _mm_unpacklo_epi64(_mm512_cvtepi64_epi8(r0), _mm512_cvtepi64_epi8(r1)));
+        }
     }
-    return a;
+    /* The channels past the last full vector: the portable form. */
+    for (; j < nch; j++) {
+        const qcc_mult mj = qcc_mult_of(m0[j], sh[j]);
+        for (t = 0; t < np; t++) {
+            const int32_t v = (int32_t)((uint32_t)acc[t * 64 + j] + (uint32_t)bias[j]);
+            q[t * 64 + j] = qcc_clamp_byte(qcc_rq(v, mj, MODE) + ZPY, LO, HI);
+        }
+    }
 }
+#undef QCC_DP
+#undef QCC_ST
+#else
+static void qcc_conv_tile(const unsigned char *xp, const int32_t *off, const int8_t *w,
+                          int32_t bs, int32_t nb, int32_t KH, int32_t KW, int32_t DY,
+                          int32_t DX, int32_t CP, int32_t *acc)
+{
+    int32_t ky, kx, c, t, blk, j;
+    for (j = 0; j < 6 * 64; j++) {
+        acc[j] = 0;
+    }
+    for (ky = 0; ky < KH; ky++) {
+        for (kx = 0; kx < KW; kx++) {
+            const unsigned char *x = xp + ky * DY + kx * DX;
+            for (c = 0; c < CP; c += 4, w += 64) {
+                for (blk = 0; blk < nb; blk++) {
+                    const int8_t *restrict wk = w + blk * bs;
+                    for (t = 0; t < 6; t++) {
+                        const unsigned char *a = x + off[t] + c;
+                        const int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+                        int32_t *restrict r = acc + t * 64 + blk * 16;
+                        for (j = 0; j < 16; j++) {
+                            r[j] += a0 * wk[4 * j] + a1 * wk[4 * j + 1] + a2 * wk[4 * j + 2] + a3 * wk[4 * j + 3];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+static void qcc_conv_rq_tile(const int32_t *acc, int32_t np, int32_t nch, const int32_t *bias,
+                             const int32_t *m0, const int32_t *sh, int32_t ZPY, int32_t LO,
+                             int32_t HI, int32_t MODE, unsigned char *q)
+{
+    int32_t j, t;
+    for (t = 0; t < np; t++) {
+        for (j = 0; j < nch; j++) {
+            const int32_t v = (int32_t)((uint32_t)acc[t * 64 + j] + (uint32_t)bias[j]);
+            q[t * 64 + j] = qcc_clamp_byte(qcc_rq(v, qcc_mult_of(m0[j], sh[j]), MODE) + ZPY, LO, HI);
+        }
+    }
+}
+#endif
 
 static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
 {
     const int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], KH = p[5], KW = p[6];
     const int32_t OH = p[7], OW = p[8], SH = p[9], SW = p[10], DH = p[11], DW = p[12];
     const int32_t PT = p[13], PL = p[14], G = p[15], CG = p[16], MG = p[17];
-    const int32_t KP = p[18], ZPX = p[19], FLIP = p[20], REQ = p[21];
+    const int32_t KT = p[18], ZPX = p[19], FLIP = p[20], REQ = p[21];
     const int32_t ZPY = p[22], LO = p[23], HI = p[24], MODE = p[25], HP = p[26], WP = p[27];
-    const int32_t XPB = p[28];
+    const int32_t CP = p[28], MB = p[29];
     const unsigned char *x = (const unsigned char *)in[0].p;
     const int8_t *wt = (const int8_t *)in[1].p;
     const int32_t *bias = (const int32_t *)in[2].p;
     const int32_t *m0 = (const int32_t *)in[3].p;
     const int32_t *sh = (const int32_t *)in[4].p;
     unsigned char *xp = (unsigned char *)in[5].p;
-    unsigned char *col = xp + XPB;
     unsigned char *yb = (unsigned char *)y;
-    const int32_t P = OH * OW, RW = KW * CG;
-    const int direct = KH == 1 && KW == 1 && SH == 1 && SW == 1 && KP == CG && HP == OH && WP == OW;
-    int32_t b, gi, p0, t, k, mi, i, j;
-    int32_t abuf[4 * 64];
+    const int32_t P = OH * OW, BS = KT * 64;
+    int32_t b, gi, ob, p0, t, j, k;
+    int32_t acc[6 * 64];
+    unsigned char q[6 * 64];
+    int32_t off[6];
     (void)ty;
     for (b = 0; b < N; b++) {
         for (gi = 0; gi < G; gi++) {
-            int32_t oy = 0, ox = 0, c, iy, ix;
+            int32_t c, iy, ix;
             /* Padded NHWC copy of this group's channels. */
-            for (k = 0; k < HP * WP * CG; k++) {
+            for (k = 0; k < HP * WP * CP; k++) {
                 xp[k] = (unsigned char)ZPX;
             }
-            for (c = 0; c < CG; c++) {
-                const unsigned char *src = x + (b * C + gi * CG + c) * H * W;
+            /* Four channels at a time (adjacent byte stores that compilers merge). */
+            for (c = 0; c + 4 <= CG; c += 4) {
+                const unsigned char *s0 = x + (b * C + gi * CG + c) * H * W;
+                const unsigned char *s1 = s0 + H * W, *s2 = s1 + H * W, *s3 = s2 + H * W;
                 for (iy = 0; iy < H; iy++) {
-                    unsigned char *dst = xp + ((iy + PT) * WP + PL) * CG + c;
+                    unsigned char *dst = xp + ((iy + PT) * WP + PL) * CP + c;
                     for (ix = 0; ix < W; ix++) {
-                        dst[ix * CG] = (unsigned char)(src[iy * W + ix] ^ FLIP);
+                        dst[ix * CP] = (unsigned char)(s0[iy * W + ix] ^ FLIP);
+                        dst[ix * CP + 1] = (unsigned char)(s1[iy * W + ix] ^ FLIP);
+                        dst[ix * CP + 2] = (unsigned char)(s2[iy * W + ix] ^ FLIP);
+                        dst[ix * CP + 3] = (unsigned char)(s3[iy * W + ix] ^ FLIP);
                     }
                 }
             }
-            for (p0 = 0; p0 < P; p0 += 64) {
-                const int32_t T = P - p0 < 64 ? P - p0 : 64;
-                const unsigned char *cp = col;
-                if (direct) {
-                    cp = xp + p0 * KP;
-                } else {
-                    for (t = 0; t < T; t++) {
-                        unsigned char *row = col + t * KP;
-                        int32_t ky, kx;
-                        k = 0;
-                        for (ky = 0; ky < KH; ky++) {
-                            const unsigned char *s = xp + ((oy * SH + ky * DH) * WP + ox * SW) * CG;
-                            if (DW == 1) {
-                                for (j = 0; j < RW; j++) {
-                                    row[k + j] = s[j];
-                                }
-                                k += RW;
-                            } else {
-                                for (kx = 0; kx < KW; kx++) {
-                                    for (j = 0; j < CG; j++) {
-                                        row[k + j] = s[kx * DW * CG + j];
-                                    }
-                                    k += CG;
-                                }
-                            }
-                        }
-                        for (; k < KP; k++) {
-                            row[k] = 0;
-                        }
-                        if (++ox == OW) {
-                            ox = 0;
-                            oy++;
-                        }
+            for (; c < CG; c++) {
+                const unsigned char *src = x + (b * C + gi * CG + c) * H * W;
+                for (iy = 0; iy < H; iy++) {
+                    unsigned char *dst = xp + ((iy + PT) * WP + PL) * CP + c;
+                    for (ix = 0; ix < W; ix++) {
+                        dst[ix * CP] = (unsigned char)(src[iy * W + ix] ^ FLIP);
                     }
                 }
-                for (mi = 0; mi < MG; mi += 4) {
-                    const int32_t oc0 = gi * MG + mi;
-                    const int32_t nm = MG - mi < 4 ? MG - mi : 4;
-                    for (t = 0; t < T; t += 4) {
-                        const int32_t nt = T - t < 4 ? T - t : 4;
-                        if (nm == 4 && nt == 4) {
-                            qcc_dot4x4(cp + t * KP, wt + oc0 * KP, KP, abuf + t);
-                        } else {
-                            for (i = 0; i < nm; i++) {
-                                for (j = 0; j < nt; j++) {
-                                    abuf[i * 64 + t + j] = qcc_dot1(cp + (t + j) * KP, wt + (oc0 + i) * KP, KP);
-                                }
+            }
+            for (ob = 0; ob < MB; ob += 4) {
+                const int32_t nb = MB - ob < 4 ? MB - ob : 4;
+                const int32_t nch = MG - ob * 16 < 64 ? MG - ob * 16 : 64;
+                const int8_t *w = wt + (gi * MB + ob) * BS;
+                int32_t oy = 0, ox = 0;
+                for (p0 = 0; p0 < P; p0 += 6) {
+                    const int32_t np = P - p0 < 6 ? P - p0 : 6;
+                    for (t = 0; t < 6; t++) {
+                        if (t < np) {
+                            off[t] = (oy * SH * WP + ox * SW) * CP;
+                            if (++ox == OW) {
+                                ox = 0;
+                                oy++;
                             }
+                        } else {
+                            off[t] = off[np - 1];
                         }
                     }
-                    for (i = 0; i < nm; i++) {
-                        const int32_t oc = oc0 + i;
-                        const int32_t o = (b * M + oc) * P + p0;
+                    qcc_conv_tile(xp, off, w, BS, nb, KH, KW, DH * WP * CP, DW * CP, CP, acc);
+                    {
+                        const int32_t ch = gi * MG + ob * 16, o = (b * M + ch) * P + p0;
                         if (REQ) {
-                            qcc_requant_row(abuf + i * 64, T, bias[oc], m0[oc], sh[oc], ZPY, LO, HI, MODE, yb + o);
+                            qcc_conv_rq_tile(acc, np, nch, bias + ch, m0 + ch, sh + ch, ZPY, LO, HI, MODE, q);
+                            if (np == 6) {
+                                for (j = 0; j < nch; j++) {
+                                    unsigned char *d = yb + o + j * P;
+                                    d[0] = q[j];
+                                    d[1] = q[64 + j];
+                                    d[2] = q[128 + j];
+                                    d[3] = q[192 + j];
+                                    d[4] = q[256 + j];
+                                    d[5] = q[320 + j];
+                                }
+                            } else {
+                                for (j = 0; j < nch; j++) {
+                                    for (t = 0; t < np; t++) {
+                                        yb[o + j * P + t] = q[t * 64 + j];
+                                    }
+                                }
+                            }
                         } else {
-                            for (j = 0; j < T; j++) {
-                                qcc_st(y, QCC_A_I32, o + j, (int32_t)((uint32_t)abuf[i * 64 + j] + (uint32_t)bias[oc]));
+                            for (t = 0; t < np; t++) {
+                                for (j = 0; j < nch; j++) {
+                                    const uint32_t v = (uint32_t)acc[t * 64 + j] + (uint32_t)bias[ch + j];
+                                    qcc_st(y, QCC_A_I32, o + j * P + t, (int32_t)v);
+                                }
                             }
                         }
                     }
@@ -943,6 +1149,20 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
 }
 
 //@ add_u8
+#ifdef QCC_AVX512
+/* A qcc_mult_of broadcast to 8 lanes (qcc_mult8). */
+static inline qcc_mult8 qcc_mult8_of(int32_t m0, int32_t shift)
+{
+    const qcc_mult m = qcc_mult_of(m0, shift);
+    qcc_mult8 r;
+    r.left = _mm512_set1_epi64(shift < 0 ? (-shift > 32 ? 32 : -shift) : 0);
+    r.m0 = _mm512_set1_epi64(m.m0);
+    r.half = _mm512_set1_epi64(m.half);
+    r.rs = _mm512_set1_epi64(m.rs);
+    return r;
+}
+#endif
+
 /* k_add for 8-bit operands of one shape (backends::program::Kernel::AddU8), vectorizable. */
 static void k_add_u8(const qcc_in *in, void *y, int ty, const int32_t *p)
 {
@@ -954,9 +1174,33 @@ static void k_add_u8(const qcc_in *in, void *y, int ty, const int32_t *p)
     const unsigned char *b = (const unsigned char *)in[1].p;
     unsigned char *yb = (unsigned char *)y;
     const int64_t smul = (int64_t)1 << (SHIFT > 32 ? 32 : SHIFT);
-    int32_t i;
+    int32_t i = 0;
     (void)ty;
-    for (i = 0; i < NUMEL; i++) {
+#ifdef QCC_AVX512
+    {
+        const qcc_mult8 va = qcc_mult8_of(p[5], p[6]), vb = qcc_mult8_of(p[7], p[8]);
+        const qcc_mult8 vo = qcc_mult8_of(p[9], p[10]);
+        const __m512i i32max = _mm512_set1_epi64(INT32_MAX), i32min = _mm512_set1_epi64(INT32_MIN);
+        const __m512i sl = _mm512_set1_epi64(SHIFT > 32 ? 32 : SHIFT);
+        const __m512i fa = _mm512_set1_epi64(FA), fb = _mm512_set1_epi64(FB);
+        const __m512i za = _mm512_set1_epi64(ZPA), zb = _mm512_set1_epi64(ZPB), zy = _mm512_set1_epi64(ZPY);
+        const __m512i lo = _mm512_set1_epi64(LO), hi = _mm512_set1_epi64(HI);
+        for (; i + 8 <= NUMEL; i += 8) {
+            __m512i xa = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(a + i)));
+            __m512i xb = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(b + i)));
+            __m512i s;
+            xa = _mm512_sllv_epi64(_mm512_sub_epi64(_mm512_xor_si512(xa, fa), za), sl);
+            xb = _mm512_sllv_epi64(_mm512_sub_epi64(_mm512_xor_si512(xb, fb), zb), sl);
+            xa = _mm512_min_epi64(_mm512_max_epi64(xa, i32min), i32max);
+            xb = _mm512_min_epi64(_mm512_max_epi64(xb, i32min), i32max);
+            s = _mm512_add_epi64(qcc_rq8(xa, va, MODE), qcc_rq8(xb, vb, MODE));
+            s = _mm512_min_epi64(_mm512_max_epi64(s, i32min), i32max);
+            s = qcc_clamp8(_mm512_add_epi64(qcc_rq8(s, vo, MODE), zy), lo, hi);
+            _mm_storel_epi64((__m128i *)(void *)(yb + i), _mm512_cvtepi64_epi8(s));
+        }
+    }
+#endif
+    for (; i < NUMEL; i++) {
         int64_t xa = (int64_t)((a[i] ^ FA) - ZPA) * smul, xb = (int64_t)((b[i] ^ FB) - ZPB) * smul;
         int64_t s;
         xa = xa > INT32_MAX ? INT32_MAX : xa < INT32_MIN ? INT32_MIN : xa;

@@ -6,32 +6,36 @@
 //! when the only user of its i32 accumulator is a `requant` that follows it directly in the
 //! schedule and writes an 8-bit result, that requantize is fused into the same call.
 //!
-//! Why: the generic kernels load and store through typed accessors one element at a time;
-//! the fast kernel gathers a padded NHWC copy of the input and im2col rows in a scratch
-//! region after the planned arena, so that its inner loop is a plain u8 x i8 dot product
-//! over contiguous bytes that C compilers and rustc vectorize (vpdpbusd, vpmaddwd, udot).
+//! Why: the generic kernels load and store through typed accessors one element at a time.
+//! The fast kernel copies the input once into a padded NHWC image (channels padded to a
+//! multiple of 4) in a scratch region after the planned arena and computes tiles of 6 output
+//! pixels x 64 channels: per k4 step one broadcast 4-byte activation word meets 16 channels
+//! x 4 bytes of packed weights (`[G][MB][KT][16][4]`), which is one `vpdpbusd` per 16
+//! channels in the C library's AVX-512 VNNI path (intrinsics under `__AVX512VNNI__`; the
+//! portable C computes the same integers). No im2col, no horizontal sums. The Rust library
+//! gets the weights as rows ([`weight_rows`]) and takes dot products along im2col rows,
+//! the form rustc vectorizes without `unsafe`.
 //!
 //! Invariants (what keeps the result bit-exact with `ir::interp::int`):
 //! - an i8 input is flipped to u8 by `x ^ 128` and its zero point moved by 128, so
 //!   `x - zp` is unchanged; padding taps hold the moved zero point and so contribute 0;
 //! - `bias' = bias - zp * sum(w) - zp_in` (wrapping, like the reference's i32 arithmetic), so
 //!   `bias' + sum(x * w)` equals `bias + sum((x - zp) * w) - zp_in` mod 2^32;
-//! - `sum(x * w)` over `KP` bytes cannot overflow i32 (`KP * 255 * 128 < 2^31` is checked);
+//! - `sum(x * w)` over `4 * KT` bytes cannot overflow i32 (`4 * KT * 255 * 128 < 2^31` is
+//!   checked);
 //! - a fused requantize writes its result while the convolution runs, so the builder checks
 //!   that nothing but constants runs in between and that the result's bytes overlap no buffer
 //!   live at the convolution other than the accumulator it replaces (and the input, with one
-//!   group: the kernel reads it only while copying it into the scratch, before any store).
+//!   group: the kernel reads it only while copying it into the scratch, before any store; the
+//!   result may then share the input's buffer, as in-place chains through the conv plan it).
 
 use super::{Builder, Kernel, Loc, Operand, tensor_i32, to_i32};
 use crate::EmitError;
 use ir::{DType, NodeId, Op, QuantGranularity, ValueId};
 use passes::plan_memory::ARENA_ALIGN;
 
-/// Output pixels per tile of the kernel (its i32 tile is `4 x TILE` on the stack).
-pub const TILE: usize = 64;
-
-/// Weight rows are padded to a multiple of this many bytes.
-pub const K_ALIGN: usize = 32;
+/// Output channels per packed weight block (one 512-bit vector of i32 accumulators).
+pub const OC_BLOCK: usize = 16;
 
 /// The arena size with `scratch` bytes after the planned `arena_bytes`.
 pub fn arena_with_scratch(arena_bytes: usize, scratch: usize) -> usize {
@@ -44,6 +48,28 @@ pub fn arena_with_scratch(arena_bytes: usize, scratch: usize) -> usize {
 
 fn round_up(x: usize, a: usize) -> usize {
     x.div_ceil(a) * a
+}
+
+/// The weights of a [`Kernel::ConvU8S8`] call (`packed`, `[G][MB][KT][16][4]`) as rows
+/// `[M][KT * 4]` in the same k order (tap-major, channels padded to `CP`), from the call's
+/// params: the layout of the Rust library's kernel, whose dot products run along a row.
+pub fn weight_rows(packed: &[i32], params: &[i32]) -> Vec<i32> {
+    let at = |i: usize| usize::try_from(params[i]).unwrap_or(0);
+    let (m, g, mg, kt, mb) = (at(4), at(15), at(17), at(18), at(29));
+    let kp = kt * 4;
+    let mut rows = vec![0i32; m * kp];
+    for gi in 0..g {
+        for mi in 0..mg {
+            let (blk, lane) = (gi * mb + mi / OC_BLOCK, mi % OC_BLOCK);
+            let row = &mut rows[(gi * mg + mi) * kp..][..kp];
+            for k4 in 0..kt {
+                for i in 0..4 {
+                    row[k4 * 4 + i] = packed[((blk * kt + k4) * OC_BLOCK + lane) * 4 + i];
+                }
+            }
+        }
+    }
+    rows
 }
 
 /// A requantize fused into the convolution.
@@ -110,25 +136,33 @@ impl Builder<'_> {
         let (pt, pl) = (two(&a.pads, 0, 0), two(&a.pads, 1, 0));
         let (nb, c, m, group) = (xd[0], xd[1], yd[1], a.group.max(1));
         let (cg, mg) = (c / group, m / group);
-        let k = cg * kh * kw;
-        let kp = round_up(k.max(1), K_ALIGN);
+        let c4 = cg.div_ceil(4).max(1);
+        let cp = 4 * c4;
+        let kt = kh * kw * c4;
+        let mb = mg.div_ceil(OC_BLOCK).max(1);
         let zpx = self.zp(n, x)? + flip;
-        if !(0..=255).contains(&zpx) || kp * 255 * 128 >= 1 << 31 || wv.len() != m * k {
+        if !(0..=255).contains(&zpx)
+            || 4 * kt * 255 * 128 >= 1 << 31
+            || wv.len() != m * cg * kh * kw
+        {
             return Ok(false);
         }
         // The padded NHWC image holds every tap of every output.
         let hp = (h + pt).max((oh - 1) * sh + (kh - 1) * dh + 1);
         let wp = (wdt + pl).max((ow - 1) * sw + (kw - 1) * dw + 1);
-        let xpb = round_up(hp * wp * cg, 64);
-        // Weights [M][KP] in (ky, kx, c) order; the folded bias.
-        let mut packed = vec![0i32; m * kp];
+        // Weights [G][MB][KT][16][4]: k4 step `(ky * KW + kx) * C4 + c / 4`, lane `oc % 16`,
+        // byte `c % 4`; zeros past `MG` and `CG`. The folded bias.
+        let mut packed = vec![0i32; group * mb * kt * OC_BLOCK * 4];
         let mut sums = vec![0i64; m];
         for oc in 0..m {
+            let (gi, mi) = (oc / mg, oc % mg);
+            let (blk, lane) = (gi * mb + mi / OC_BLOCK, mi % OC_BLOCK);
             for ci in 0..cg {
                 for ky in 0..kh {
                     for kx in 0..kw {
                         let v = wv[((oc * cg + ci) * kh + ky) * kw + kx];
-                        packed[oc * kp + (ky * kw + kx) * cg + ci] = v;
+                        let k4 = (ky * kw + kx) * c4 + ci / 4;
+                        packed[((blk * kt + k4) * OC_BLOCK + lane) * 4 + ci % 4] = v;
                         sums[oc] += i64::from(v);
                     }
                 }
@@ -156,9 +190,9 @@ impl Builder<'_> {
         let wo = Operand {
             loc: Loc::Const(self.consts.len() - 1),
             dtype: DType::I8,
-            numel: m * kp,
+            numel: group * mb * kt * OC_BLOCK * 4,
         };
-        let scratch_bytes = xpb + TILE * kp;
+        let scratch_bytes = round_up(hp * wp * cp, 64);
         self.scratch = self.scratch.max(scratch_bytes);
         let scratch = Operand {
             loc: Loc::Arena(round_up(self.plan.arena_bytes, ARENA_ALIGN)),
@@ -179,13 +213,13 @@ impl Builder<'_> {
         };
         let ins = vec![xo, wo, bias_o, self.table(m0), self.table(shift), scratch];
         let p = [
-            nb, c, h, wdt, m, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, group, cg, mg, kp,
+            nb, c, h, wdt, m, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, group, cg, mg, kt,
         ]
         .into_iter()
         .map(to_i32)
         .chain([zpx, flip])
         .chain(req)
-        .chain([hp, wp, xpb].into_iter().map(to_i32))
+        .chain([hp, wp, cp, mb].into_iter().map(to_i32))
         .collect();
         self.call(n, Kernel::ConvU8S8, ins, out, p);
         Ok(true)
@@ -233,8 +267,13 @@ impl Builder<'_> {
         else {
             return Ok(None);
         };
+        // Values defined after the result in its buffer are its in-place successors. A
+        // result sharing the input's buffer may take its bytes: the kernel reads the input
+        // only before its first store, and nothing but constants runs until the requantize
+        // would have written them.
         let ybuf = &plan.buffers[yb];
-        if ybuf.values.iter().any(|&v| v != y && v != out_v) {
+        let mut before = ybuf.values.iter().take_while(|&&v| v != out_v);
+        if Some(yb) != x_buf && before.any(|&v| v != y) {
             return Ok(None);
         }
         let out = self.out_operand(*r, out_v)?;

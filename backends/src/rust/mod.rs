@@ -180,6 +180,9 @@ fn print(p: &Program, name: &str) -> String {
     let _ = writeln!(s, "fn body(a: &mut [u8]) {{");
     // Packed i8 weights of the fast kernels are `[i8; N]` and passed on their own.
     let mut i8_consts = vec![false; p.consts.len()];
+    // Their values: rows `[M][KT * 4]` (`program::fast::weight_rows`), what the Rust kernel
+    // takes.
+    let mut rows: Vec<Option<Vec<i32>>> = vec![None; p.consts.len()];
     for c in &p.calls {
         let _ = writeln!(s, "    // {}", c.what.replace('\n', " "));
         let fast_w = match (c.kernel, c.ins.get(1).map(|o| o.loc)) {
@@ -189,6 +192,10 @@ fn print(p: &Program, name: &str) -> String {
         match fast_w {
             Some(i) => {
                 i8_consts[i] = true;
+                rows[i] = Some(crate::program::fast::weight_rows(
+                    &p.consts[i].values,
+                    &c.params,
+                ));
                 let ins: Vec<&Operand> = c
                     .ins
                     .iter()
@@ -231,12 +238,13 @@ fn print(p: &Program, name: &str) -> String {
             );
             continue;
         }
+        let values = rows[i].as_ref().unwrap_or(&c.values);
         let _ = writeln!(
             s,
             "static C{i}: [{}; {}] = [{}];",
             if i8_consts[i] { "i8" } else { "i32" },
-            c.values.len(),
-            wrap(&c.values)
+            values.len(),
+            wrap(values)
         );
     }
     s.push('\n');

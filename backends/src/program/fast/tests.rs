@@ -108,9 +108,9 @@ fn u8_by_i8_conv_takes_the_fast_kernel_with_the_requantize_fused() {
     let p = build_fast(&g).unwrap();
     assert_eq!(kernels(&p), [Kernel::ConvU8S8]);
     let c = &p.calls[0];
-    // ZPX, FLIP, REQ; KP = 27 rounded up to 32.
+    // ZPX, FLIP, REQ; KT = 9 taps x 1 step of 4 channels, CP = 4, MB = 1 block.
     assert_eq!((c.params[19], c.params[20], c.params[21]), (7, 0, 1));
-    assert_eq!(c.params[18], 32);
+    assert_eq!((c.params[18], c.params[28], c.params[29]), (9, 4, 1));
     assert!(
         p.arena_bytes > build(&g).unwrap().arena_bytes,
         "scratch after the arena"
@@ -179,4 +179,33 @@ fn same_shape_8_bit_add_takes_the_fast_kernel() {
     assert_eq!(p.rounding_modes(), [RoundingMode::HalfAwayFromZero]);
     let p = build_fast(&add_net(&[1, 2, 3], &[1, 1, 3], &[1, 2, 3])).unwrap();
     assert_eq!(kernels(&p), [Kernel::Add], "broadcasting stays generic");
+}
+
+#[test]
+fn weight_rows_reorder_the_packed_blocks_tap_major() {
+    let p = build_fast(&conv_net(DType::U8, DType::I8)).unwrap();
+    let c = &p.calls[0];
+    let crate::program::Loc::Const(i) = c.ins[1].loc else {
+        panic!("weights are a constant");
+    };
+    // 4 channels in one block of 16: [1][9][16][4].
+    assert_eq!(p.consts[i].values.len(), 9 * 16 * 4);
+    let rows = crate::program::fast::weight_rows(&p.consts[i].values, &c.params);
+    assert_eq!(rows.len(), 4 * 9 * 4);
+    for oc in 0..4 {
+        for ci in 0..4 {
+            for tap in 0..9 {
+                let want = if ci < 3 {
+                    ((oc * 3 + ci) * 9 + tap) as i32 % 15 - 7
+                } else {
+                    0
+                };
+                assert_eq!(
+                    rows[oc * 36 + tap * 4 + ci],
+                    want,
+                    "oc {oc} c {ci} tap {tap}"
+                );
+            }
+        }
+    }
 }
