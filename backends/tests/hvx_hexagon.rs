@@ -322,10 +322,10 @@ fn hand_made_graph_matches_reference_on_host_and_hexagon() {
     host_and_hexagon(&g, "tnet", samples, &input, &want, 3 * 13 * 13);
 }
 
-/// The channels-in-lanes conv kernels (`qk_conv_cl2`: more than 32 output channels, here 40
-/// and 70 so the last 64-channel block is partial; `qk_conv_cl1`: 32 channels) on odd input
-/// channel counts, padding, stride 2, a 1x1 conv, and a plane of 169 pixels (two transpose
-/// tiles, a partial pixel block).
+/// The channels-in-lanes conv kernels (`qk_conv_cl2`: 33..=96 output channels, here 40 and 70
+/// so the last 64-channel block is partial; `qk_conv_cl1`: 32 channels; `qk_conv_cl4`: 100
+/// channels, stride 2) on odd input channel counts, padding, stride 2, a 1x1 conv, and a
+/// plane of 169 pixels (two transpose tiles, a partial pixel block).
 #[test]
 fn channels_in_lanes_convs_match_reference_on_host_and_hexagon() {
     let mut r = Rng(0x0fed_cba9_8765_4321);
@@ -354,14 +354,16 @@ fn channels_in_lanes_convs_match_reference_on_host_and_hexagon() {
     let c1 = mk(&mut r, 5, 40, 3, 1, 1);
     let c2 = mk(&mut r, 40, 32, 3, 2, 1);
     let c3 = mk(&mut r, 32, 70, 1, 1, 0);
+    let c4 = mk(&mut r, 70, 100, 3, 2, 1);
     let (y1, h1) = conv_node(&mut g, xq, &c1, 13, 4, 0);
     let (y2, h2) = conv_node(&mut g, y1, &c2, h1, 100, 2);
     let (y3, h3) = conv_node(&mut g, y2, &c3, h2, 17, 0);
+    let (y4, h4) = conv_node(&mut g, y3, &c4, h3, 60, 0);
     let out = g
         .add_node(
             Op::Dequantize,
-            vec![y3],
-            vec![TensorType::f32(vec![1, 70, h3, h3])],
+            vec![y4],
+            vec![TensorType::f32(vec![1, 100, h4, h4])],
             "dq",
         )
         .1[0];
@@ -376,12 +378,14 @@ fn channels_in_lanes_convs_match_reference_on_host_and_hexagon() {
         let a1 = ref_conv(&x0, 9, 13, &c1, 4, 0);
         let a2 = ref_conv(&a1, 4, h1, &c2, 100, 2);
         let a3 = ref_conv(&a2, 100, h2, &c3, 17, 0);
-        want.extend(a3.iter().map(|&v| v as u8));
+        let a4 = ref_conv(&a3, 17, h3, &c4, 60, 0);
+        want.extend(a4.iter().map(|&v| v as u8));
         input.extend(xin);
     }
     let (c, _) = emit_hvx_c(&g, "lnet").unwrap();
     assert_eq!(c.matches("qk_conv_cl2(&k").count(), 2, "two convs on cl2");
     assert_eq!(c.matches("qk_conv_cl1(&k").count(), 1, "one conv on cl1");
+    assert_eq!(c.matches("qk_conv_cl4(&k").count(), 1, "one conv on cl4");
     host_and_hexagon(&g, "lnet", samples, &input, &want, 5 * 13 * 13);
 }
 

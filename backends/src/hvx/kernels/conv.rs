@@ -61,18 +61,19 @@ fn lane_requant(f: &Fused, m: usize) -> Option<LaneRq> {
 struct ConvLanes<'a> {
     x: ValueId,
     out: ValueId,
-    /// The `qk_pack_t` initializer.
+    /// The `qk_pack_t` initializer (unphased, padded plane of `wp` words per row).
     pack: String,
-    pwords: usize,
     row_bytes: usize,
     m: usize,
     ho: usize,
     wo: usize,
-    wq: usize,
-    koff: &'a [i64],
+    hp: usize,
+    wp: usize,
+    strides: (usize, usize),
+    dil: (usize, usize),
     wat: &'a dyn Fn(usize, usize, usize, usize) -> i64,
     c: usize,
-    ntaps: usize,
+    kh: usize,
     kw: usize,
     bias: &'a [i64],
     rq: LaneRq,
@@ -283,31 +284,33 @@ impl Emitter<'_> {
             koff.push(0);
         }
         if let Some(rq) = lane_requant(&f, m) {
-            self.conv_lanes(
-                ConvLanes {
-                    x,
-                    out: f.out,
-                    // the packed words hold x - 128 as i8 (top bits flipped)
-                    pack: format!(
-                        "{c}, {h}, {wi}, {sh}, {sw}, {pt}, {pl}, {hq}, {wq}, {hp}, {wp}, {cgs}, {}u, {}u",
-                        zpw ^ 0x8080_8080,
-                        if flip { 0 } else { 0x8080_8080u32 }
-                    ),
-                    pwords: ng * cgs + max_tap + nflat.div_ceil(128) * 128 + 256,
-                    row_bytes: 4 * (h * wi).div_ceil(128) * 128 + 512,
-                    m,
-                    ho,
-                    wo,
-                    wq,
-                    koff: &koff,
-                    wat: &wat,
-                    c,
-                    ntaps,
-                    kw,
-                    bias: &b2,
-                    rq,
-                },
-            );
+            // Unphased layout (the pixels are addressed one word at a time): one plane of
+            // hp x wp words per channel group, the stride-1 packing path.
+            let cgs1 = hp * wp;
+            self.conv_lanes(ConvLanes {
+                x,
+                out: f.out,
+                // the packed words hold x - 128 as i8 (top bits flipped)
+                pack: format!(
+                    "{c}, {h}, {wi}, 1, 1, {pt}, {pl}, {hp}, {wp}, {hp}, {wp}, {cgs1}, {}u, {}u",
+                    zpw ^ 0x8080_8080,
+                    if flip { 0 } else { 0x8080_8080u32 }
+                ),
+                row_bytes: 4 * (h * wi).div_ceil(128) * 128 + 512,
+                m,
+                ho,
+                wo,
+                hp,
+                wp,
+                strides: (sh, sw),
+                dil: (dh, dw),
+                wat: &wat,
+                c,
+                kh,
+                kw,
+                bias: &b2,
+                rq,
+            });
             self.skip.insert(f.node);
             return Ok(());
         }
@@ -345,7 +348,19 @@ impl Emitter<'_> {
     /// block, per-lane requantization; see runtime.c for the algebra.
     fn conv_lanes(&mut self, p: ConvLanes<'_>) {
         let ng = p.c.div_ceil(4);
-        let nk = p.koff.len();
+        let ntaps = p.kh * p.kw;
+        let cgs = (p.hp * p.wp) as i64;
+        // one step per (tap, channel group), taps outer; padded to an even count
+        let mut koff: Vec<i64> = (0..ntaps)
+            .flat_map(|t| {
+                let tap = ((t / p.kw) * p.dil.0 * p.wp + (t % p.kw) * p.dil.1) as i64;
+                (0..ng).map(move |gg| tap + gg as i64 * cgs)
+            })
+            .collect();
+        if koff.len() % 2 == 1 {
+            koff.push(0);
+        }
+        let nk = koff.len();
         let nmbv = if p.m <= 32 {
             1
         } else if p.m <= 96 {
@@ -362,7 +377,7 @@ impl Emitter<'_> {
                 for lane in 0..32 {
                     let mm = 32 * mb + lane;
                     let mut word = 0u32;
-                    if t < p.ntaps && mm < p.m {
+                    if t < ntaps && mm < p.m {
                         let (i, j) = (t / p.kw, t % p.kw);
                         for k in 0..4 {
                             let cc = 4 * gg + k;
@@ -381,7 +396,7 @@ impl Emitter<'_> {
                 let (t, gg) = step(s);
                 let mut word = 0u32;
                 for k in 0..4 {
-                    if t < p.ntaps && 4 * gg + k < p.c {
+                    if t < ntaps && 4 * gg + k < p.c {
                         word |= 1 << (8 * k);
                     }
                 }
@@ -394,12 +409,12 @@ impl Emitter<'_> {
             r
         };
         // bias + 128 * sum w + 16384 * K (wrapping, like the accumulator)
-        let kreal = (p.c * p.ntaps) as i64;
+        let kreal = (p.c * ntaps) as i64;
         let bias: Vec<i64> = (0..p.m)
             .map(|mm| {
                 let mut sw: i64 = 0;
                 for cc in 0..p.c {
-                    for t in 0..p.ntaps {
+                    for t in 0..ntaps {
                         sw += (p.wat)(mm, cc, t / p.kw, t % p.kw);
                     }
                 }
@@ -410,17 +425,21 @@ impl Emitter<'_> {
             })
             .collect();
         let npix = p.ho * p.wo;
+        let (sh, sw) = p.strides;
         let mut pix: Vec<i64> = (0..npix)
-            .map(|n| ((n / p.wo) * p.wq + n % p.wo) as i64)
+            .map(|n| ((n / p.wo) * sh * p.wp + (n % p.wo) * sw) as i64)
             .collect();
         let last = *pix.last().unwrap_or(&0);
         pix.resize(npix.next_multiple_of(16).max(16), last);
         let ntiles = npix.div_ceil(4).div_ceil(32).max(1);
         let tstride = ntiles * 128;
         let rows = 32 * nmbv;
-        let nflat = p.ho * p.wq;
+        // flat positions up to the last pixel (the input sums cover all of them)
+        let nflat = (last + 1) as usize;
+        let max_koff = koff.iter().copied().max().unwrap_or(0) as usize;
+        let pwords = max_koff + nflat.next_multiple_of(32) + 64;
         let kw_ = self.konst_aligned("int32_t", &words);
-        let kt = self.konst("int32_t", p.koff);
+        let kt = self.konst("int32_t", &koff);
         let ko = self.konst("int32_t", &ones);
         let kp = self.konst("int32_t", &pix);
         let kb = self.konst("int32_t", &lanes(&bias));
@@ -429,7 +448,7 @@ impl Emitter<'_> {
         let ks = self.konst("int32_t", &lanes(&p.rq.shift));
         let xs = self.buf(p.x);
         let ys = self.buf(p.out);
-        let sp = self.scratch(p.pwords * 4);
+        let sp = self.scratch(pwords.max(ng * cgs as usize + 64) * 4);
         let srow = self.scratch(p.row_bytes);
         let st = self.scratch(rows * tstride);
         let tb = self.scratch(rows * 128);
