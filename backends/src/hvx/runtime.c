@@ -416,7 +416,7 @@ static inline void qk_pack_input(const qk_pack_t *k, const uint8_t *src, uint32_
  * Requantizes per output channel and writes bytes (u8/i8) in NCHW. */
 typedef struct {
   int nk, nflat, wq, ho, wo, m;
-  const int32_t *koff;    /* word offset of each (tap, group) step; nk even */
+  const int32_t *koff;    /* word offset of each (tap, group) step; nk even, 2 more 0s */
   const int32_t *w;       /* [ceil(m/4)][nk][4] weight words */
   const int32_t *bias;    /* [ceil(m/4)*4], zero-point term folded in */
   const int32_t *m0, *shift;
@@ -442,14 +442,15 @@ static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t 
       qv_t b2 = qv_splat(k->bias[4 * mb + 2]), b3 = qv_splat(k->bias[4 * mb + 3]);
       qv_t a00 = b0, a01 = b0, a02 = b0, a03 = b0, a10 = b1, a11 = b1, a12 = b1, a13 = b1;
       qv_t a20 = b2, a21 = b2, a22 = b2, a23 = b2, a30 = b3, a31 = b3, a32 = b3, a33 = b3;
-      /* two (tap, group) steps per iteration so the second step's loads overlap the first
-       * step's vrmpy (nk is even: the emitter pads with a zero-weight step) */
+      /* two (tap, group) steps per iteration (nk is even: the emitter pads with a
+       * zero-weight step), software pipelined: the next step pair's vectors load during this pair's vrmpy
+       * run (koff has two extra entries, so the last loads stay inside P) */
+      const uint32_t *src = base + koff[0], *src2 = base + koff[1];
+      qv_t x0 = qv_loadu(src), x1 = qv_loadu(src + 32), x2 = qv_loadu(src + 64),
+           x3 = qv_loadu(src + 96);
+      qv_t y0 = qv_loadu(src2), y1 = qv_loadu(src2 + 32), y2 = qv_loadu(src2 + 64),
+           y3 = qv_loadu(src2 + 96);
       for (s = 0; s < nk; s += 2, wp += 8) {
-        const uint32_t *src = base + koff[s], *src2 = base + koff[s + 1];
-        qv_t x0 = qv_loadu(src), x1 = qv_loadu(src + 32), x2 = qv_loadu(src + 64),
-             x3 = qv_loadu(src + 96);
-        qv_t y0 = qv_loadu(src2), y1 = qv_loadu(src2 + 32), y2 = qv_loadu(src2 + 64),
-             y3 = qv_loadu(src2 + 96);
         int32_t w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3];
         int32_t v0 = wp[4], v1 = wp[5], v2 = wp[6], v3 = wp[7];
         a00 = qv_vrmpy_ubrb(a00, x0, w0); a01 = qv_vrmpy_ubrb(a01, x1, w0);
@@ -460,6 +461,8 @@ static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t 
         a22 = qv_vrmpy_ubrb(a22, x2, w2); a23 = qv_vrmpy_ubrb(a23, x3, w2);
         a30 = qv_vrmpy_ubrb(a30, x0, w3); a31 = qv_vrmpy_ubrb(a31, x1, w3);
         a32 = qv_vrmpy_ubrb(a32, x2, w3); a33 = qv_vrmpy_ubrb(a33, x3, w3);
+        src = base + koff[s + 2];
+        x0 = qv_loadu(src); x1 = qv_loadu(src + 32); x2 = qv_loadu(src + 64); x3 = qv_loadu(src + 96);
         a00 = qv_vrmpy_ubrb(a00, y0, v0); a01 = qv_vrmpy_ubrb(a01, y1, v0);
         a02 = qv_vrmpy_ubrb(a02, y2, v0); a03 = qv_vrmpy_ubrb(a03, y3, v0);
         a10 = qv_vrmpy_ubrb(a10, y0, v1); a11 = qv_vrmpy_ubrb(a11, y1, v1);
@@ -468,6 +471,8 @@ static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t 
         a22 = qv_vrmpy_ubrb(a22, y2, v2); a23 = qv_vrmpy_ubrb(a23, y3, v2);
         a30 = qv_vrmpy_ubrb(a30, y0, v3); a31 = qv_vrmpy_ubrb(a31, y1, v3);
         a32 = qv_vrmpy_ubrb(a32, y2, v3); a33 = qv_vrmpy_ubrb(a33, y3, v3);
+        src2 = base + koff[s + 3];
+        y0 = qv_loadu(src2); y1 = qv_loadu(src2 + 32); y2 = qv_loadu(src2 + 64); y3 = qv_loadu(src2 + 96);
       }
       {
         uint8_t *t = tmp + pb;
@@ -600,16 +605,16 @@ static inline void NAME(const qk_convc_t *k, const uint32_t *P, uint8_t *out, ui
         }                                                                                   \
       }                                                                                     \
       for (j = 0; j < NMB; j++)                                                             \
-        for (i = 0; i < NP; i += 4) {                                                       \
-          int g4 = (NP / 4) * q + i / 4;                                                    \
-          qv_store(tb + 32 * j + (g4 & 31),                                                 \
+        for (i = 0; i < NP; i += 4)                                                         \
+          qv_store(tb + 32 * j + (((NP / 4) * q + i / 4) & 31),                             \
                    qk_convc_pack(qk_convc_rq(k, mb + j, acc[j][i]),                         \
                                  qk_convc_rq(k, mb + j, acc[j][i + 1]),                     \
                                  qk_convc_rq(k, mb + j, acc[j][i + 2]),                     \
                                  qk_convc_rq(k, mb + j, acc[j][i + 3])));                   \
-          if ((g4 & 31) == 31 || (q == nq - 1 && i + 4 == NP))                              \
-            qk_convc_flush(k, tb + 32 * j, g4 >> 5, tmp + (size_t)32 * j * k->tstride);    \
-        }                                                                                   \
+      if ((((NP / 4) * (q + 1)) & 31) == 0 || q == nq - 1)                                  \
+        for (j = 0; j < NMB; j++)                                                           \
+          qk_convc_flush(k, tb + 32 * j, ((NP / 4) * q) >> 5,                               \
+                         tmp + (size_t)32 * j * k->tstride);                                \
     }                                                                                       \
     qk_convc_out(k, 32 * mb, 32 * NMB, tmp, out);                                           \
   }                                                                                         \

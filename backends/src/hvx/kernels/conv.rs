@@ -314,6 +314,8 @@ impl Emitter<'_> {
             self.skip.insert(f.node);
             return Ok(());
         }
+        // two more (unused) entries: qk_conv_vrmpy reads the next pair's offsets ahead
+        koff.extend([0, 0]);
         let nflat_r = nflat.div_ceil(128) * 128;
         let pwords = ng * cgs + max_tap + nflat_r + 256;
         let tmp_stride = nflat_r + 128;
