@@ -81,6 +81,7 @@ static inline int32_t qs_wrap_mul(int32_t a, int32_t b) { return (int32_t)((uint
 /* ---- the vector layer ---- */
 #if defined(__HVX__)
 #define QCC_ALIGN128 __attribute__((aligned(128)))
+#define QCC_ASSUME128(p) __builtin_assume_aligned((p), 128)
 #include <hexagon_types.h>
 #include <hexagon_protos.h>
 typedef HVX_Vector qv_t;
@@ -144,6 +145,7 @@ static inline void qv_interleave4_b(qv_t a, qv_t b, qv_t c, qv_t d, qv_t *out) {
 }
 #else
 #define QCC_ALIGN128
+#define QCC_ASSUME128(p) ((const void *)(p))
 typedef union { int32_t w[32]; uint8_t ub[128]; int8_t b[128]; } qv_t;
 static inline qv_t qv_splat(int32_t x) { qv_t v; int i; for (i = 0; i < 32; i++) v.w[i] = x; return v; }
 static inline qv_t qv_loadu(const void *p) {
@@ -521,7 +523,7 @@ static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t 
 typedef struct {
   int nk, npix, m, hw;   /* steps (even), output pixels, output channels, bytes per plane */
   int nflat;             /* flat positions (ho * wq) for the input sums */
-  const int32_t *koff;   /* word offset per step */
+  const int32_t *koff;   /* word offset per step (128-byte aligned under __HVX__) */
   const int32_t *ones;   /* per step: 1-bytes for real channels */
   const int32_t *pix;    /* word offset per output pixel, padded to a multiple of 16 */
   const int32_t *w;      /* [nmb][nk][32] weight words, 128-byte aligned */
@@ -582,7 +584,7 @@ static inline void qk_convc_sums(const qk_convc_t *k, const uint32_t *P, int32_t
 static inline void NAME(const qk_convc_t *k, const uint32_t *P, uint8_t *out, uint8_t *tmp,  \
                         qv_t *tb, int32_t *xs) {                                            \
   int mb, q, i, j, s, nmb = (k->m + 31) >> 5, nk = k->nk, nq = (k->npix + NP - 1) / NP;     \
-  const int32_t *koff = k->koff;                                                            \
+  const int32_t *koff = (const int32_t *)QCC_ASSUME128(k->koff);                           \
   qk_convc_sums(k, P, xs);                                                                  \
   for (mb = 0; mb < nmb; mb += NMB) {                                                       \
     const qv_t *w0 = (const qv_t *)(const void *)k->w + (size_t)mb * nk;                    \
@@ -590,19 +592,24 @@ static inline void NAME(const qk_convc_t *k, const uint32_t *P, uint8_t *out, ui
       const int32_t *pq = k->pix + NP * q;                                                  \
       const uint32_t *p[NP];                                                                \
       qv_t acc[NMB][NP];                                                                    \
+      int32_t x[NP];                                                                        \
       for (i = 0; i < NP; i++) p[i] = P + pq[i];                                            \
       for (j = 0; j < NMB; j++) {                                                           \
         qv_t b = qv_loadu(k->bias + 32 * (mb + j));                                         \
         for (i = 0; i < NP; i++) acc[j][i] = qv_add(b, qv_splat(xs[pq[i]]));                \
       }                                                                                     \
+      /* software pipelined: the next step's input words load during this step's vrmpy   \
+       * (koff has one extra entry) */                                                      \
+      for (i = 0; i < NP; i++) x[i] = (int32_t)p[i][koff[0]];                               \
       for (s = 0; s < nk; s++) {                                                            \
-        int32_t o = koff[s];                                                                \
-        int32_t x[NP];                                                                      \
-        for (i = 0; i < NP; i++) x[i] = (int32_t)p[i][o];                                   \
+        int32_t o = koff[s + 1];                                                            \
+        int32_t xn[NP];                                                                     \
+        for (i = 0; i < NP; i++) xn[i] = (int32_t)p[i][o];                                  \
         for (j = 0; j < NMB; j++) {                                                         \
           qv_t wv = qv_load(w0 + (size_t)j * nk + s);                                       \
           for (i = 0; i < NP; i++) acc[j][i] = qv_vrmpy_ubrb(acc[j][i], wv, x[i]);          \
         }                                                                                   \
+        for (i = 0; i < NP; i++) x[i] = xn[i];                                              \
       }                                                                                     \
       for (j = 0; j < NMB; j++)                                                             \
         for (i = 0; i < NP; i += 4)                                                         \

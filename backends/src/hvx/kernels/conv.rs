@@ -321,7 +321,7 @@ impl Emitter<'_> {
         let tmp_stride = nflat_r + 128;
         let kw_ = self.konst("int32_t", &words);
         let kb = self.konst("int32_t", &b2);
-        let kt = self.konst("int32_t", &koff);
+        let kt = self.konst_aligned("int32_t", &koff);
         let km = self.konst("int32_t", &f.m0);
         let ks = self.konst("int32_t", &f.shift);
         let xs = self.buf(x);
@@ -363,6 +363,8 @@ impl Emitter<'_> {
             koff.push(0);
         }
         let nk = koff.len();
+        // one more (unused) entry: the kernel loads the next step's words ahead
+        koff.push(0);
         let nmbv = if p.m <= 32 {
             1
         } else if p.m <= 96 {
