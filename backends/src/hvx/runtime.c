@@ -419,7 +419,7 @@ static inline void qk_pack_input(const qk_pack_t *k, const uint8_t *src, uint32_
 typedef struct {
   int nk, nflat, wq, ho, wo, m;
   const int32_t *koff;    /* word offset of each (tap, group) step; nk even, 2 more 0s */
-  const int32_t *w;       /* [ceil(m/4)][nk][4] weight words */
+  const int32_t *w;       /* [ceil(m/4)][nk][4] weight words (128-byte aligned) */
   const int32_t *bias;    /* [ceil(m/4)*4], zero-point term folded in */
   const int32_t *m0, *shift;
   qk_out_t out;
@@ -430,7 +430,7 @@ static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t 
   const int32_t *koff = k->koff;
   for (mb = 0; mb < nmb; mb++) {
     int pb, j;
-    const int32_t *w0p = k->w + (size_t)mb * nk * 4;
+    const int32_t *w0p = (const int32_t *)QCC_ASSUME128(k->w) + (size_t)mb * nk * 4;
     qv_rq_t rq[4];
     for (j = 0; j < 4; j++) {
       int m = 4 * mb + j < k->m ? 4 * mb + j : 4 * mb;

@@ -319,7 +319,7 @@ impl Emitter<'_> {
         let nflat_r = nflat.div_ceil(128) * 128;
         let pwords = ng * cgs + max_tap + nflat_r + 256;
         let tmp_stride = nflat_r + 128;
-        let kw_ = self.konst("int32_t", &words);
+        let kw_ = self.konst_aligned("int32_t", &words);
         let kb = self.konst("int32_t", &b2);
         let kt = self.konst_aligned("int32_t", &koff);
         let km = self.konst("int32_t", &f.m0);
@@ -443,7 +443,7 @@ impl Emitter<'_> {
         let max_koff = koff.iter().copied().max().unwrap_or(0) as usize;
         let pwords = max_koff + nflat.next_multiple_of(32) + 64;
         let kw_ = self.konst_aligned("int32_t", &words);
-        let kt = self.konst("int32_t", &koff);
+        let kt = self.konst_aligned("int32_t", &koff);
         let ko = self.konst("int32_t", &ones);
         let kp = self.konst("int32_t", &pix);
         let kb = self.konst("int32_t", &lanes(&bias));
