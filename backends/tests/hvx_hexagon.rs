@@ -1,6 +1,6 @@
 //! hvx-like C on a hand-made Integer graph (conv+requant twice, one strided with 16 output
 //! channels on a small plane so it takes the 16-channel blocks, max pool,
-//! gemm+requant): the portable C compiled on the host and the HVX build run on qemu-hexagon
+//! gemm+requant; and a chain of channels-in-lanes convs): the portable C compiled on the host and the HVX build run on qemu-hexagon
 //! must both equal a direct evaluation with `ir::arith` bit for bit on 8 inputs. The
 //! Hexagon half is skipped (with a message) only when clang-19 or qemu-hexagon is missing.
 
@@ -311,11 +311,6 @@ fn check(cmd: &mut Command) {
 fn hand_made_graph_matches_reference_on_host_and_hexagon() {
     let mut r = Rng(0x1234_5678_9abc_def1);
     let (g, reference) = model(&mut r);
-    let (c, h) = emit_hvx_c(&g, "tnet").unwrap();
-    let dir = std::env::temp_dir().join(format!("qcc-hvx-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("tnet.c"), &c).unwrap();
-    std::fs::write(dir.join("tnet.h"), &h).unwrap();
     let samples = 8;
     let mut input = Vec::new();
     let mut want = Vec::new();
@@ -324,8 +319,91 @@ fn hand_made_graph_matches_reference_on_host_and_hexagon() {
         want.extend(reference(&x));
         input.extend(x);
     }
+    host_and_hexagon(&g, "tnet", samples, &input, &want, 3 * 13 * 13);
+}
+
+/// The channels-in-lanes conv kernels (`qk_conv_cl2`: 33..=96 output channels, here 40 and 70
+/// so the last 64-channel block is partial; `qk_conv_cl1`: 32 channels; `qk_conv_cl4`: 100
+/// channels, stride 2) on odd input channel counts, padding, stride 2, a 1x1 conv, and a
+/// plane of 169 pixels (two transpose tiles, a partial pixel block).
+#[test]
+fn channels_in_lanes_convs_match_reference_on_host_and_hexagon() {
+    let mut r = Rng(0x0fed_cba9_8765_4321);
+    let mut g = Graph::new("t");
+    let x = g.add_input("x", TensorType::f32(vec![1, 5, 13, 13]));
+    let xq = g
+        .add_node(
+            Op::Quantize,
+            vec![x],
+            vec![q(DType::U8, &[1, 5, 13, 13], 0.02, 9)],
+            "q",
+        )
+        .1[0];
+    let mk = |r: &mut Rng, cin, m, k, s, p| ConvP {
+        cin,
+        m,
+        k,
+        s,
+        p,
+        w: r.i8s(m * cin * k * k),
+        b: (0..m).map(|_| (r.next() % 4000) as i32 - 2000).collect(),
+        mult: (0..m)
+            .map(|_| quantize_multiplier(0.0002 + f64::from(r.next() % 1000) * 2e-6).unwrap())
+            .collect(),
+    };
+    let c1 = mk(&mut r, 5, 40, 3, 1, 1);
+    let c2 = mk(&mut r, 40, 32, 3, 2, 1);
+    let c3 = mk(&mut r, 32, 70, 1, 1, 0);
+    let c4 = mk(&mut r, 70, 100, 3, 2, 1);
+    let (y1, h1) = conv_node(&mut g, xq, &c1, 13, 4, 0);
+    let (y2, h2) = conv_node(&mut g, y1, &c2, h1, 100, 2);
+    let (y3, h3) = conv_node(&mut g, y2, &c3, h2, 17, 0);
+    let (y4, h4) = conv_node(&mut g, y3, &c4, h3, 60, 0);
+    let out = g
+        .add_node(
+            Op::Dequantize,
+            vec![y4],
+            vec![TensorType::f32(vec![1, 100, h4, h4])],
+            "dq",
+        )
+        .1[0];
+    g.outputs = vec![out];
+    g.phase = Phase::Integer;
+    let samples = 3;
+    let mut input = Vec::new();
+    let mut want = Vec::new();
+    for _ in 0..samples {
+        let xin: Vec<u8> = (0..5 * 13 * 13).map(|_| r.next() as u8).collect();
+        let x0: Vec<i32> = xin.iter().map(|&b| i32::from(b)).collect();
+        let a1 = ref_conv(&x0, 9, 13, &c1, 4, 0);
+        let a2 = ref_conv(&a1, 4, h1, &c2, 100, 2);
+        let a3 = ref_conv(&a2, 100, h2, &c3, 17, 0);
+        let a4 = ref_conv(&a3, 17, h3, &c4, 60, 0);
+        want.extend(a4.iter().map(|&v| v as u8));
+        input.extend(xin);
+    }
+    let (c, _) = emit_hvx_c(&g, "lnet").unwrap();
+    assert_eq!(c.matches("qk_conv_cl2(&k").count(), 2, "two convs on cl2");
+    assert_eq!(c.matches("qk_conv_cl1(&k").count(), 1, "one conv on cl1");
+    assert_eq!(c.matches("qk_conv_cl4(&k").count(), 1, "one conv on cl4");
+    host_and_hexagon(&g, "lnet", samples, &input, &want, 5 * 13 * 13);
+}
+
+/// Emits `g` as `name`, runs `samples` inputs through the portable C on the host and the HVX
+/// build on qemu-hexagon, and compares both with `want`.
+fn host_and_hexagon(g: &Graph, name: &str, samples: usize, input: &[u8], want: &[u8], in0: usize) {
+    let (c, h) = emit_hvx_c(g, name).unwrap();
+    let dir = std::env::temp_dir().join(format!("qcc-hvx-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.c")), &c).unwrap();
+    std::fs::write(dir.join(format!("{name}.h")), &h).unwrap();
     let hd = hexdir();
-    let defs = ["-DQ_NAME=tnet", "-DQ_UNAME=TNET", "-DQ_HEADER=\"tnet.h\""];
+    let defs = [
+        format!("-DQ_NAME={name}"),
+        format!("-DQ_UNAME={}", name.to_ascii_uppercase()),
+        format!("-DQ_HEADER=\"{name}.h\""),
+    ];
+    let n = samples.to_string();
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     check(
         Command::new(&cc)
@@ -339,13 +417,13 @@ fn hand_made_graph_matches_reference_on_host_and_hexagon() {
                 "-c",
                 "-o",
             ])
-            .arg(dir.join("tnet.o"))
-            .arg(dir.join("tnet.c")),
+            .arg(dir.join(format!("{name}.o")))
+            .arg(dir.join(format!("{name}.c"))),
     );
     check(
         Command::new(&cc)
             .args(["-O2", "-D_POSIX_C_SOURCE=200809L"])
-            .args(defs)
+            .args(&defs)
             .arg("-I")
             .arg(&dir)
             .arg("-I")
@@ -353,9 +431,9 @@ fn hand_made_graph_matches_reference_on_host_and_hexagon() {
             .arg("-o")
             .arg(dir.join("host"))
             .arg(hd.join("driver.c"))
-            .arg(dir.join("tnet.o")),
+            .arg(dir.join(format!("{name}.o"))),
     );
-    let host = run(Command::new(dir.join("host")).args(["q", "8"]), &input);
+    let host = run(Command::new(dir.join("host")).args(["q", &n]), input);
     assert_eq!(host, want, "host portable C vs reference");
     if !(have("clang-19") && have("qemu-hexagon")) {
         println!(
@@ -376,7 +454,7 @@ fn hand_made_graph_matches_reference_on_host_and_hexagon() {
                 "-static",
                 "-fno-builtin",
             ])
-            .args(defs)
+            .args(&defs)
             .arg("-I")
             .arg(&dir)
             .arg("-I")
@@ -384,20 +462,20 @@ fn hand_made_graph_matches_reference_on_host_and_hexagon() {
             .arg("-o")
             .arg(dir.join("hvx.elf"))
             .arg(hd.join("driver.c"))
-            .arg(dir.join("tnet.c")),
+            .arg(dir.join(format!("{name}.c"))),
     );
     let hvx = run(
         Command::new("qemu-hexagon")
             .arg(dir.join("hvx.elf"))
-            .args(["q", "8"]),
-        &input,
+            .args(["q", &n]),
+        input,
     );
     assert_eq!(hvx, want, "HVX on qemu-hexagon vs reference");
     // QCC_HVX_KEEP=1 keeps the emitted files (e.g. for tools/hexagon/hexrun.sh).
     if std::env::var_os("QCC_HVX_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     } else {
-        std::fs::write(dir.join("input.bin"), &input[..3 * 13 * 13]).unwrap();
+        std::fs::write(dir.join("input.bin"), &input[..in0]).unwrap();
         println!("kept {}", dir.display());
     }
 }

@@ -8,6 +8,13 @@
 //!   into 4-channel words per stride phase, weights pre-packed as `[4 out ch][4 in ch]` words,
 //!   `vrmpy(Vu.ub, Rt.b)` over 32 flat output positions per vector, requantization with the
 //!   doubling high multiply; the input zero point is folded into the bias at compile time.
+//! - the same conv with at least 32 output channels when every channel's requantization
+//!   takes the fast path (half-up, 0 <= shift <= 20, narrow output range): output channels
+//!   in lanes (`qk_conv_cl1/2/4`), `vrmpy(Vu.ub, Rt.b)` with the weights `w + 128` as the
+//!   vector and one input word `x - 128` per pixel as the scalar (two per packet, no
+//!   splats, no padding lanes on small planes); the offset terms go to the bias and a
+//!   per-pixel input sum. Per-lane requantization, 4 pixels per word, a 32x32 word
+//!   transpose (vshuff) back to NCHW.
 //! - gemm (u8/i8 rows): weights pre-packed `[32 columns][4 k]` per vector, activations
 //!   splat 4 bytes at a time, `vrmpy(Vu.ub, Vv.b)`.
 //! - everything else: scalar C loops implementing `ir::arith` (no division, no libc).

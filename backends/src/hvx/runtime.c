@@ -80,12 +80,23 @@ static inline int32_t qs_wrap_mul(int32_t a, int32_t b) { return (int32_t)((uint
 
 /* ---- the vector layer ---- */
 #if defined(__HVX__)
+#define QCC_ALIGN128 __attribute__((aligned(128)))
+#define QCC_ASSUME128(p) __builtin_assume_aligned((p), 128)
 #include <hexagon_types.h>
 #include <hexagon_protos.h>
 typedef HVX_Vector qv_t;
 static inline qv_t qv_splat(int32_t x) { return Q6_V_vsplat_R(x); }
 static inline qv_t qv_loadu(const void *p) { return *(const HVX_UVector *)p; }
 static inline void qv_storeu(void *p, qv_t v) { *(HVX_UVector *)p = v; }
+static inline qv_t qv_load(const void *p) { return *(const HVX_Vector *)p; }
+static inline void qv_store(void *p, qv_t v) { *(HVX_Vector *)p = v; }
+static inline qv_t qv_asrv(qv_t x, qv_t n) { return Q6_Vw_vasr_VwVw(x, n); }
+/* word interleave: lo = a.w0, b.w0, a.w1, b.w1, ... a.w15, b.w15; hi the same from w16 */
+static inline void qv_shuff_w(qv_t a, qv_t b, qv_t *lo, qv_t *hi) {
+  HVX_VectorPair p = Q6_W_vshuff_VVR(b, a, -4);
+  *lo = Q6_V_lo_W(p);
+  *hi = Q6_V_hi_W(p);
+}
 static inline qv_t qv_vrmpy_ubrb(qv_t acc, qv_t a, int32_t w4) {
   return Q6_Vw_vrmpyacc_VwVubRb(acc, a, w4);
 }
@@ -133,6 +144,8 @@ static inline void qv_interleave4_b(qv_t a, qv_t b, qv_t c, qv_t d, qv_t *out) {
   out[3] = Q6_V_hi_W(hi);
 }
 #else
+#define QCC_ALIGN128
+#define QCC_ASSUME128(p) ((const void *)(p))
 typedef union { int32_t w[32]; uint8_t ub[128]; int8_t b[128]; } qv_t;
 static inline qv_t qv_splat(int32_t x) { qv_t v; int i; for (i = 0; i < 32; i++) v.w[i] = x; return v; }
 static inline qv_t qv_loadu(const void *p) {
@@ -143,6 +156,16 @@ static inline qv_t qv_loadu(const void *p) {
 static inline void qv_storeu(void *p, qv_t v) {
   uint8_t *d = (uint8_t *)p; int i;
   for (i = 0; i < 128; i++) d[i] = v.ub[i];
+}
+static inline qv_t qv_load(const void *p) { return qv_loadu(p); }
+static inline void qv_store(void *p, qv_t v) { qv_storeu(p, v); }
+static inline qv_t qv_asrv(qv_t x, qv_t n) { int i; for (i = 0; i < 32; i++) x.w[i] >>= n.w[i]; return x; }
+static inline void qv_shuff_w(qv_t a, qv_t b, qv_t *lo, qv_t *hi) {
+  int i;
+  for (i = 0; i < 16; i++) {
+    lo->w[2 * i] = a.w[i]; lo->w[2 * i + 1] = b.w[i];
+    hi->w[2 * i] = a.w[16 + i]; hi->w[2 * i + 1] = b.w[16 + i];
+  }
 }
 static inline qv_t qv_vrmpy_ubrb(qv_t acc, qv_t a, int32_t w4) {
   int i, k;
@@ -395,8 +418,8 @@ static inline void qk_pack_input(const qk_pack_t *k, const uint8_t *src, uint32_
  * Requantizes per output channel and writes bytes (u8/i8) in NCHW. */
 typedef struct {
   int nk, nflat, wq, ho, wo, m;
-  const int32_t *koff;    /* word offset of each (tap, group) step; nk even */
-  const int32_t *w;       /* [ceil(m/4)][nk][4] weight words */
+  const int32_t *koff;    /* word offset of each (tap, group) step; nk even, 2 more 0s */
+  const int32_t *w;       /* [ceil(m/4)][nk][4] weight words (128-byte aligned) */
   const int32_t *bias;    /* [ceil(m/4)*4], zero-point term folded in */
   const int32_t *m0, *shift;
   qk_out_t out;
@@ -407,7 +430,7 @@ static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t 
   const int32_t *koff = k->koff;
   for (mb = 0; mb < nmb; mb++) {
     int pb, j;
-    const int32_t *w0p = k->w + (size_t)mb * nk * 4;
+    const int32_t *w0p = (const int32_t *)QCC_ASSUME128(k->w) + (size_t)mb * nk * 4;
     qv_rq_t rq[4];
     for (j = 0; j < 4; j++) {
       int m = 4 * mb + j < k->m ? 4 * mb + j : 4 * mb;
@@ -421,14 +444,15 @@ static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t 
       qv_t b2 = qv_splat(k->bias[4 * mb + 2]), b3 = qv_splat(k->bias[4 * mb + 3]);
       qv_t a00 = b0, a01 = b0, a02 = b0, a03 = b0, a10 = b1, a11 = b1, a12 = b1, a13 = b1;
       qv_t a20 = b2, a21 = b2, a22 = b2, a23 = b2, a30 = b3, a31 = b3, a32 = b3, a33 = b3;
-      /* two (tap, group) steps per iteration so the second step's loads overlap the first
-       * step's vrmpy (nk is even: the emitter pads with a zero-weight step) */
+      /* two (tap, group) steps per iteration (nk is even: the emitter pads with a
+       * zero-weight step), software pipelined: the next step pair's vectors load during this pair's vrmpy
+       * run (koff has two extra entries, so the last loads stay inside P) */
+      const uint32_t *src = base + koff[0], *src2 = base + koff[1];
+      qv_t x0 = qv_loadu(src), x1 = qv_loadu(src + 32), x2 = qv_loadu(src + 64),
+           x3 = qv_loadu(src + 96);
+      qv_t y0 = qv_loadu(src2), y1 = qv_loadu(src2 + 32), y2 = qv_loadu(src2 + 64),
+           y3 = qv_loadu(src2 + 96);
       for (s = 0; s < nk; s += 2, wp += 8) {
-        const uint32_t *src = base + koff[s], *src2 = base + koff[s + 1];
-        qv_t x0 = qv_loadu(src), x1 = qv_loadu(src + 32), x2 = qv_loadu(src + 64),
-             x3 = qv_loadu(src + 96);
-        qv_t y0 = qv_loadu(src2), y1 = qv_loadu(src2 + 32), y2 = qv_loadu(src2 + 64),
-             y3 = qv_loadu(src2 + 96);
         int32_t w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3];
         int32_t v0 = wp[4], v1 = wp[5], v2 = wp[6], v3 = wp[7];
         a00 = qv_vrmpy_ubrb(a00, x0, w0); a01 = qv_vrmpy_ubrb(a01, x1, w0);
@@ -439,6 +463,8 @@ static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t 
         a22 = qv_vrmpy_ubrb(a22, x2, w2); a23 = qv_vrmpy_ubrb(a23, x3, w2);
         a30 = qv_vrmpy_ubrb(a30, x0, w3); a31 = qv_vrmpy_ubrb(a31, x1, w3);
         a32 = qv_vrmpy_ubrb(a32, x2, w3); a33 = qv_vrmpy_ubrb(a33, x3, w3);
+        src = base + koff[s + 2];
+        x0 = qv_loadu(src); x1 = qv_loadu(src + 32); x2 = qv_loadu(src + 64); x3 = qv_loadu(src + 96);
         a00 = qv_vrmpy_ubrb(a00, y0, v0); a01 = qv_vrmpy_ubrb(a01, y1, v0);
         a02 = qv_vrmpy_ubrb(a02, y2, v0); a03 = qv_vrmpy_ubrb(a03, y3, v0);
         a10 = qv_vrmpy_ubrb(a10, y0, v1); a11 = qv_vrmpy_ubrb(a11, y1, v1);
@@ -447,6 +473,8 @@ static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t 
         a22 = qv_vrmpy_ubrb(a22, y2, v2); a23 = qv_vrmpy_ubrb(a23, y3, v2);
         a30 = qv_vrmpy_ubrb(a30, y0, v3); a31 = qv_vrmpy_ubrb(a31, y1, v3);
         a32 = qv_vrmpy_ubrb(a32, y2, v3); a33 = qv_vrmpy_ubrb(a33, y3, v3);
+        src2 = base + koff[s + 3];
+        y0 = qv_loadu(src2); y1 = qv_loadu(src2 + 32); y2 = qv_loadu(src2 + 64); y3 = qv_loadu(src2 + 96);
       }
       {
         uint8_t *t = tmp + pb;
@@ -479,6 +507,128 @@ static inline void qk_conv_vrmpy(const qk_conv_t *k, const uint32_t *P, uint8_t 
     }
   }
 }
+
+/* Convolution with output channels in lanes (output stationary): a vector holds 32 output
+ * channels of one output pixel. vrmpy(Vu.ub, Rt.b) takes the weights as the vector operand
+ * (w + 128 as u8, [32 out ch][4 in ch] per step and block of 32 channels, packed at compile
+ * time, 0 for padded channels and steps) and the pixel's input word as the scalar (x - 128
+ * as i8: the packing flips the top bits), so two vrmpy issue per packet without splats.
+ * sum (w + 128)(x - 128) = sum w x - 128 sum w + 128 sum x - 16384 K: the weight terms are
+ * in the bias, the per-pixel input sum (xs, from a vrmpy with 1-bytes over the same packed
+ * input) is subtracted per pixel. Works on the packed input of qk_conv_vrmpy (pixel n's
+ * word offset pix[n], step offsets koff). Requantization is per lane (the emitter picks
+ * this kernel only when every channel takes the fast path); 4 pixels' bytes pack into one
+ * word per channel, 32 such vectors (128 pixels) are transposed with 5 word-shuffle stages
+ * into channel rows of tmp, which are copied out. */
+typedef struct {
+  int nk, npix, m, hw;   /* steps (even), output pixels, output channels, bytes per plane */
+  int nflat;             /* flat positions (ho * wq) for the input sums */
+  const int32_t *koff;   /* word offset per step (128-byte aligned under __HVX__) */
+  const int32_t *ones;   /* per step: 1-bytes for real channels */
+  const int32_t *pix;    /* word offset per output pixel, padded to a multiple of 16 */
+  const int32_t *w;      /* [nmb][nk][32] weight words, 128-byte aligned */
+  const int32_t *bias, *m0, *half, *shift; /* per lane, [nmb * 32] */
+  int32_t lo, hi, zp;    /* clamp relative to the zero point */
+  int32_t tstride;       /* bytes per channel row of tmp (a multiple of 128) */
+} qk_convc_t;
+static inline qv_t qk_convc_rq(const qk_convc_t *k, int mb, qv_t x) {
+  x = qv_sqrdmulh(x, qv_loadu(k->m0 + 32 * mb));
+  x = qv_asrv(qv_add_sat(x, qv_loadu(k->half + 32 * mb)), qv_loadu(k->shift + 32 * mb));
+  x = qv_min(qv_max(x, qv_splat(k->lo)), qv_splat(k->hi));
+  return qv_and(qv_add(x, qv_splat(k->zp)), qv_splat(255));
+}
+/* 4 pixels' requantized lanes -> one word per channel (pixel p in byte p) */
+static inline qv_t qk_convc_pack(qv_t r0, qv_t r1, qv_t r2, qv_t r3) {
+  return qv_or(qv_or(r0, qv_shl(r1, 8)), qv_or(qv_shl(r2, 16), qv_shl(r3, 24)));
+}
+/* 32 x 32 word transpose of tb (row r lane c -> row c lane r), in place */
+static inline void qk_transpose32_w(qv_t *tb) {
+  int d, r;
+  for (d = 16; d >= 1; d >>= 1)
+    for (r = 0; r < 32; r++)
+      if (!(r & d)) {
+        qv_t lo, hi;
+        qv_shuff_w(qv_load(tb + r), qv_load(tb + r + d), &lo, &hi);
+        qv_store(tb + r, lo);
+        qv_store(tb + r + d, hi);
+      }
+}
+/* tile t of one block of 32 channels: transpose, then channel rows into tmp */
+static inline void qk_convc_flush(const qk_convc_t *k, qv_t *tb, int t, uint8_t *tmp) {
+  int c;
+  qk_transpose32_w(tb);
+  for (c = 0; c < 32; c++) qv_store(tmp + (size_t)c * k->tstride + 128 * t, qv_load(tb + c));
+}
+static inline void qk_convc_out(const qk_convc_t *k, int c0, int rows, const uint8_t *tmp, uint8_t *out) {
+  int c, x;
+  for (c = 0; c < rows && c0 + c < k->m; c++) {
+    const uint8_t *s = tmp + (size_t)c * k->tstride;
+    uint8_t *d = out + (size_t)(c0 + c) * k->hw;
+    for (x = 0; x < k->hw; x += 128) qv_storeu(d + x, qv_load(s + x));
+  }
+}
+/* xs[q] = -128 * (sum of the real input bytes (x, u8) of flat position q's window) */
+static inline void qk_convc_sums(const qk_convc_t *k, const uint32_t *P, int32_t *xs) {
+  int q, s;
+  qv_t fl = qv_splat((int32_t)0x80808080u);
+  for (q = 0; q < k->nflat; q += 32) {
+    qv_t a = qv_splat(0);
+    for (s = 0; s < k->nk; s++)
+      a = qv_vrmpy_ubrb(a, qv_xor(qv_loadu(P + k->koff[s] + q), fl), k->ones[s]);
+    qv_storeu(xs + q, qv_sub(qv_splat(0), qv_shl(a, 7)));
+  }
+}
+/* NP pixels x NMB blocks of 32 channels per iteration (NP a multiple of 4, NP * NMB <= 16
+ * accumulators); the channel blocks are padded to a multiple of NMB. */
+#define QK_CONV_CL(NAME, NP, NMB)                                                           \
+static inline void NAME(const qk_convc_t *k, const uint32_t *P, uint8_t *out, uint8_t *tmp,  \
+                        qv_t *tb, int32_t *xs) {                                            \
+  int mb, q, i, j, s, nmb = (k->m + 31) >> 5, nk = k->nk, nq = (k->npix + NP - 1) / NP;     \
+  const int32_t *koff = (const int32_t *)QCC_ASSUME128(k->koff);                           \
+  qk_convc_sums(k, P, xs);                                                                  \
+  for (mb = 0; mb < nmb; mb += NMB) {                                                       \
+    const qv_t *w0 = (const qv_t *)(const void *)k->w + (size_t)mb * nk;                    \
+    for (q = 0; q < nq; q++) {                                                              \
+      const int32_t *pq = k->pix + NP * q;                                                  \
+      const uint32_t *p[NP];                                                                \
+      qv_t acc[NMB][NP];                                                                    \
+      int32_t x[NP];                                                                        \
+      for (i = 0; i < NP; i++) p[i] = P + pq[i];                                            \
+      for (j = 0; j < NMB; j++) {                                                           \
+        qv_t b = qv_loadu(k->bias + 32 * (mb + j));                                         \
+        for (i = 0; i < NP; i++) acc[j][i] = qv_add(b, qv_splat(xs[pq[i]]));                \
+      }                                                                                     \
+      /* software pipelined: the next step's input words load during this step's vrmpy   \
+       * (koff has one extra entry) */                                                      \
+      for (i = 0; i < NP; i++) x[i] = (int32_t)p[i][koff[0]];                               \
+      for (s = 0; s < nk; s++) {                                                            \
+        int32_t o = koff[s + 1];                                                            \
+        int32_t xn[NP];                                                                     \
+        for (i = 0; i < NP; i++) xn[i] = (int32_t)p[i][o];                                  \
+        for (j = 0; j < NMB; j++) {                                                         \
+          qv_t wv = qv_load(w0 + (size_t)j * nk + s);                                       \
+          for (i = 0; i < NP; i++) acc[j][i] = qv_vrmpy_ubrb(acc[j][i], wv, x[i]);          \
+        }                                                                                   \
+        for (i = 0; i < NP; i++) x[i] = xn[i];                                              \
+      }                                                                                     \
+      for (j = 0; j < NMB; j++)                                                             \
+        for (i = 0; i < NP; i += 4)                                                         \
+          qv_store(tb + 32 * j + (((NP / 4) * q + i / 4) & 31),                             \
+                   qk_convc_pack(qk_convc_rq(k, mb + j, acc[j][i]),                         \
+                                 qk_convc_rq(k, mb + j, acc[j][i + 1]),                     \
+                                 qk_convc_rq(k, mb + j, acc[j][i + 2]),                     \
+                                 qk_convc_rq(k, mb + j, acc[j][i + 3])));                   \
+      if ((((NP / 4) * (q + 1)) & 31) == 0 || q == nq - 1)                                  \
+        for (j = 0; j < NMB; j++)                                                           \
+          qk_convc_flush(k, tb + 32 * j, ((NP / 4) * q) >> 5,                               \
+                         tmp + (size_t)32 * j * k->tstride);                                \
+    }                                                                                       \
+    qk_convc_out(k, 32 * mb, 32 * NMB, tmp, out);                                           \
+  }                                                                                         \
+}
+QK_CONV_CL(qk_conv_cl1, 8, 1)
+QK_CONV_CL(qk_conv_cl2, 8, 2)
+QK_CONV_CL(qk_conv_cl4, 4, 4)
 
 /* The same convolution for small planes: one vector of 32 flat output positions x 16
  * output channels per block (weights [ceil(m/16)][nk][16] words, bias [ceil(m/16)*16]). */

@@ -21,6 +21,64 @@ struct Fused {
     mode: &'static str,
 }
 
+/// Per-lane requantization constants of the channels-in-lanes conv.
+struct LaneRq {
+    m0: Vec<i64>,
+    half: Vec<i64>,
+    shift: Vec<i64>,
+    lo: i64,
+    hi: i64,
+    zp: i32,
+}
+
+/// The fast per-lane requantization when every channel qualifies (the same condition as
+/// `qv_rq_init` in runtime.c: half-up rounding, 0 <= shift <= 20, output range within
+/// +-2^10 of the zero point), else None. Only for at least 32 output channels.
+fn lane_requant(f: &Fused, m: usize) -> Option<LaneRq> {
+    let lo = i64::from(f.lo) - i64::from(f.zp);
+    let hi = i64::from(f.hi) - i64::from(f.zp);
+    let ok = m >= 32
+        && f.mode == "QCC_HALF_UP"
+        && f.shift.iter().all(|&s| (0..=20).contains(&s))
+        && lo >= -1024
+        && hi <= 1024
+        && lo <= hi;
+    ok.then(|| LaneRq {
+        m0: f.m0.clone(),
+        half: f
+            .shift
+            .iter()
+            .map(|&s| if s > 0 { 1i64 << (s - 1) } else { 0 })
+            .collect(),
+        shift: f.shift.clone(),
+        lo,
+        hi,
+        zp: f.zp,
+    })
+}
+
+/// What [`Emitter::conv_lanes`] needs from the conv emission.
+struct ConvLanes<'a> {
+    x: ValueId,
+    out: ValueId,
+    /// The `qk_pack_t` initializer (unphased, padded plane of `wp` words per row).
+    pack: String,
+    row_bytes: usize,
+    m: usize,
+    ho: usize,
+    wo: usize,
+    hp: usize,
+    wp: usize,
+    strides: (usize, usize),
+    dil: (usize, usize),
+    wat: &'a dyn Fn(usize, usize, usize, usize) -> i64,
+    c: usize,
+    kh: usize,
+    kw: usize,
+    bias: &'a [i64],
+    rq: LaneRq,
+}
+
 impl Emitter<'_> {
     /// The requant consuming `acc` (channel axis `axis`, `channels` channels) when it is the
     /// only user and the accumulator is not a graph output.
@@ -225,12 +283,45 @@ impl Emitter<'_> {
         if koff.len() % 2 == 1 {
             koff.push(0);
         }
+        if let Some(rq) = lane_requant(&f, m) {
+            // Unphased layout (the pixels are addressed one word at a time): one plane of
+            // hp x wp words per channel group, the stride-1 packing path.
+            let cgs1 = hp * wp;
+            self.conv_lanes(ConvLanes {
+                x,
+                out: f.out,
+                // the packed words hold x - 128 as i8 (top bits flipped)
+                pack: format!(
+                    "{c}, {h}, {wi}, 1, 1, {pt}, {pl}, {hp}, {wp}, {hp}, {wp}, {cgs1}, {}u, {}u",
+                    zpw ^ 0x8080_8080,
+                    if flip { 0 } else { 0x8080_8080u32 }
+                ),
+                row_bytes: 4 * (h * wi).div_ceil(128) * 128 + 512,
+                m,
+                ho,
+                wo,
+                hp,
+                wp,
+                strides: (sh, sw),
+                dil: (dh, dw),
+                wat: &wat,
+                c,
+                kh,
+                kw,
+                bias: &b2,
+                rq,
+            });
+            self.skip.insert(f.node);
+            return Ok(());
+        }
+        // two more (unused) entries: qk_conv_vrmpy reads the next pair's offsets ahead
+        koff.extend([0, 0]);
         let nflat_r = nflat.div_ceil(128) * 128;
         let pwords = ng * cgs + max_tap + nflat_r + 256;
         let tmp_stride = nflat_r + 128;
-        let kw_ = self.konst("int32_t", &words);
+        let kw_ = self.konst_aligned("int32_t", &words);
         let kb = self.konst("int32_t", &b2);
-        let kt = self.konst("int32_t", &koff);
+        let kt = self.konst_aligned("int32_t", &koff);
         let km = self.konst("int32_t", &f.m0);
         let ks = self.konst("int32_t", &f.shift);
         let xs = self.buf(x);
@@ -252,6 +343,129 @@ impl Emitter<'_> {
         );
         self.skip.insert(f.node);
         Ok(())
+    }
+
+    /// The channels-in-lanes conv (`qk_conv_cl1` / `cl2` / `cl4`: 1, 2 or 4 blocks of 32
+    /// output channels per pass): weights `w + 128` as `[32 lanes][4]` bytes per step and
+    /// block, per-lane requantization; see runtime.c for the algebra.
+    fn conv_lanes(&mut self, p: ConvLanes<'_>) {
+        let ng = p.c.div_ceil(4);
+        let ntaps = p.kh * p.kw;
+        let cgs = (p.hp * p.wp) as i64;
+        // one step per (tap, channel group), taps outer; padded to an even count
+        let mut koff: Vec<i64> = (0..ntaps)
+            .flat_map(|t| {
+                let tap = ((t / p.kw) * p.dil.0 * p.wp + (t % p.kw) * p.dil.1) as i64;
+                (0..ng).map(move |gg| tap + gg as i64 * cgs)
+            })
+            .collect();
+        if koff.len() % 2 == 1 {
+            koff.push(0);
+        }
+        let nk = koff.len();
+        // one more (unused) entry: the kernel loads the next step's words ahead
+        koff.push(0);
+        let nmbv = if p.m <= 32 {
+            1
+        } else if p.m <= 96 {
+            2
+        } else {
+            4
+        };
+        let nmb = p.m.div_ceil(32).next_multiple_of(nmbv);
+        let step = |s: usize| (s / ng, s % ng);
+        let mut words = Vec::with_capacity(nmb * nk * 32);
+        for mb in 0..nmb {
+            for s in 0..nk {
+                let (t, gg) = step(s);
+                for lane in 0..32 {
+                    let mm = 32 * mb + lane;
+                    let mut word = 0u32;
+                    if t < ntaps && mm < p.m {
+                        let (i, j) = (t / p.kw, t % p.kw);
+                        for k in 0..4 {
+                            let cc = 4 * gg + k;
+                            if cc < p.c {
+                                let wu = ((p.wat)(mm, cc, i, j) + 128) as u8 as u32;
+                                word |= wu << (8 * k);
+                            }
+                        }
+                    }
+                    words.push(i64::from(word as i32));
+                }
+            }
+        }
+        let ones: Vec<i64> = (0..nk)
+            .map(|s| {
+                let (t, gg) = step(s);
+                let mut word = 0u32;
+                for k in 0..4 {
+                    if t < ntaps && 4 * gg + k < p.c {
+                        word |= 1 << (8 * k);
+                    }
+                }
+                i64::from(word as i32)
+            })
+            .collect();
+        let lanes = |v: &[i64]| {
+            let mut r = v.to_vec();
+            r.resize(nmb * 32, 0);
+            r
+        };
+        // bias + 128 * sum w + 16384 * K (wrapping, like the accumulator)
+        let kreal = (p.c * ntaps) as i64;
+        let bias: Vec<i64> = (0..p.m)
+            .map(|mm| {
+                let mut sw: i64 = 0;
+                for cc in 0..p.c {
+                    for t in 0..ntaps {
+                        sw += (p.wat)(mm, cc, t / p.kw, t % p.kw);
+                    }
+                }
+                let v = (p.bias[mm] as i32)
+                    .wrapping_add((128 * sw) as i32)
+                    .wrapping_add((16384 * kreal) as i32);
+                i64::from(v)
+            })
+            .collect();
+        let npix = p.ho * p.wo;
+        let (sh, sw) = p.strides;
+        let mut pix: Vec<i64> = (0..npix)
+            .map(|n| ((n / p.wo) * sh * p.wp + (n % p.wo) * sw) as i64)
+            .collect();
+        let last = *pix.last().unwrap_or(&0);
+        pix.resize(npix.next_multiple_of(16).max(16), last);
+        let ntiles = npix.div_ceil(4).div_ceil(32).max(1);
+        let tstride = ntiles * 128;
+        let rows = 32 * nmbv;
+        // flat positions up to the last pixel (the input sums cover all of them)
+        let nflat = (last + 1) as usize;
+        let max_koff = koff.iter().copied().max().unwrap_or(0) as usize;
+        let pwords = max_koff + nflat.next_multiple_of(32) + 64;
+        let kw_ = self.konst_aligned("int32_t", &words);
+        let kt = self.konst_aligned("int32_t", &koff);
+        let ko = self.konst("int32_t", &ones);
+        let kp = self.konst("int32_t", &pix);
+        let kb = self.konst("int32_t", &lanes(&bias));
+        let km = self.konst("int32_t", &lanes(&p.rq.m0));
+        let kh_ = self.konst("int32_t", &lanes(&p.rq.half));
+        let ks = self.konst("int32_t", &lanes(&p.rq.shift));
+        let xs = self.buf(p.x);
+        let ys = self.buf(p.out);
+        let sp = self.scratch(pwords.max(ng * cgs as usize + 64) * 4);
+        let srow = self.scratch(p.row_bytes);
+        let st = self.scratch(rows * tstride);
+        let tb = self.scratch(rows * 128);
+        let sums = self.scratch(4 * nflat.next_multiple_of(32));
+        let _ = writeln!(
+            self.body,
+            "  {{\n    static const qk_pack_t pk = {{{pack}}};\n    static const qk_convc_t k = {{{nk}, {npix}, {m}, {npix}, {nflat}, {kt}, {ko}, {kp}, {kw_}, {kb}, {km}, {kh_}, {ks}, {lo}, {hi}, {zp}, {tstride}}};\n    qk_pack_input(&pk, (const uint8_t *){xs}, (uint32_t *){sp}, (uint32_t *){srow});\n    qk_conv_cl{nmbv}(&k, (const uint32_t *){sp}, (uint8_t *){ys}, {st}, (qv_t *)(void *){tb}, (int32_t *){sums});\n  }}",
+            pack = p.pack,
+            m = p.m,
+            lo = p.rq.lo,
+            hi = p.rq.hi,
+            zp = p.rq.zp,
+        );
     }
 
     #[allow(clippy::type_complexity, clippy::too_many_arguments)]

@@ -116,11 +116,20 @@ impl<'g> Emitter<'g> {
 
     /// A const array; returns its name.
     fn konst(&mut self, ct: &str, vals: &[i64]) -> String {
+        self.konst_in(ct, "", vals)
+    }
+
+    /// A const array 128-byte aligned under `__HVX__` (for aligned vector loads).
+    fn konst_aligned(&mut self, ct: &str, vals: &[i64]) -> String {
+        self.konst_in(ct, "QCC_ALIGN128 ", vals)
+    }
+
+    fn konst_in(&mut self, ct: &str, attr: &str, vals: &[i64]) -> String {
         let name = format!("qcc_k{}", self.nconst);
         self.nconst += 1;
         let _ = write!(
             self.consts,
-            "static const {ct} {name}[{}] = {{",
+            "static const {ct} {attr}{name}[{}] = {{",
             vals.len().max(1)
         );
         for (i, v) in vals.iter().enumerate() {
