@@ -146,3 +146,18 @@ fn errors_are_typed() {
     let e = emit_rust(&g, "n").unwrap_err();
     assert!(matches!(e, EmitError::Unsupported { .. }), "{e}");
 }
+
+#[test]
+fn prelude_base_section_marks_where_the_boundary_helpers_start() {
+    // The hvx-like emitter keeps the base section above this mark (its own boundary helpers
+    // replace the rest); without the mark it would paste unused static functions and the
+    // -Werror build of its C would fail.
+    let sections = crate::kernel_sections(crate::c::PRELUDE);
+    let (_, base) = sections
+        .iter()
+        .find(|(k, _)| *k == "base")
+        .expect("base section");
+    let cut = base.find(crate::c::BOUNDARY_MARK).expect("boundary mark");
+    assert!(base[cut..].contains("qcc_quantize_in"));
+    assert!(!base[..cut].contains("qcc_quantize"));
+}

@@ -30,6 +30,10 @@ use std::fmt::Write;
 
 pub(crate) const PRELUDE: &str = include_str!("prelude.c");
 
+/// The line in the prelude's `base` section where its boundary helpers (float quantize,
+/// dequantize, move) start; the hvx-like emitter, which has its own, keeps only what is above.
+pub(crate) const BOUNDARY_MARK: &str = "/* ---- boundary helpers (";
+
 /// Whether the library section of kernel `name` uses the shared `arith` section
 /// (fixed-point multiply, rounding shifts, reciprocals).
 pub(crate) fn needs_arith(name: &str) -> bool {

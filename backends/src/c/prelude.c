@@ -112,6 +112,8 @@ static void qcc_st(void *p, int t, int32_t i, int32_t v)
     }
 }
 
+/* ---- boundary helpers (the hvx-like emitter has its own; it cuts the base section here) ---- */
+
 /* ir::arith::quantize (with ir::arith::round_half_even_f32): no libm, no fast-math. The
  * rounded value is clamped in float to [qmin - zp, qmax - zp] before converting (exact for
  * 4- to 16-bit types), as ir::arith::quantize documents. */

@@ -460,9 +460,7 @@ impl<'g> Emitter<'g> {
         for (kname, body) in crate::kernel_sections(crate::c::PRELUDE) {
             if kname == "base" {
                 // The boundary helpers (quantize/move) are this backend's own.
-                let cut = body
-                    .find("static int32_t qcc_quantize(")
-                    .unwrap_or(body.len());
+                let cut = body.find(crate::c::BOUNDARY_MARK).unwrap_or(body.len());
                 s.push_str(&body[..cut]);
             } else if (kname == "arith" && arith) || names.contains(&kname) {
                 s.push_str(body);
