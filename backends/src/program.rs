@@ -415,7 +415,11 @@ fn build_with(g: &Graph, fast: bool) -> Result<Program, EmitError> {
             .flatten()
             && !b.fused[r.index()]
         {
-            return Err(unsupported(g, r, "internal: a fused requant was not emitted"));
+            return Err(unsupported(
+                g,
+                r,
+                "internal: a fused requant was not emitted",
+            ));
         }
     }
     Ok(Program {
@@ -980,14 +984,7 @@ impl Builder<'_> {
         self.fused[e.node.index()] = true;
         Ok((
             out,
-            [
-                1,
-                i32::from(e.per_channel),
-                e.zp_out,
-                e.lo,
-                e.hi,
-                e.mode,
-            ],
+            [1, i32::from(e.per_channel), e.zp_out, e.lo, e.hi, e.mode],
         ))
     }
 

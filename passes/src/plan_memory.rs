@@ -55,6 +55,9 @@
 use crate::{PassCtx, PassStats};
 use ir::{DType, Graph, NodeId, Op, Phase, ValueId};
 
+/// A placement order: buffers sorted by this key (ties by index).
+type OrderKey = dyn Fn(&Buffer) -> (usize, usize, usize);
+
 /// Random orders tried when the fixed orders leave the arena above the lower bound.
 const PERTURBATIONS: usize = 48;
 
@@ -269,12 +272,7 @@ pub fn plan_typed(g: &Graph, align: usize, dtype: &dyn Fn(ValueId) -> DType) -> 
     plan_with(g, align, dtype, true)
 }
 
-fn plan_with(
-    g: &Graph,
-    align: usize,
-    dtype: &dyn Fn(ValueId) -> DType,
-    fuse: bool,
-) -> MemoryPlan {
+fn plan_with(g: &Graph, align: usize, dtype: &dyn Fn(ValueId) -> DType, fuse: bool) -> MemoryPlan {
     let align = align.max(1);
     let fused = if fuse {
         fused_accumulators(g)
@@ -375,11 +373,17 @@ fn plan_with(
     }
     // Greedy placement under a few orders (TFLite's largest-first, then by start, by
     // lifetime, by size x lifetime); the smallest arena wins (ties: the first order).
-    let orders: [&dyn Fn(&Buffer) -> (usize, usize, usize); 6] = [
+    let orders: [&OrderKey; 6] = [
         &|b| (usize::MAX - b.size, b.start, 0),
         &|b| (b.start, usize::MAX - b.size, 0),
         &|b| (usize::MAX - (b.end - b.start), usize::MAX - b.size, b.start),
-        &|b| (usize::MAX - b.size.saturating_mul(b.end - b.start + 1), b.start, 0),
+        &|b| {
+            (
+                usize::MAX - b.size.saturating_mul(b.end - b.start + 1),
+                b.start,
+                0,
+            )
+        },
         &|b| (usize::MAX - b.size, usize::MAX - b.end, 0),
         &|b| (usize::MAX - b.end, usize::MAX - b.size, 0),
     ];

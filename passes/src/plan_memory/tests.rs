@@ -28,7 +28,10 @@ fn check_plan(g: &Graph, p: &MemoryPlan) {
             in_arena(g, v) && !p.is_fused(v),
             "{v}"
         );
-        assert_eq!(p.is_fused(v), p.buffer_of[v.index()].is_none() && in_arena(g, v));
+        assert_eq!(
+            p.is_fused(v),
+            p.buffer_of[v.index()].is_none() && in_arena(g, v)
+        );
         if let Some(o) = p.offset(v) {
             assert_eq!(o % p.align, 0);
             let bytes = storage_bytes(g.ty(v).dtype, g.ty(v).shape.numel());
@@ -222,7 +225,11 @@ fn conv_requant(tap: bool) -> Graph {
     } else {
         ""
     };
-    let outs = if tap { "outputs(%y, %y2)" } else { "outputs(%y)" };
+    let outs = if tap {
+        "outputs(%y, %y2)"
+    } else {
+        "outputs(%y)"
+    };
     let text = format!(
         "graph \"fuse\" phase=integer\n\
          inputs(%x)\n\

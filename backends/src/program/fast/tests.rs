@@ -137,7 +137,10 @@ fn other_types_keep_the_generic_kernels_with_the_requantize_fused() {
         assert_eq!(kernels(&p), [Kernel::Conv], "{act:?} x {w:?}");
         let c = &p.calls[0];
         // REQ, RQC (per channel), ZPOUT, MODE; the result in the requant's type.
-        assert_eq!((c.params[20], c.params[21], c.params[22]), (1, 1, g_zp(act)));
+        assert_eq!(
+            (c.params[20], c.params[21], c.params[22]),
+            (1, 1, g_zp(act))
+        );
         assert_eq!(c.params[25], 0);
         assert_eq!(c.out.dtype, act);
         assert_eq!(c.ins.len(), 6);
