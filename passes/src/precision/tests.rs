@@ -286,8 +286,9 @@ fn activations_feeding_tables_stay_8_bit() {
 }
 
 /// conv(1->4) relu on 16x16, conv(4->4, stride 2) relu, flatten, gemm(256->5). Its integer
-/// program's arena peaks while conv1's i32 accumulator (4096 B) and relu1 (1024 B) are live
-/// together; relu2 (256 B) never sits in the peak.
+/// program's arena peaks while the quantized input (256 B) and relu1 (1024 B) are live
+/// together at conv1 (its i32 accumulator is fused, no slot); relu2 (256 B) never sits in the
+/// peak.
 fn wide_model() -> Graph {
     let mut r = Lcg(5);
     let text = format!(
