@@ -8,9 +8,16 @@
 //! layout documented on its variant, transliterating `ir::arith` for the arithmetic.
 //!
 //! Storage: every integer activation lives in the arena at the offset of
-//! [`passes::plan_memory::plan`]; constants (weights, biases, tables) are [`ConstData`];
+//! [`passes::plan_memory::plan`] ([`build_fast`]; [`build`] uses
+//! [`passes::plan_memory::plan_unfused`]); constants (weights, biases, tables) are [`ConstData`];
 //! f32 values exist only at the boundary ([`Boundary`]): graph inputs must be quantized by
 //! one `Quantize` each and graph outputs must come from `Dequantize`.
+//!
+//! Fused accumulators: [`build_fast`] computes every pair of
+//! [`passes::plan_memory::fused_accumulators`] (a `conv_int`/`gemm_int`/`matmul_int` and the
+//! `requant` that is the only use of its i32 result) as one call whose requantize epilogue
+//! (`REQ = 1`) stores each output in the requant result's element type; the requant emits
+//! nothing and the accumulator, which has no arena slot, is never an operand.
 
 use crate::EmitError;
 use ir::arith::{RoundingMode, fixed_reciprocal, quantize_multiplier};
@@ -134,15 +141,25 @@ pub struct Boundary {
 /// The kernels of the portable libraries. Parameters are `i32`s in the order given.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kernel {
-    /// ins `[x, w, bias?]`; params `[N, C, H, W, M, KH, KW, OH, OW, SH, SW, DH, DW, PT, PL, G,
-    /// ZPX, HAS_BIAS, CG, MG]` (`CG = C/G`, `MG = M/G`, so kernels never divide). `y[n,m,oh,ow] = bias[m] + sum (x - ZPX) * w` over the group's
-    /// channels and taps with `ih = oh*SH - PT + kh*DH` inside `[0, H)`.
+    /// ins `[x, w, bias?]`, with `REQ` `[x, w, bias, m0, shift, zp_in]` (`bias` a dummy
+    /// table when `HAS_BIAS = 0`); params `[N, C, H, W, M, KH, KW, OH, OW, SH, SW, DH, DW,
+    /// PT, PL, G, ZPX, HAS_BIAS, CG, MG, REQ, RQC, ZPOUT, LO, HI, MODE]` (`CG = C/G`,
+    /// `MG = M/G`, so kernels never divide). `acc[n,m,oh,ow] = bias[m] + sum (x - ZPX) * w`
+    /// over the group's channels and taps with `ih = oh*SH - PT + kh*DH` inside `[0, H)`.
+    /// `REQ = 0`: `y = acc` (i32). `REQ = 1` (the fused requantize epilogue): `y =
+    /// ir::arith::requantize(acc - zp_in[c], (m0[c], shift[c]), ZPOUT, LO, HI)` in `y`'s
+    /// element type, with `c = m` when `RQC = 1` (per channel) and `c = 0` otherwise; the
+    /// tables and `MODE` as [`Kernel::Requant`]'s.
     Conv,
-    /// ins `[x, w, bias?]`; params as [`Kernel::Conv`] (`w` is `[C, M/G, KH, KW]`): every
-    /// `(x - ZPX) * w` is added at `oh = ih*SH - PT + kh*DH` when inside `[0, OH)`.
+    /// ins `[x, w, bias?]`; params as [`Kernel::Conv`] with `REQ = 0` always (the kernel
+    /// scatters into its whole accumulator, so it is never fused; `w` is `[C, M/G, KH,
+    /// KW]`): every `(x - ZPX) * w` is added at `oh = ih*SH - PT + kh*DH` when inside
+    /// `[0, OH)`.
     ConvTranspose,
-    /// ins `[a, b, bias?, batches]`; params `[M, K, N, TRANS_B, ZPA, ZPB, HAS_BIAS, NB]`;
-    /// `batches` holds `NB` pairs of element offsets `(a, b)`; batch `i` writes `y[i*M*N..]`.
+    /// ins `[a, b, bias, batches]`, with `REQ` also `[.., m0, shift, zp_in]`; params `[M, K,
+    /// N, TRANS_B, ZPA, ZPB, HAS_BIAS, NB, REQ, RQC, ZPOUT, LO, HI, MODE]`; `batches` holds
+    /// `NB` pairs of element offsets `(a, b)`; batch `i` writes `y[i*M*N..]`. The epilogue
+    /// is [`Kernel::Conv`]'s with the channel `c = j` (the column) when `RQC = 1`.
     MatMul,
     /// ins `[x, m0, shift, zp_in]` (tables of `CH`); params `[OUTER, CH, INNER, ZPOUT, LO,
     /// HI, MODE]`: `ir::arith::requantize(x - zp_in[c], (m0[c], shift[c]), ZPOUT, LO, HI)`.
@@ -301,9 +318,9 @@ impl Program {
                 Kernel::Resize => Some(c.params[7]),
                 Kernel::ConvU8S8 => (c.params[21] != 0).then_some(c.params[25]),
                 Kernel::AddU8 => Some(c.params[11]),
-                Kernel::Conv
-                | Kernel::ConvTranspose
-                | Kernel::MatMul
+                Kernel::Conv => (c.params[20] != 0).then_some(c.params[25]),
+                Kernel::MatMul => (c.params[8] != 0).then_some(c.params[13]),
+                Kernel::ConvTranspose
                 | Kernel::MaxPool
                 | Kernel::Lut
                 | Kernel::Gather
@@ -350,19 +367,26 @@ pub fn quant_range(dtype: DType, bits: u32) -> Option<(i32, i32)> {
 }
 
 /// Lowers an Integer- or Scheduled-phase graph to a kernel program with the generic
-/// kernels only (what the `hvx-like` emitter falls back to).
+/// kernels only and every accumulator materialized, on
+/// [`passes::plan_memory::plan_unfused`] (what the `hvx-like` emitter falls back to).
 pub fn build(g: &Graph) -> Result<Program, EmitError> {
     build_with(g, false)
 }
 
 /// Lowers like [`build`], choosing the fast kernels of [`fast`] where the types allow it
-/// (what the `generic-c` and Rust emitters print). The arena grows by their scratch region.
+/// (what the `generic-c` and Rust emitters print), on [`passes::plan_memory::plan`]: every
+/// fused accumulator's producer and requant become one call (the fast conv's `REQ` or the
+/// generic kernels' requantize epilogue). The arena grows by the fast kernels' scratch.
 pub fn build_fast(g: &Graph) -> Result<Program, EmitError> {
     build_with(g, true)
 }
 
 fn build_with(g: &Graph, fast: bool) -> Result<Program, EmitError> {
-    let plan = plan_memory::plan(g, ARENA_ALIGN);
+    let plan = if fast {
+        plan_memory::plan(g, ARENA_ALIGN)
+    } else {
+        plan_memory::plan_unfused(g, ARENA_ALIGN)
+    };
     let mut b = Builder {
         g,
         plan: &plan,
@@ -386,6 +410,21 @@ fn build_with(g: &Graph, fast: bool) -> Result<Program, EmitError> {
     for &n in &plan.order {
         b.node(n)?;
     }
+    // Every fused accumulator's requant was computed by its producer's call.
+    for v in g.value_ids() {
+        if let Some(r) = plan
+            .is_fused(v)
+            .then(|| plan_memory::fused_requant(g, v))
+            .flatten()
+            && !b.fused[r.index()]
+        {
+            return Err(unsupported(
+                g,
+                r,
+                "internal: a fused requant was not emitted",
+            ));
+        }
+    }
     Ok(Program {
         arena_bytes: fast::arena_with_scratch(plan.arena_bytes, b.scratch),
         inputs,
@@ -403,10 +442,35 @@ struct Builder<'g> {
     calls: Vec<Call>,
     /// Whether to choose the fast kernels.
     fast: bool,
-    /// Nodes already computed by a fused fast call (per node index).
+    /// Requant nodes already computed by a fused call (per node index).
     fused: Vec<bool>,
     /// Bytes of scratch the fast calls need (after the planned arena).
     scratch: usize,
+}
+
+/// A requant's layout and per-channel tables ([`Kernel::Requant`]'s ins and params).
+struct RqTables {
+    outer: usize,
+    ch: usize,
+    inner: usize,
+    m0: Vec<i32>,
+    shift: Vec<i32>,
+    zp_in: Vec<i32>,
+}
+
+/// The requantize fused into a generic conv/matmul call (the requant `node` with result
+/// `out_v`; tables indexed by the producer's channel when `per_channel`).
+struct Epilogue {
+    node: NodeId,
+    out_v: ValueId,
+    per_channel: bool,
+    m0: Vec<i32>,
+    shift: Vec<i32>,
+    zp_in: Vec<i32>,
+    zp_out: i32,
+    lo: i32,
+    hi: i32,
+    mode: i32,
 }
 
 fn unsupported(g: &Graph, n: NodeId, why: impl Into<String>) -> EmitError {
@@ -461,6 +525,7 @@ impl Builder<'_> {
 
     /// The operand of value `v` for node `n`.
     fn operand(&mut self, n: NodeId, v: ValueId) -> Result<Operand, EmitError> {
+        self.not_fused(n, v)?;
         let ty = self.g.ty(v);
         let numel = ty.shape.numel();
         if let Some(off) = self.plan.offset(v) {
@@ -496,6 +561,7 @@ impl Builder<'_> {
     }
 
     fn out_operand(&self, n: NodeId, v: ValueId) -> Result<Operand, EmitError> {
+        self.not_fused(n, v)?;
         let off = self
             .plan
             .offset(v)
@@ -505,6 +571,18 @@ impl Builder<'_> {
             dtype: self.g.ty(v).dtype,
             numel: self.g.ty(v).shape.numel(),
         })
+    }
+
+    /// Fails if `v` is a fused accumulator: it has no storage, so no call may name it.
+    fn not_fused(&self, n: NodeId, v: ValueId) -> Result<(), EmitError> {
+        if self.plan.is_fused(v) {
+            return Err(unsupported(
+                self.g,
+                n,
+                format!("internal: fused accumulator {v} used as an operand"),
+            ));
+        }
+        Ok(())
     }
 
     fn call(
@@ -839,10 +917,13 @@ impl Builder<'_> {
         let zpx = self.zp(n, x)?;
         let mut ins = vec![self.operand(n, x)?, self.operand(n, w)?];
         let has_bias = node.inputs.len() > 2;
+        let epi = self.epilogue(n, y)?;
         if has_bias {
             ins.push(self.operand(n, node.inputs[2])?);
+        } else if epi.is_some() {
+            ins.push(self.table(vec![0]));
         }
-        let out = self.out_operand(n, y)?;
+        let (out, req) = self.finish_epilogue(n, y, epi, &mut ins)?;
         let p = [
             xd[0], xd[1], h, wdt, m, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, group,
         ]
@@ -854,9 +935,60 @@ impl Builder<'_> {
             to_i32(xd[1] / group.max(1)),
             to_i32(m / group.max(1)),
         ])
+        .chain(req)
         .collect();
         self.call(n, kernel, ins, out, p);
         Ok(())
+    }
+
+    /// The requantize epilogue of producer `n` when its result `y` is a fused accumulator.
+    fn epilogue(&self, n: NodeId, y: ValueId) -> Result<Option<Epilogue>, EmitError> {
+        if !self.plan.is_fused(y) {
+            return Ok(None);
+        }
+        let g = self.g;
+        let r = plan_memory::fused_requant(g, y)
+            .ok_or_else(|| unsupported(g, n, "internal: fused value without a requant"))?;
+        let Op::Requant(a) = &g.node(r).op else {
+            return Err(unsupported(g, n, "internal: fused value without a requant"));
+        };
+        let t = self.requant_tables(r, a)?;
+        Ok(Some(Epilogue {
+            node: r,
+            out_v: g.node(r).outputs[0],
+            per_channel: t.ch > 1 || a.multipliers.len() > 1,
+            m0: t.m0,
+            shift: t.shift,
+            zp_in: t.zp_in,
+            zp_out: self.zp(r, g.node(r).outputs[0])?,
+            lo: a.lo,
+            hi: a.hi,
+            mode: mode_code(a.rounding),
+        }))
+    }
+
+    /// The output operand and the `[REQ, RQC, ZPOUT, LO, HI, MODE]` params of a producer
+    /// with result `y`; with an epilogue, appends its tables to `ins` and marks its requant
+    /// as computed.
+    fn finish_epilogue(
+        &mut self,
+        n: NodeId,
+        y: ValueId,
+        epi: Option<Epilogue>,
+        ins: &mut Vec<Operand>,
+    ) -> Result<(Operand, [i32; 6]), EmitError> {
+        let Some(e) = epi else {
+            return Ok((self.out_operand(n, y)?, [0; 6]));
+        };
+        let out = self.out_operand(e.node, e.out_v)?;
+        ins.push(self.table(e.m0));
+        ins.push(self.table(e.shift));
+        ins.push(self.table(e.zp_in));
+        self.fused[e.node.index()] = true;
+        Ok((
+            out,
+            [1, i32::from(e.per_channel), e.zp_out, e.lo, e.hi, e.mode],
+        ))
     }
 
     fn gemm(&mut self, n: NodeId, trans_b: bool) -> Result<(), EmitError> {
@@ -879,8 +1011,9 @@ impl Builder<'_> {
             ins.push(self.table(vec![0]));
         }
         ins.push(self.table(vec![0, 0]));
-        let out = self.out_operand(n, y)?;
-        let p = vec![
+        let epi = self.epilogue(n, y)?;
+        let (out, req) = self.finish_epilogue(n, y, epi, &mut ins)?;
+        let mut p = vec![
             to_i32(m),
             to_i32(k),
             to_i32(nn),
@@ -890,6 +1023,7 @@ impl Builder<'_> {
             i32::from(has_bias),
             1,
         ];
+        p.extend(req);
         self.call(n, Kernel::MatMul, ins, out, p);
         Ok(())
     }
@@ -943,22 +1077,24 @@ impl Builder<'_> {
         let nb = oa.len();
         let zpa = self.zp(n, a)?;
         let zpb = self.zp(n, b)?;
-        let ins = vec![
+        let mut ins = vec![
             self.operand(n, a)?,
             self.operand(n, b)?,
             self.table(vec![0]),
             self.table(pairs),
         ];
-        let out = self.out_operand(n, y)?;
-        let p = vec![to_i32(m), to_i32(k), to_i32(nn), 0, zpa, zpb, 0, to_i32(nb)];
+        let epi = self.epilogue(n, y)?;
+        let (out, req) = self.finish_epilogue(n, y, epi, &mut ins)?;
+        let mut p = vec![to_i32(m), to_i32(k), to_i32(nn), 0, zpa, zpb, 0, to_i32(nb)];
+        p.extend(req);
         self.call(n, Kernel::MatMul, ins, out, p);
         Ok(())
     }
 
-    fn requant(&mut self, n: NodeId, a: &ir::RequantAttrs) -> Result<(), EmitError> {
+    /// The layout and per-channel tables of requant `n` (as [`Kernel::Requant`] takes them).
+    fn requant_tables(&self, n: NodeId, a: &ir::RequantAttrs) -> Result<RqTables, EmitError> {
         let g = self.g;
-        let node = g.node(n);
-        let (x, y) = (node.inputs[0], node.outputs[0]);
+        let x = g.node(n).inputs[0];
         let dims = g.ty(x).shape.dims().to_vec();
         let (outer, ch, inner) = if a.multipliers.len() == 1 {
             (1, 1, dims.iter().product())
@@ -986,18 +1122,33 @@ impl Builder<'_> {
                 }
             }
         };
+        Ok(RqTables {
+            outer,
+            ch,
+            inner,
+            m0: a.multipliers.iter().map(|m| m.m0).collect(),
+            shift: a.multipliers.iter().map(|m| m.shift).collect(),
+            zp_in,
+        })
+    }
+
+    fn requant(&mut self, n: NodeId, a: &ir::RequantAttrs) -> Result<(), EmitError> {
+        let g = self.g;
+        let node = g.node(n);
+        let (x, y) = (node.inputs[0], node.outputs[0]);
+        let t = self.requant_tables(n, a)?;
         let zp_out = self.zp(n, y)?;
         let ins = vec![
             self.operand(n, x)?,
-            self.table(a.multipliers.iter().map(|m| m.m0).collect()),
-            self.table(a.multipliers.iter().map(|m| m.shift).collect()),
-            self.table(zp_in),
+            self.table(t.m0),
+            self.table(t.shift),
+            self.table(t.zp_in),
         ];
         let out = self.out_operand(n, y)?;
         let p = vec![
-            to_i32(outer),
-            to_i32(ch),
-            to_i32(inner),
+            to_i32(t.outer),
+            to_i32(t.ch),
+            to_i32(t.inner),
             zp_out,
             a.lo,
             a.hi,

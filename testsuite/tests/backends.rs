@@ -1007,3 +1007,78 @@ fn fast_conv_odd_shapes_agree_across_executors_and_isas() {
         differential_on(&g, &Target::generic_c(mode), &samples(&g, 3), true);
     }
 }
+
+/// Batched `matmul_int`s whose accumulators are fused into their requants (per column into
+/// i16, per tensor into u4): the generic matmul's requantize epilogue against the reference.
+fn fused_matmuls() -> Graph {
+    let mut rng = Rng(0x51_7cc1_b727_220a);
+    let mut g = Graph::new("mm");
+    let x = g.add_input("x", TensorType::f32(vec![2, 3, 5]));
+    let q = g.add_simple(
+        Op::Quantize,
+        vec![x],
+        qt(DType::U8, &[2, 3, 5], 0.05, 90),
+        "q",
+    );
+    // [2,3,5] x [5,4] -> [2,3,4], requantized per column (axis 2) to i16.
+    let w1 = const_i8(&mut g, qt(DType::I8, &[5, 4], 0.01, 0), &mut rng);
+    let a1 = g.add_simple(
+        Op::MatMulInt,
+        vec![q, w1],
+        qt(DType::I32, &[2, 3, 4], 0.0005, 0),
+        "mm1",
+    );
+    let m1 = (0..4)
+        .map(|i| qm(0.0005 / (0.0002 + 0.0001 * f64::from(i))))
+        .collect();
+    let r1 = g.add_simple(
+        Op::Requant(RequantAttrs {
+            multipliers: m1,
+            axis: 2,
+            rounding: RoundingMode::HalfUp,
+            lo: -32768,
+            hi: 32767,
+        }),
+        vec![a1],
+        qt(DType::I16, &[2, 3, 4], 0.0002, -7),
+        "rq1",
+    );
+    // [2,3,5] x [2,5,3] -> [2,3,3], requantized per tensor to u4.
+    let w2 = const_i8(&mut g, qt(DType::I8, &[2, 5, 3], 0.01, 0), &mut rng);
+    let a2 = g.add_simple(
+        Op::MatMulInt,
+        vec![q, w2],
+        qt(DType::I32, &[2, 3, 3], 0.0005, 0),
+        "mm2",
+    );
+    let r2 = g.add_simple(
+        requant(vec![qm(0.0005 / 0.3)], RoundingMode::HalfUp, 0, 15),
+        vec![a2],
+        qt(DType::U4, &[2, 3, 3], 0.3, 3),
+        "rq2",
+    );
+    for (v, shape, name) in [(r1, vec![2, 3, 4], "y1"), (r2, vec![2, 3, 3], "y2")] {
+        let y = g.add_simple(Op::Dequantize, vec![v], TensorType::f32(shape), name);
+        g.outputs.push(y);
+    }
+    g.phase = Phase::Integer;
+    g
+}
+
+#[test]
+fn fused_matmul_requants_agree_across_executors() {
+    let g = fused_matmuls();
+    let fused = passes::plan_memory::fused_accumulators(&g);
+    assert_eq!(fused.iter().filter(|&&f| f).count(), 2);
+    let p = backends::program::build_fast(&g).unwrap();
+    let kinds: Vec<_> = p.calls.iter().map(|c| c.kernel).collect();
+    assert_eq!(
+        kinds,
+        [
+            backends::program::Kernel::MatMul,
+            backends::program::Kernel::MatMul
+        ]
+    );
+    assert!(p.calls.iter().all(|c| c.params[8] == 1));
+    differential(&g, &Target::generic_c(RoundingMode::HalfUp));
+}

@@ -37,7 +37,10 @@ pub(crate) const BOUNDARY_MARK: &str = "/* ---- boundary helpers (";
 /// Whether the library section of kernel `name` uses the shared `arith` section
 /// (fixed-point multiply, rounding shifts, reciprocals).
 pub(crate) fn needs_arith(name: &str) -> bool {
-    ["requant", "add", "mul", "avg_pool", "softmax", "resize"].contains(&name)
+    [
+        "conv", "matmul", "requant", "add", "mul", "avg_pool", "softmax", "resize",
+    ]
+    .contains(&name)
 }
 
 /// Emits `(source, header)` for `g` (Integer or Scheduled phase) as `qcc_<name>_*` for a

@@ -280,11 +280,17 @@ static void k_conv(const qcc_in *in, void *y, int ty, const int32_t *p)
     const int32_t OH = p[7], OW = p[8], SH = p[9], SW = p[10], DH = p[11], DW = p[12];
     const int32_t PT = p[13], PL = p[14], G = p[15], ZPX = p[16], HAS_BIAS = p[17];
     const int32_t CG = p[18], MG = p[19];
+    /* REQ: the fused requantize epilogue (k_requant's arithmetic, tables in[3..6]). */
+    const int32_t REQ = p[20], RQC = p[21], ZPO = p[22], LO = p[23], HI = p[24], MODE = p[25];
     int32_t b, gi, mi, oy, ox, ci, ky, kx;
     for (b = 0; b < N; b++) {
         for (gi = 0; gi < G; gi++) {
             for (mi = 0; mi < MG; mi++) {
                 const int32_t oc = gi * MG + mi;
+                const int32_t rc = RQC ? oc : 0;
+                const int32_t m0 = REQ ? qcc_ld(in[3].p, in[3].t, rc) : 0;
+                const int32_t sh = REQ ? qcc_ld(in[4].p, in[4].t, rc) : 0;
+                const int32_t zpi = REQ ? qcc_ld(in[5].p, in[5].t, rc) : 0;
                 for (oy = 0; oy < OH; oy++) {
                     for (ox = 0; ox < OW; ox++) {
                         int32_t acc = HAS_BIAS ? qcc_ld(in[2].p, in[2].t, oc) : 0;
@@ -306,6 +312,10 @@ static void k_conv(const qcc_in *in, void *y, int ty, const int32_t *p)
                                     acc += xv * wv;
                                 }
                             }
+                        }
+                        if (REQ) {
+                            acc = qcc_requantize((int32_t)((uint32_t)acc - (uint32_t)zpi), m0, sh, ZPO,
+                                                 LO, HI, MODE);
                         }
                         qcc_st(y, ty, ((b * M + oc) * OH + oy) * OW + ox, acc);
                     }
@@ -367,6 +377,8 @@ static void k_matmul(const qcc_in *in, void *y, int ty, const int32_t *p)
 {
     const int32_t M = p[0], K = p[1], N = p[2], TRANS_B = p[3], ZPA = p[4], ZPB = p[5];
     const int32_t HAS_BIAS = p[6], NB = p[7];
+    /* REQ: the fused requantize epilogue (k_requant's arithmetic, tables in[4..7]). */
+    const int32_t REQ = p[8], RQC = p[9], ZPO = p[10], LO = p[11], HI = p[12], MODE = p[13];
     int32_t bi, i, j, kk;
     if ((in[0].t == QCC_A_U8 || in[0].t == QCC_A_I8) && in[1].t == QCC_I8 && TRANS_B) {
         /* 8-bit activations by i8 constant rows: the same sums without the typed accessors. */
@@ -399,6 +411,12 @@ static void k_matmul(const qcc_in *in, void *y, int ty, const int32_t *p)
                     const int32_t x = qcc_ld(in[0].p, in[0].t, ao + i * K + kk) - ZPA;
                     const int32_t bidx = TRANS_B ? bo + j * K + kk : bo + kk * N + j;
                     acc += x * (qcc_ld(in[1].p, in[1].t, bidx) - ZPB);
+                }
+                if (REQ) {
+                    const int32_t rc = RQC ? j : 0;
+                    const int32_t zpi = qcc_ld(in[6].p, in[6].t, rc);
+                    acc = qcc_requantize((int32_t)((uint32_t)acc - (uint32_t)zpi), qcc_ld(in[4].p, in[4].t, rc),
+                                         qcc_ld(in[5].p, in[5].t, rc), ZPO, LO, HI, MODE);
                 }
                 qcc_st(y, ty, (bi * M + i) * N + j, acc);
             }

@@ -23,11 +23,11 @@
 //!   `bias' + sum(x * w)` equals `bias + sum((x - zp) * w) - zp_in` mod 2^32;
 //! - `sum(x * w)` over `4 * KT` bytes cannot overflow i32 (`4 * KT * 255 * 128 < 2^31` is
 //!   checked);
-//! - a fused requantize writes its result while the convolution runs, so the builder checks
-//!   that nothing but constants runs in between and that the result's bytes overlap no buffer
-//!   live at the convolution other than the accumulator it replaces (and the input, with one
-//!   group: the kernel reads it only while copying it into the scratch, before any store; the
-//!   result may then share the input's buffer, as in-place chains through the conv plan it).
+//! - a fused requantize writes its result while the convolution runs: only accumulators of
+//!   `plan_memory::fused_accumulators` are fused, whose requant result the plan keeps live
+//!   from the convolution on (so its bytes overlap nothing the convolution reads) and which
+//!   have no slot (a fused accumulator with a non-8-bit result goes to the generic kernel's
+//!   requantize epilogue instead).
 
 use super::{Builder, Kernel, Loc, Operand, tensor_i32, to_i32};
 use crate::EmitError;
@@ -168,12 +168,11 @@ impl Builder<'_> {
                 }
             }
         }
-        // With one group and one image the kernel reads `x` only while copying it to the
-        // scratch, so a fused result may reuse its bytes.
-        let x_buf = (group == 1 && nb == 1)
-            .then(|| self.plan.buffer_of[x.index()])
-            .flatten();
-        let fused = self.fusable_requant(n, y, m, x_buf)?;
+        let fused = self.fusable_requant(y, m)?;
+        // A fused accumulator the kernel cannot requantize goes to the generic epilogue.
+        if fused.is_none() && self.plan.is_fused(y) {
+            return Ok(false);
+        }
         let folded: Vec<i32> = (0..m)
             .map(|oc| {
                 let b = bias.as_ref().map_or(0, |b| i64::from(b[oc]));
@@ -225,16 +224,14 @@ impl Builder<'_> {
         Ok(true)
     }
 
-    /// The requantize that can be fused after conv `n` with i32 result `y` of `m` channels.
-    fn fusable_requant(
-        &self,
-        n: NodeId,
-        y: ValueId,
-        m: usize,
-        x_buf: Option<usize>,
-    ) -> Result<Option<Fused>, EmitError> {
+    /// The requantize that can be fused after a conv with i32 result `y` of `m` channels:
+    /// `y` is one of the plan's fused accumulators (so the result is live from the conv on
+    /// and overlaps nothing the conv reads) and the result is 8-bit.
+    fn fusable_requant(&self, y: ValueId, m: usize) -> Result<Option<Fused>, EmitError> {
         let g = self.g;
-        let plan = self.plan;
+        if !self.plan.is_fused(y) {
+            return Ok(None);
+        }
         let users = g.users(y);
         let [(r, 0)] = users.as_slice() else {
             return Ok(None);
@@ -250,48 +247,7 @@ impl Builder<'_> {
         if !(ra.multipliers.len() == 1 || per_channel) {
             return Ok(None);
         }
-        // Nothing but constants between the conv and the requantize.
-        let pos = |id: NodeId| plan.order.iter().position(|&o| o == id);
-        let (Some(pc), Some(pr)) = (pos(n), pos(*r)) else {
-            return Ok(None);
-        };
-        if pr <= pc
-            || plan.order[pc + 1..pr]
-                .iter()
-                .any(|&o| !matches!(g.node(o).op, Op::Const(_) | Op::Input))
-        {
-            return Ok(None);
-        }
-        // The result's bytes overlap no buffer live at the conv but the accumulator's.
-        let (Some(yb), Some(ab)) = (plan.buffer_of[out_v.index()], plan.buffer_of[y.index()])
-        else {
-            return Ok(None);
-        };
-        // Values defined after the result in its buffer are its in-place successors. A
-        // result sharing the input's buffer may take its bytes: the kernel reads the input
-        // only before its first store, and nothing but constants runs until the requantize
-        // would have written them.
-        let ybuf = &plan.buffers[yb];
-        let mut before = ybuf.values.iter().take_while(|&&v| v != out_v);
-        if Some(yb) != x_buf && before.any(|&v| v != y) {
-            return Ok(None);
-        }
         let out = self.out_operand(*r, out_v)?;
-        let Loc::Arena(off) = out.loc else {
-            return Ok(None);
-        };
-        let clash = plan.buffers.iter().enumerate().any(|(i, b)| {
-            i != yb
-                && i != ab
-                && Some(i) != x_buf
-                && b.start <= pc
-                && pc <= b.end
-                && b.offset < off + out.numel
-                && off < b.offset + b.size
-        });
-        if clash {
-            return Ok(None);
-        }
         let zp_in = match g.ty(y).quant.as_ref().map(|q| &q.granularity) {
             None => vec![0; m],
             Some(QuantGranularity::PerTensor { zero_point, .. }) => vec![*zero_point; m],

@@ -23,7 +23,15 @@ fn t(dtype: DType, n: usize) -> TensorType {
 /// every arena value placed, arena at least the lower bound.
 fn check_plan(g: &Graph, p: &MemoryPlan) {
     for v in g.value_ids() {
-        assert_eq!(p.offset(v).is_some(), in_arena(g, v), "{v}");
+        assert_eq!(
+            p.offset(v).is_some(),
+            in_arena(g, v) && !p.is_fused(v),
+            "{v}"
+        );
+        assert_eq!(
+            p.is_fused(v),
+            p.buffer_of[v.index()].is_none() && in_arena(g, v)
+        );
         if let Some(o) = p.offset(v) {
             assert_eq!(o % p.align, 0);
             let bytes = storage_bytes(g.ty(v).dtype, g.ty(v).shape.numel());
@@ -206,4 +214,91 @@ fn four_bit_buffers_are_packed_two_per_byte() {
     let p = plan(&g, 128);
     check_plan(&g, &p);
     assert_eq!(p.arena_bytes, 256);
+}
+
+/// `x -> quantize -> conv_int 3x3 (2 channels) -> requant -> dequantize`; with `tap` the
+/// accumulator also feeds a second requant (so it cannot be fused).
+fn conv_requant(tap: bool) -> Graph {
+    let extra = if tap {
+        "%r2 = requant(%a) {multipliers=[[1073741824,5]], axis=0, rounding=half-up, lo=0, hi=255} : u8[1,2,8,8]<0.4:0>\n\
+         %y2 \"y2\" = dequantize(%r2) : f32[1,2,8,8]\n"
+    } else {
+        ""
+    };
+    let outs = if tap {
+        "outputs(%y, %y2)"
+    } else {
+        "outputs(%y)"
+    };
+    let text = format!(
+        "graph \"fuse\" phase=integer\n\
+         inputs(%x)\n\
+         %x \"x\" = input : f32[1,1,8,8]\n\
+         %w = const dense<[1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -4, -5, -6, -7, -8, -9]> : i8[2,1,3,3]<axis=0, {{0.01:0, 0.02:0}}>\n\
+         %q = quantize(%x) : u8[1,1,8,8]<0.1:7>\n\
+         %a = conv_int(%q, %w) {{strides=[1,1], pads=[1,1,1,1], dilations=[1,1], group=1}} : i32[1,2,8,8]<axis=1, {{0.001:0, 0.002:0}}>\n\
+         %r = requant(%a) {{multipliers=[[1073741824,3],[1073741824,4]], axis=1, rounding=half-up, lo=0, hi=255}} : u8[1,2,8,8]<0.2:3>\n\
+         %y \"y\" = dequantize(%r) : f32[1,2,8,8]\n\
+         {extra}{outs}\n"
+    );
+    ir::text::parse(&text).expect("the conv model parses")
+}
+
+fn value_of(g: &Graph, pred: impl Fn(&Op) -> bool) -> ValueId {
+    g.value_ids()
+        .find(|&v| pred(&g.producer(v).op))
+        .expect("the value exists")
+}
+
+#[test]
+fn conv_accumulator_fused_into_its_requant_has_no_slot() {
+    let g = conv_requant(false);
+    let acc = value_of(&g, |op| matches!(op, Op::ConvInt(_)));
+    let q = value_of(&g, |op| matches!(op, Op::Quantize));
+    let r = value_of(&g, |op| matches!(op, Op::Requant(_)));
+    assert!(fused_accumulators(&g)[acc.index()]);
+    assert_eq!(fused_accumulators(&g).iter().filter(|&&f| f).count(), 1);
+    let fused = plan(&g, 128);
+    check_plan(&g, &fused);
+    assert!(fused.is_fused(acc));
+    assert_eq!(fused.offset(acc), None);
+    // The requant's result is written while the conv reads q: it never shares q's bytes.
+    assert_ne!(fused.offset(q), fused.offset(r));
+    let br = fused.buffer_of[r.index()].unwrap();
+    let bq = fused.buffer_of[q.index()].unwrap();
+    assert!(fused.live_together(br, bq));
+    // q (64 bytes) and r (128 bytes), one 128-byte slot each.
+    assert_eq!(fused.arena_bytes, 256);
+    assert_eq!(fused.lower_bound, 256);
+    let unfused = plan_unfused(&g, 128);
+    check_unfused(&g, &unfused);
+    // The 512-byte accumulator lives with q, then with r.
+    assert!(unfused.offset(acc).is_some());
+    assert_eq!(unfused.lower_bound, 512 + 128);
+    assert!(unfused.arena_bytes >= 640);
+    assert!(unfused.fused.iter().all(|&f| !f));
+}
+
+#[test]
+fn accumulators_with_other_uses_stay_materialized() {
+    let g = conv_requant(true);
+    let acc = value_of(&g, |op| matches!(op, Op::ConvInt(_)));
+    assert!(!fused_accumulators(&g)[acc.index()]);
+    let p = plan(&g, 128);
+    check_plan(&g, &p);
+    assert!(p.offset(acc).is_some());
+    assert_eq!(p, plan_unfused(&g, 128));
+    // A graph output is never fused either.
+    let mut g = conv_requant(false);
+    let acc = value_of(&g, |op| matches!(op, Op::ConvInt(_)));
+    g.outputs.push(acc);
+    assert!(!fused_accumulators(&g)[acc.index()]);
+}
+
+/// [`check_plan`] for a plan that materializes every value.
+fn check_unfused(g: &Graph, p: &MemoryPlan) {
+    for v in g.value_ids() {
+        assert_eq!(p.offset(v).is_some(), in_arena(g, v), "{v}");
+    }
+    check_plan(g, p);
 }

@@ -12,7 +12,7 @@
 //! **Objective.** Minimize `memory / memory_8 + mult_weight * mult / mult_8`, where memory =
 //! weight bytes (`numel * bits / 8` per quantized constant, biases at 32 bits) plus the
 //! arena bytes `plan-memory` allocates for the integer program (packed 4-bit tensors at half
-//! a byte per element, i32 accumulators included), and mult = sum over conv/gemm/matmul of
+//! a byte per element, i32 accumulators fused into their requant left out), and mult = sum over conv/gemm/matmul of
 //! `MACs * weight bits * input activation bits`; `_8` is the all-8-bit program. The arena of
 //! a candidate is the all-8-bit integer program planned with each activation knob's values
 //! retyped to its width ([`crate::plan_memory::plan_typed`]).

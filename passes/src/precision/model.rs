@@ -42,7 +42,7 @@ pub struct Costs {
     pub weight_bytes: u64,
     /// Bytes of the activation arena the deployed integer program allocates: `plan-memory`
     /// on the lowered program (128-byte aligned buffers, packed 4-bit tensors at half a byte
-    /// per element, i32 accumulators included).
+    /// per element, i32 accumulators fused into their requant left out).
     pub arena_bytes: u64,
     /// Container bytes of every quantized activation tensor of one inference (summed, not
     /// planned: for information, not part of [`Costs::memory`]).

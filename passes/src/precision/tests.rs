@@ -286,8 +286,9 @@ fn activations_feeding_tables_stay_8_bit() {
 }
 
 /// conv(1->4) relu on 16x16, conv(4->4, stride 2) relu, flatten, gemm(256->5). Its integer
-/// program's arena peaks while conv1's i32 accumulator (4096 B) and relu1 (1024 B) are live
-/// together; relu2 (256 B) never sits in the peak.
+/// program's arena peaks while the quantized input (256 B) and relu1 (1024 B) are live
+/// together at conv1 (its i32 accumulator is fused, no slot); relu2 (256 B) never sits in the
+/// peak.
 fn wide_model() -> Graph {
     let mut r = Lcg(5);
     let text = format!(
@@ -362,9 +363,10 @@ fn the_arena_shrinks_with_the_peak_tensor_only() {
         space.costs(&peak4),
         space.costs(&other4),
     );
-    // conv1's accumulator and relu1, live together at relu1's requant.
-    assert_eq!(base.arena_bytes, 4096 + 1024);
-    assert_eq!(peak.arena_bytes, 4096 + 512);
+    // conv1's accumulator is fused into relu1's requant (no slot): the input and relu1,
+    // live together at conv1, are the peak.
+    assert_eq!(base.arena_bytes, 256 + 1024);
+    assert_eq!(peak.arena_bytes, 256 + 512);
     // relu2 at 4 bits saves container bytes but not arena bytes.
     assert!(other.activation_bytes < base.activation_bytes, "{other:?}");
     assert_eq!(other.arena_bytes, base.arena_bytes);

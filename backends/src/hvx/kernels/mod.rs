@@ -334,7 +334,7 @@ impl<'g> Emitter<'g> {
     fn portable_node(&mut self, n: NodeId) -> Result<(), String> {
         let g = self.g;
         if self.portable.is_none() {
-            let plan = passes::plan_memory::plan(g, passes::plan_memory::ARENA_ALIGN);
+            let plan = passes::plan_memory::plan_unfused(g, passes::plan_memory::ARENA_ALIGN);
             self.portable = Some(
                 crate::program::build(g)
                     .map(|program| Portable { program, plan })

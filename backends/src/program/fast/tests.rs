@@ -111,10 +111,10 @@ fn u8_by_i8_conv_takes_the_fast_kernel_with_the_requantize_fused() {
     // ZPX, FLIP, REQ; KT = 9 taps x 1 step of 4 channels, CP = 4, MB = 1 block.
     assert_eq!((c.params[19], c.params[20], c.params[21]), (7, 0, 1));
     assert_eq!((c.params[18], c.params[28], c.params[29]), (9, 4, 1));
-    assert!(
-        p.arena_bytes > build(&g).unwrap().arena_bytes,
-        "scratch after the arena"
-    );
+    // The fused plan has no accumulator; the scratch follows it.
+    let plan = passes::plan_memory::plan(&g, passes::plan_memory::ARENA_ALIGN);
+    assert!(plan.fused.iter().any(|&f| f));
+    assert!(p.arena_bytes > plan.arena_bytes, "scratch after the arena");
     // The generic program keeps the generic kernels.
     assert_eq!(
         kernels(&build(&g).unwrap()),
@@ -130,16 +130,37 @@ fn i8_activations_are_flipped_to_u8() {
 }
 
 #[test]
-fn other_types_keep_the_generic_kernels() {
+fn other_types_keep_the_generic_kernels_with_the_requantize_fused() {
     for (act, w) in [(DType::I16, DType::I8), (DType::U8, DType::I16)] {
-        let p = build_fast(&conv_net(act, w)).unwrap();
+        let g = conv_net(act, w);
+        let p = build_fast(&g).unwrap();
+        assert_eq!(kernels(&p), [Kernel::Conv], "{act:?} x {w:?}");
+        let c = &p.calls[0];
+        // REQ, RQC (per channel), ZPOUT, MODE; the result in the requant's type.
         assert_eq!(
-            kernels(&p),
-            [Kernel::Conv, Kernel::Requant],
-            "{act:?} x {w:?}"
+            (c.params[20], c.params[21], c.params[22]),
+            (1, 1, g_zp(act))
         );
-        assert_eq!(p.arena_bytes, build(&conv_net(act, w)).unwrap().arena_bytes);
+        assert_eq!(c.params[25], 0);
+        assert_eq!(c.out.dtype, act);
+        assert_eq!(c.ins.len(), 6);
+        assert_eq!(p.rounding_modes(), [RoundingMode::HalfUp]);
+        // The 576-byte accumulator is gone: the unfused program needs more arena.
+        let unfused = build(&g).unwrap();
+        assert_eq!(kernels(&unfused), [Kernel::Conv, Kernel::Requant]);
+        assert_eq!(unfused.calls[0].params[20], 0);
+        assert!(
+            p.arena_bytes < unfused.arena_bytes,
+            "{} vs {}",
+            p.arena_bytes,
+            unfused.arena_bytes
+        );
     }
+}
+
+/// The activation zero point of [`conv_net`].
+fn g_zp(act: DType) -> i32 {
+    if act == DType::U8 { 7 } else { -3 }
 }
 
 /// Two quantized inputs of shapes `a` and `b` added into `y`.
