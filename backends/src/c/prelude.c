@@ -373,6 +373,16 @@ static void k_conv_transpose(const qcc_in *in, void *y, int ty, const int32_t *p
 }
 
 //@ matmul
+/* The fused requantize epilogue of k_matmul for channel rc (k_requant's arithmetic, tables
+   in[4..7]). */
+static int32_t qcc_matmul_req(const qcc_in *in, int32_t acc, int32_t rc, int32_t zpo, int32_t lo,
+                              int32_t hi, int32_t mode)
+{
+    const int32_t zpi = qcc_ld(in[6].p, in[6].t, rc);
+    return qcc_requantize((int32_t)((uint32_t)acc - (uint32_t)zpi), qcc_ld(in[4].p, in[4].t, rc),
+                          qcc_ld(in[5].p, in[5].t, rc), zpo, lo, hi, mode);
+}
+
 static void k_matmul(const qcc_in *in, void *y, int ty, const int32_t *p)
 {
     const int32_t M = p[0], K = p[1], N = p[2], TRANS_B = p[3], ZPA = p[4], ZPB = p[5];
@@ -395,6 +405,9 @@ static void k_matmul(const qcc_in *in, void *y, int ty, const int32_t *p)
                         const int32_t x = (int32_t)(a8[ao + i * K + kk] ^ sx) - sx - ZPA;
                         acc += x * ((int32_t)b8[bo + j * K + kk] - ZPB);
                     }
+                    if (REQ) {
+                        acc = qcc_matmul_req(in, acc, RQC ? j : 0, ZPO, LO, HI, MODE);
+                    }
                     qcc_st(y, ty, (bi * M + i) * N + j, acc);
                 }
             }
@@ -413,10 +426,7 @@ static void k_matmul(const qcc_in *in, void *y, int ty, const int32_t *p)
                     acc += x * (qcc_ld(in[1].p, in[1].t, bidx) - ZPB);
                 }
                 if (REQ) {
-                    const int32_t rc = RQC ? j : 0;
-                    const int32_t zpi = qcc_ld(in[6].p, in[6].t, rc);
-                    acc = qcc_requantize((int32_t)((uint32_t)acc - (uint32_t)zpi), qcc_ld(in[4].p, in[4].t, rc),
-                                         qcc_ld(in[5].p, in[5].t, rc), ZPO, LO, HI, MODE);
+                    acc = qcc_matmul_req(in, acc, RQC ? j : 0, ZPO, LO, HI, MODE);
                 }
                 qcc_st(y, ty, (bi * M + i) * N + j, acc);
             }
