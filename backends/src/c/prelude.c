@@ -850,50 +850,92 @@ static inline int64_t qcc_rq(int32_t v, qcc_mult m, int32_t mode)
     }
 }
 
-/* The low byte of clamp(v, lo, hi). Clamps to i32 first and then to [lo, hi] in i32: gcc 12
- * at -O3 with AVX2 (-march=native) miscompiles the vectorized form of an i64 clamp whose
+/* The low byte of min(max(v, lo), hi) (hi if lo > hi, as ir::arith::requantize). Clamps
+ * to i32 first and then to [lo, hi] in i32: gcc 12 at -O3 with AVX2 (-march=native) miscompiles the vectorized form of an i64 clamp whose
  * result is narrowed to a byte (k_add_u8 stored 255 for results below lo), and the i32 form
  * avoids that. */
 static inline unsigned char qcc_clamp_byte(int64_t v, int32_t lo, int32_t hi)
 {
     int32_t w = (int32_t)(v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : v);
-    w = w < lo ? lo : w > hi ? hi : w;
+    w = w < lo ? lo : w;
+    w = w > hi ? hi : w;
     return (unsigned char)((uint32_t)w & 0xffu);
 }
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
-/* AVX-512 forms of the helpers above (8 i64 lanes), used by the fast kernels when the
+/* AVX-512 forms of the helpers above (16 i32 lanes), used by the fast kernels when the
  * compiler targets AVX-512 VNNI; they compute the same integers. */
 #include <immintrin.h>
 #define QCC_AVX512 1
 
-/* A qcc_mult per lane: shift counts left and rs, m0, half. */
+/* qcc_rq in 16 i32 lanes (no 64-bit lanes but the high products). A multiplier per lane:
+ * left = min(max(-shift, 0), 32), rs = max(shift, 0), rs1 = rs - 1 and one = min(rs, 1)
+ * (shift counts above 31 fill with the sign in srav and with zeros in srlv). */
 typedef struct {
-    __m512i left, m0, half, rs;
-} qcc_mult8;
+    __m512i left, m0, rs, rs1, one;
+} qcc_mult16;
 
-/* qcc_rq on 8 i64 lanes holding i32 values. */
-static inline __m512i qcc_rq8(__m512i v, qcc_mult8 m, int32_t mode)
+static inline qcc_mult16 qcc_mult16_of(__m512i m0, __m512i shift)
 {
-    const __m512i i32max = _mm512_set1_epi64(INT32_MAX), i32min = _mm512_set1_epi64(INT32_MIN);
-    __m512i t = _mm512_sllv_epi64(v, m.left), r;
-    t = _mm512_min_epi64(_mm512_max_epi64(t, i32min), i32max);
-    r = _mm512_add_epi64(_mm512_mul_epi32(t, m.m0), _mm512_set1_epi64((int64_t)1 << 30));
-    r = _mm512_min_epi64(_mm512_srai_epi64(r, 31), i32max);
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    qcc_mult16 m;
+    m.left = _mm512_max_epi32(_mm512_sub_epi32(zero, _mm512_max_epi32(shift, _mm512_set1_epi32(-32))), zero);
+    m.rs = _mm512_max_epi32(shift, zero);
+    m.rs1 = _mm512_sub_epi32(m.rs, one);
+    m.one = _mm512_min_epi32(m.rs, one);
+    m.m0 = m0;
+    return m;
+}
+
+/* x << left saturated to i32 (left in 0..32): the shift overflowed iff shifting back
+ * arithmetically does not give x (a count of 32 gives 0, which is x only for x = 0). */
+static inline __m512i qcc_shl_sat16(__m512i x, __m512i left)
+{
+    const __m512i t = _mm512_sllv_epi32(x, left);
+    const __mmask16 ov = _mm512_cmpneq_epi32_mask(_mm512_srav_epi32(t, left), x);
+    return _mm512_mask_blend_epi32(ov, t, _mm512_xor_si512(_mm512_srai_epi32(x, 31), _mm512_set1_epi32(INT32_MAX)));
+}
+
+/* a + b saturated to i32: it overflowed iff the sum's sign differs from both operands'. */
+static inline __m512i qcc_adds16(__m512i a, __m512i b)
+{
+    const __m512i s = _mm512_add_epi32(a, b);
+    const __mmask16 ov = _mm512_cmplt_epi32_mask(_mm512_and_si512(_mm512_xor_si512(s, a), _mm512_xor_si512(s, b)), _mm512_setzero_si512());
+    return _mm512_mask_blend_epi32(ov, s, _mm512_xor_si512(_mm512_srai_epi32(a, 31), _mm512_set1_epi32(INT32_MAX)));
+}
+
+/* qcc_sqrdmulh per lane: exact i64 products of the even and the odd lanes, rounded, shifted
+ * by 31 and saturated (only x = m0 = INT32_MIN reaches 2^31), then interleaved back. */
+static inline __m512i qcc_sqrdmulh16(__m512i x, __m512i m0)
+{
+    const __m512i r = _mm512_set1_epi64((int64_t)1 << 30), mx = _mm512_set1_epi64(INT32_MAX);
+    __m512i e = _mm512_mul_epi32(x, m0);
+    __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m0, 32));
+    e = _mm512_min_epi64(_mm512_srai_epi64(_mm512_add_epi64(e, r), 31), mx);
+    o = _mm512_min_epi64(_mm512_srai_epi64(_mm512_add_epi64(o, r), 31), mx);
+    return _mm512_mask_blend_epi32(0xAAAA, e, _mm512_slli_epi64(o, 32));
+}
+
+/* qcc_rq on 16 i32 lanes. The rounding right shift without a wider sum:
+ * floor((x + 2^(n-1)) / 2^n) = (x >> n) + ((x >> (n - 1)) & 1) for n >= 1; half away from
+ * zero rounds |x| (as u32, so INT32_MIN is 2^31) that way with logical shifts and negates. */
+static inline __m512i qcc_rq16(__m512i v, qcc_mult16 m, int32_t mode)
+{
+    const __m512i x = qcc_sqrdmulh16(qcc_shl_sat16(v, m.left), m.m0);
     if (mode == 0) {
-        return _mm512_srav_epi64(_mm512_add_epi64(r, m.half), m.rs);
+        return _mm512_add_epi32(_mm512_srav_epi32(x, m.rs), _mm512_and_si512(_mm512_srav_epi32(x, m.rs1), m.one));
     } else {
-        const __m512i pos = _mm512_srlv_epi64(_mm512_add_epi64(r, m.half), m.rs);
-        const __m512i neg = _mm512_sub_epi64(_mm512_setzero_si512(),
-                                             _mm512_srlv_epi64(_mm512_sub_epi64(m.half, r), m.rs));
-        return _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(r, _mm512_setzero_si512()), pos, neg);
+        const __m512i zero = _mm512_setzero_si512(), u = _mm512_abs_epi32(x);
+        const __m512i r = _mm512_add_epi32(_mm512_srlv_epi32(u, m.rs), _mm512_and_si512(_mm512_srlv_epi32(u, m.rs1), m.one));
+        return _mm512_mask_sub_epi32(r, _mm512_cmplt_epi32_mask(x, zero), zero, r);
     }
 }
 
-/* qcc_clamp_byte before the narrowing: v < lo ? lo : v > hi ? hi : v (lo, hi: i32). */
-static inline __m512i qcc_clamp8(__m512i v, __m512i lo, __m512i hi)
+/* The bytes of clamp(x + zp, lo, hi) for x from qcc_rq16, given loz = lo - zp and
+ * hiz = hi - zp (exact when both fit i32: max, then min, as qcc_clamp_byte). */
+static inline __m128i qcc_out16(__m512i x, __m512i loz, __m512i hiz, __m512i zp)
 {
-    return _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(v, lo), _mm512_min_epi64(v, hi), lo);
+    return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, loz), hiz), zp));
 }
 #endif
 
@@ -964,29 +1006,20 @@ static void qcc_conv_rq_tile(const int32_t *acc, int32_t np, int32_t nch, const 
                              const int32_t *m0, const int32_t *sh, int32_t ZPY, int32_t LO,
                              int32_t HI, int32_t MODE, unsigned char *q)
 {
-    const __m512i zp = _mm512_set1_epi64(ZPY), lo = _mm512_set1_epi64(LO), hi = _mm512_set1_epi64(HI);
-    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
-    int32_t j, t, h;
-    for (j = 0; j + 16 <= nch; j += 16) {
-        const __m512i b = _mm512_loadu_si512((const void *)(bias + j));
-        const __m512i s = _mm512_loadu_si512((const void *)(sh + j));
-        const __m512i m = _mm512_loadu_si512((const void *)(m0 + j));
-        const __m512i left = _mm512_min_epi32(_mm512_max_epi32(_mm512_sub_epi32(zero, s), zero), _mm512_set1_epi32(32));
-        const __m512i rs = _mm512_min_epi32(_mm512_max_epi32(s, zero), _mm512_set1_epi32(62));
-        qcc_mult8 mh[2];
-        for (h = 0; h < 2; h++) {
-            const __m512i r64 = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(rs, 1) : _mm512_castsi512_si256(rs));
-            mh[h].left = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(left, 1) : _mm512_castsi512_si256(left));
-            mh[h].m0 = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(m, 1) : _mm512_castsi512_si256(m));
-            mh[h].rs = r64;
-            mh[h].half = _mm512_maskz_sllv_epi64(_mm512_cmpgt_epi64_mask(r64, zero), one, _mm512_sub_epi64(r64, one));
-        }
-        for (t = 0; t < np; t++) {
-            const __m512i v = _mm512_add_epi32(_mm512_loadu_si512((const void *)(acc + t * 64 + j)), b);
-            const __m512i r0 = qcc_clamp8(_mm512_add_epi64(qcc_rq8(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)), mh[0], MODE), zp), lo, hi);
-            const __m512i r1 = qcc_clamp8(_mm512_add_epi64(qcc_rq8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)), mh[1], MODE), zp), lo, hi);
-            _mm_storeu_si128((__m128i *)(void *)(q + t * 64 + j),
-                             _mm_unpacklo_epi64(_mm512_cvtepi64_epi8(r0), _mm512_cvtepi64_epi8(r1)));
+    int32_t j = 0, t;
+    /* 16 channels in i32 lanes when lo - zp and hi - zp fit i32 (8-bit outputs). */
+    if (ZPY >= -0x40000000 && ZPY <= 0x40000000 && LO >= -0x40000000 && LO <= 0x40000000 &&
+        HI >= -0x40000000 && HI <= 0x40000000) {
+        const __m512i zp = _mm512_set1_epi32(ZPY);
+        const __m512i loz = _mm512_set1_epi32(LO - ZPY), hiz = _mm512_set1_epi32(HI - ZPY);
+        for (; j + 16 <= nch; j += 16) {
+            const __m512i b = _mm512_loadu_si512((const void *)(bias + j));
+            const qcc_mult16 m = qcc_mult16_of(_mm512_loadu_si512((const void *)(m0 + j)),
+                                               _mm512_loadu_si512((const void *)(sh + j)));
+            for (t = 0; t < np; t++) {
+                const __m512i v = _mm512_add_epi32(_mm512_loadu_si512((const void *)(acc + t * 64 + j)), b);
+                _mm_storeu_si128((__m128i *)(void *)(q + t * 64 + j), qcc_out16(qcc_rq16(v, m, MODE), loz, hiz, zp));
+            }
         }
     }
     /* The channels past the last full vector: the portable form. */
@@ -1149,19 +1182,6 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
 }
 
 //@ add_u8
-#ifdef QCC_AVX512
-/* A qcc_mult_of broadcast to 8 lanes (qcc_mult8). */
-static inline qcc_mult8 qcc_mult8_of(int32_t m0, int32_t shift)
-{
-    const qcc_mult m = qcc_mult_of(m0, shift);
-    qcc_mult8 r;
-    r.left = _mm512_set1_epi64(shift < 0 ? (-shift > 32 ? 32 : -shift) : 0);
-    r.m0 = _mm512_set1_epi64(m.m0);
-    r.half = _mm512_set1_epi64(m.half);
-    r.rs = _mm512_set1_epi64(m.rs);
-    return r;
-}
-#endif
 
 /* k_add for 8-bit operands of one shape (backends::program::Kernel::AddU8), vectorizable. */
 static void k_add_u8(const qcc_in *in, void *y, int ty, const int32_t *p)
@@ -1177,26 +1197,23 @@ static void k_add_u8(const qcc_in *in, void *y, int ty, const int32_t *p)
     int32_t i = 0;
     (void)ty;
 #ifdef QCC_AVX512
-    {
-        const qcc_mult8 va = qcc_mult8_of(p[5], p[6]), vb = qcc_mult8_of(p[7], p[8]);
-        const qcc_mult8 vo = qcc_mult8_of(p[9], p[10]);
-        const __m512i i32max = _mm512_set1_epi64(INT32_MAX), i32min = _mm512_set1_epi64(INT32_MIN);
-        const __m512i sl = _mm512_set1_epi64(SHIFT > 32 ? 32 : SHIFT);
-        const __m512i fa = _mm512_set1_epi64(FA), fb = _mm512_set1_epi64(FB);
-        const __m512i za = _mm512_set1_epi64(ZPA), zb = _mm512_set1_epi64(ZPB), zy = _mm512_set1_epi64(ZPY);
-        const __m512i lo = _mm512_set1_epi64(LO), hi = _mm512_set1_epi64(HI);
-        for (; i + 8 <= NUMEL; i += 8) {
-            __m512i xa = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(a + i)));
-            __m512i xb = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(b + i)));
-            __m512i s;
-            xa = _mm512_sllv_epi64(_mm512_sub_epi64(_mm512_xor_si512(xa, fa), za), sl);
-            xb = _mm512_sllv_epi64(_mm512_sub_epi64(_mm512_xor_si512(xb, fb), zb), sl);
-            xa = _mm512_min_epi64(_mm512_max_epi64(xa, i32min), i32max);
-            xb = _mm512_min_epi64(_mm512_max_epi64(xb, i32min), i32max);
-            s = _mm512_add_epi64(qcc_rq8(xa, va, MODE), qcc_rq8(xb, vb, MODE));
-            s = _mm512_min_epi64(_mm512_max_epi64(s, i32min), i32max);
-            s = qcc_clamp8(_mm512_add_epi64(qcc_rq8(s, vo, MODE), zy), lo, hi);
-            _mm_storel_epi64((__m128i *)(void *)(yb + i), _mm512_cvtepi64_epi8(s));
+    /* 16 bytes in i32 lanes when lo - zp and hi - zp fit i32 (always for 8-bit outputs). */
+    if (ZPY >= -0x40000000 && ZPY <= 0x40000000 && LO >= -0x40000000 && LO <= 0x40000000 &&
+        HI >= -0x40000000 && HI <= 0x40000000) {
+        const qcc_mult16 va = qcc_mult16_of(_mm512_set1_epi32(p[5]), _mm512_set1_epi32(p[6]));
+        const qcc_mult16 vb = qcc_mult16_of(_mm512_set1_epi32(p[7]), _mm512_set1_epi32(p[8]));
+        const qcc_mult16 vo = qcc_mult16_of(_mm512_set1_epi32(p[9]), _mm512_set1_epi32(p[10]));
+        const __m512i sl = _mm512_set1_epi32(SHIFT > 32 ? 32 : SHIFT);
+        const __m512i fa = _mm512_set1_epi32(FA), fb = _mm512_set1_epi32(FB);
+        const __m512i za = _mm512_set1_epi32(ZPA), zb = _mm512_set1_epi32(ZPB), zy = _mm512_set1_epi32(ZPY);
+        const __m512i loz = _mm512_set1_epi32(LO - ZPY), hiz = _mm512_set1_epi32(HI - ZPY);
+        for (; i + 16 <= NUMEL; i += 16) {
+            __m512i xa = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(a + i)));
+            __m512i xb = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(b + i)));
+            xa = qcc_shl_sat16(_mm512_sub_epi32(_mm512_xor_si512(xa, fa), za), sl);
+            xb = qcc_shl_sat16(_mm512_sub_epi32(_mm512_xor_si512(xb, fb), zb), sl);
+            xa = qcc_adds16(qcc_rq16(xa, va, MODE), qcc_rq16(xb, vb, MODE));
+            _mm_storeu_si128((__m128i *)(void *)(yb + i), qcc_out16(qcc_rq16(xa, vo, MODE), loz, hiz, zy));
         }
     }
 #endif
