@@ -942,9 +942,11 @@ static inline __m128i qcc_out16(__m512i x, __m512i loz, __m512i hiz, __m512i zp)
 //@ conv_u8s8
 /* Fast conv/gemm for 8-bit activations and 8-bit i8 weights (backends::program::Kernel::
  * ConvU8S8). Per group the input is copied once into the scratch region as a padded NHWC
- * image with CP (a multiple of 4) bytes per pixel (u8; i8 inputs are flipped to u8 by xor
- * 128; padding pixels hold the zero point, padding channels meet zero weights). Weights are
- * packed [G][MB][KT][16][4]: one 64-byte row per k4 step (tap-major, then 4 channels) holds
+ * image with PS bytes per pixel (u8; i8 inputs are flipped to u8 by xor 128; padding
+ * pixels hold the zero point). A tap is CP bytes (a multiple of 4) from a pixel: PS = CP
+ * with padding channels that meet zero weights, or with dense rows (PS = CG, KW = 1) a whole
+ * kernel row whose bytes past KW * CG meet zero weights. Weights are packed
+ * [G][MB][KT][16][4]: one 64-byte row per k4 step (tap-major, then 4 bytes) holds
  * 16 output channels x 4 input channels, so that one u8 x s8 4-way dot product per lane
  * (vpdpbusd) accumulates 16 channels from one broadcast 4-byte activation word. A tile is 6
  * output pixels x 64 channels (4 blocks) of i32 accumulators; no im2col, no horizontal sums.
@@ -1082,7 +1084,7 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
     const int32_t PT = p[13], PL = p[14], G = p[15], CG = p[16], MG = p[17];
     const int32_t KT = p[18], ZPX = p[19], FLIP = p[20], REQ = p[21];
     const int32_t ZPY = p[22], LO = p[23], HI = p[24], MODE = p[25], HP = p[26], WP = p[27];
-    const int32_t CP = p[28], MB = p[29];
+    const int32_t CP = p[28], MB = p[29], PS = p[30];
     const unsigned char *x = (const unsigned char *)in[0].p;
     const int8_t *wt = (const int8_t *)in[1].p;
     const int32_t *bias = (const int32_t *)in[2].p;
@@ -1100,7 +1102,7 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
         for (gi = 0; gi < G; gi++) {
             int32_t c, iy, ix;
             /* Padded NHWC copy of this group's channels. */
-            for (k = 0; k < HP * WP * CP; k++) {
+            for (k = 0; k < HP * WP * PS + CP; k++) {
                 xp[k] = (unsigned char)ZPX;
             }
             /* Four channels at a time (adjacent byte stores that compilers merge). */
@@ -1108,21 +1110,21 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
                 const unsigned char *s0 = x + (b * C + gi * CG + c) * H * W;
                 const unsigned char *s1 = s0 + H * W, *s2 = s1 + H * W, *s3 = s2 + H * W;
                 for (iy = 0; iy < H; iy++) {
-                    unsigned char *dst = xp + ((iy + PT) * WP + PL) * CP + c;
+                    unsigned char *dst = xp + ((iy + PT) * WP + PL) * PS + c;
                     for (ix = 0; ix < W; ix++) {
-                        dst[ix * CP] = (unsigned char)(s0[iy * W + ix] ^ FLIP);
-                        dst[ix * CP + 1] = (unsigned char)(s1[iy * W + ix] ^ FLIP);
-                        dst[ix * CP + 2] = (unsigned char)(s2[iy * W + ix] ^ FLIP);
-                        dst[ix * CP + 3] = (unsigned char)(s3[iy * W + ix] ^ FLIP);
+                        dst[ix * PS] = (unsigned char)(s0[iy * W + ix] ^ FLIP);
+                        dst[ix * PS + 1] = (unsigned char)(s1[iy * W + ix] ^ FLIP);
+                        dst[ix * PS + 2] = (unsigned char)(s2[iy * W + ix] ^ FLIP);
+                        dst[ix * PS + 3] = (unsigned char)(s3[iy * W + ix] ^ FLIP);
                     }
                 }
             }
             for (; c < CG; c++) {
                 const unsigned char *src = x + (b * C + gi * CG + c) * H * W;
                 for (iy = 0; iy < H; iy++) {
-                    unsigned char *dst = xp + ((iy + PT) * WP + PL) * CP + c;
+                    unsigned char *dst = xp + ((iy + PT) * WP + PL) * PS + c;
                     for (ix = 0; ix < W; ix++) {
-                        dst[ix * CP] = (unsigned char)(src[iy * W + ix] ^ FLIP);
+                        dst[ix * PS] = (unsigned char)(src[iy * W + ix] ^ FLIP);
                     }
                 }
             }
@@ -1135,7 +1137,7 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
                     const int32_t np = P - p0 < 6 ? P - p0 : 6;
                     for (t = 0; t < 6; t++) {
                         if (t < np) {
-                            off[t] = (oy * SH * WP + ox * SW) * CP;
+                            off[t] = (oy * SH * WP + ox * SW) * PS;
                             if (++ox == OW) {
                                 ox = 0;
                                 oy++;
@@ -1144,7 +1146,7 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
                             off[t] = off[np - 1];
                         }
                     }
-                    qcc_conv_tile(xp, off, w, BS, nb, KH, KW, DH * WP * CP, DW * CP, CP, acc);
+                    qcc_conv_tile(xp, off, w, BS, nb, KH, KW, DH * WP * PS, DW * PS, CP, acc);
                     {
                         const int32_t ch = gi * MG + ob * 16, o = (b * M + ch) * P + p0;
                         if (REQ) {
