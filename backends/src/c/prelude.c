@@ -1077,6 +1077,40 @@ static void qcc_conv_rq_tile(const int32_t *acc, int32_t np, int32_t nch, const 
 }
 #endif
 
+#ifdef QCC_AVX512
+/* Stores the bytes q[t * 64 + j] (t < 8: 6 pixels and 2 of no use, j < 16) as 8 bytes
+ * d[j * P + t] per channel: a transpose of 8 x 16 bytes by three unpack rounds. */
+static inline void qcc_scatter16x6(const unsigned char *q, unsigned char *d, int32_t P)
+{
+    __m128i a[8], b[8], c[8];
+    int32_t t;
+    for (t = 0; t < 8; t++) {
+        a[t] = _mm_loadu_si128((const __m128i *)(const void *)(q + t * 64));
+    }
+    for (t = 0; t < 4; t++) {
+        b[t] = _mm_unpacklo_epi8(a[2 * t], a[2 * t + 1]);
+        b[t + 4] = _mm_unpackhi_epi8(a[2 * t], a[2 * t + 1]);
+    }
+    /* b[0..3]: channels 0..7 as pixel pairs (0,1), (2,3), (4,5), (6,7); b[4..7]: 8..15. */
+    for (t = 0; t < 2; t++) {
+        c[4 * t] = _mm_unpacklo_epi16(b[4 * t], b[4 * t + 1]);
+        c[4 * t + 1] = _mm_unpackhi_epi16(b[4 * t], b[4 * t + 1]);
+        c[4 * t + 2] = _mm_unpacklo_epi16(b[4 * t + 2], b[4 * t + 3]);
+        c[4 * t + 3] = _mm_unpackhi_epi16(b[4 * t + 2], b[4 * t + 3]);
+    }
+    /* c[4h + i] (i = 0, 1): channels 8h + 4i .. + 3, pixels 0..3; c[4h + 2 + i]: 4..7. */
+    for (t = 0; t < 4; t++) {
+        const int32_t h = t >> 1, i = t & 1, ch = 8 * h + 4 * i;
+        const __m128i lo = _mm_unpacklo_epi32(c[4 * h + i], c[4 * h + 2 + i]);
+        const __m128i hi = _mm_unpackhi_epi32(c[4 * h + i], c[4 * h + 2 + i]);
+        _mm_storel_epi64((__m128i *)(void *)(d + ch * P), lo);
+        _mm_storel_epi64((__m128i *)(void *)(d + (ch + 1) * P), _mm_unpackhi_epi64(lo, lo));
+        _mm_storel_epi64((__m128i *)(void *)(d + (ch + 2) * P), hi);
+        _mm_storel_epi64((__m128i *)(void *)(d + (ch + 3) * P), _mm_unpackhi_epi64(hi, hi));
+    }
+}
+#endif
+
 static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
 {
     const int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], KH = p[5], KW = p[6];
@@ -1095,9 +1129,12 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
     const int32_t P = OH * OW, BS = KT * 64;
     int32_t b, gi, ob, p0, t, j, k;
     int32_t acc[6 * 64];
-    unsigned char q[6 * 64];
+    unsigned char q[8 * 64];
     int32_t off[6];
     (void)ty;
+    for (j = 0; j < 8 * 64; j++) {
+        q[j] = 0;
+    }
     for (b = 0; b < N; b++) {
         for (gi = 0; gi < G; gi++) {
             int32_t c, iy, ix;
@@ -1151,8 +1188,19 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
                         const int32_t ch = gi * MG + ob * 16, o = (b * M + ch) * P + p0;
                         if (REQ) {
                             qcc_conv_rq_tile(acc, np, nch, bias + ch, m0 + ch, sh + ch, ZPY, LO, HI, MODE, q);
+                            j = 0;
+#ifdef QCC_AVX512
+                            /* Full tiles with 2 bytes of the plane left after them: 16
+                             * channels x 8 pixels transposed in registers, 8-byte stores
+                             * whose last 2 bytes the next tile rewrites. */
+                            if (np == 6 && p0 + 8 <= P) {
+                                for (; j + 16 <= nch; j += 16) {
+                                    qcc_scatter16x6(q + j, yb + o + j * P, P);
+                                }
+                            }
+#endif
                             if (np == 6) {
-                                for (j = 0; j < nch; j++) {
+                                for (; j < nch; j++) {
                                     unsigned char *d = yb + o + j * P;
                                     d[0] = q[j];
                                     d[1] = q[64 + j];
