@@ -1111,6 +1111,44 @@ static inline void qcc_scatter16x6(const unsigned char *q, unsigned char *d, int
 }
 #endif
 
+#ifdef QCC_AVX512
+/* r[t] = bytes s[k * HW + t] ^ flip for k < 16 (16 channel planes of 16 pixels as 16
+ * pixels of 16 channels): a 16 x 16 byte transpose by four unpack rounds. */
+static inline void qcc_transpose16(const unsigned char *s, int32_t HW, int32_t flip, __m128i *r)
+{
+    const __m128i f = _mm_set1_epi8((char)flip);
+    __m128i a[16], b[16];
+    int32_t k, h;
+    for (k = 0; k < 16; k++) {
+        a[k] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + k * HW)), f);
+    }
+    /* b[8h + k]: pixels 8h..8h+7, channel pairs (2k, 2k + 1). */
+    for (k = 0; k < 8; k++) {
+        b[k] = _mm_unpacklo_epi8(a[2 * k], a[2 * k + 1]);
+        b[k + 8] = _mm_unpackhi_epi8(a[2 * k], a[2 * k + 1]);
+    }
+    /* a[8h + k]: pixels 8h..8h+3, channels 4k..4k+3; a[8h + 4 + k]: pixels 8h+4..8h+7. */
+    for (h = 0; h < 2; h++) {
+        for (k = 0; k < 4; k++) {
+            a[8 * h + k] = _mm_unpacklo_epi16(b[8 * h + 2 * k], b[8 * h + 2 * k + 1]);
+            a[8 * h + 4 + k] = _mm_unpackhi_epi16(b[8 * h + 2 * k], b[8 * h + 2 * k + 1]);
+        }
+    }
+    /* Per group g of 4 pixels (a[g..g+3]): b[g] pixels 0, 1 x channels 0..7, b[g + 1]
+     * pixels 2, 3; b[g + 2], b[g + 3] the same pixels x channels 8..15. */
+    for (h = 0; h < 16; h += 4) {
+        b[h] = _mm_unpacklo_epi32(a[h], a[h + 1]);
+        b[h + 1] = _mm_unpackhi_epi32(a[h], a[h + 1]);
+        b[h + 2] = _mm_unpacklo_epi32(a[h + 2], a[h + 3]);
+        b[h + 3] = _mm_unpackhi_epi32(a[h + 2], a[h + 3]);
+        r[h] = _mm_unpacklo_epi64(b[h], b[h + 2]);
+        r[h + 1] = _mm_unpackhi_epi64(b[h], b[h + 2]);
+        r[h + 2] = _mm_unpacklo_epi64(b[h + 1], b[h + 3]);
+        r[h + 3] = _mm_unpackhi_epi64(b[h + 1], b[h + 3]);
+    }
+}
+#endif
+
 static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
 {
     const int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], KH = p[5], KW = p[6];
@@ -1142,8 +1180,36 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
             for (k = 0; k < HP * WP * PS + CP; k++) {
                 xp[k] = (unsigned char)ZPX;
             }
+            c = 0;
+#ifdef QCC_AVX512
+            /* Sixteen channels x 16 pixels at a time (in row-major pixel order). */
+            for (; c + 16 <= CG; c += 16) {
+                const unsigned char *s0 = x + (b * C + gi * CG + c) * H * W;
+                int32_t i = 0, py = 0, px = 0;
+                __m128i r[16];
+                for (; i + 16 <= H * W; i += 16) {
+                    qcc_transpose16(s0 + i, H * W, FLIP, r);
+                    for (t = 0; t < 16; t++) {
+                        _mm_storeu_si128((__m128i *)(void *)(xp + ((py + PT) * WP + PL + px) * PS + c), r[t]);
+                        if (++px == W) {
+                            px = 0;
+                            py++;
+                        }
+                    }
+                }
+                for (; i < H * W; i++) {
+                    for (k = 0; k < 16; k++) {
+                        xp[((py + PT) * WP + PL + px) * PS + c + k] = (unsigned char)(s0[k * H * W + i] ^ FLIP);
+                    }
+                    if (++px == W) {
+                        px = 0;
+                        py++;
+                    }
+                }
+            }
+#endif
             /* Four channels at a time (adjacent byte stores that compilers merge). */
-            for (c = 0; c + 4 <= CG; c += 4) {
+            for (; c + 4 <= CG; c += 4) {
                 const unsigned char *s0 = x + (b * C + gi * CG + c) * H * W;
                 const unsigned char *s1 = s0 + H * W, *s2 = s1 + H * W, *s3 = s2 + H * W;
                 for (iy = 0; iy < H; iy++) {
