@@ -1176,9 +1176,30 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
     for (b = 0; b < N; b++) {
         for (gi = 0; gi < G; gi++) {
             int32_t c, iy, ix;
-            /* Padded NHWC copy of this group's channels. */
-            for (k = 0; k < HP * WP * PS + CP; k++) {
-                xp[k] = (unsigned char)ZPX;
+            /* Padded NHWC copy of this group's channels. The zero point goes to the border
+             * pixels only when the copy writes every byte of the interior (PS = CG), and
+             * everywhere otherwise (and once to the bytes past the image). */
+            if (PS == CG) {
+                const int32_t row = WP * PS;
+                for (k = 0; k < PT * row; k++) {
+                    xp[k] = (unsigned char)ZPX;
+                }
+                for (iy = PT; iy < PT + H; iy++) {
+                    unsigned char *r = xp + iy * row;
+                    for (k = 0; k < PL * PS; k++) {
+                        r[k] = (unsigned char)ZPX;
+                    }
+                    for (k = (PL + W) * PS; k < row; k++) {
+                        r[k] = (unsigned char)ZPX;
+                    }
+                }
+                for (k = (PT + H) * row; k < HP * row + CP; k++) {
+                    xp[k] = (unsigned char)ZPX;
+                }
+            } else {
+                for (k = 0; k < HP * WP * PS + CP; k++) {
+                    xp[k] = (unsigned char)ZPX;
+                }
             }
             c = 0;
 #ifdef QCC_AVX512
