@@ -204,9 +204,11 @@ pub enum Kernel {
     /// requant-input terms included), `m0`/`shift` the requant multipliers per output channel
     /// (unused without `REQ`) and `scratch` the arena's scratch region; params `[N, C, H, W, M,
     /// KH, KW, OH, OW, SH, SW, DH, DW, PT, PL, G, CG, MG, KT, ZPX, FLIP, REQ, ZPY, LO, HI, MODE,
-    /// HP, WP, CP, MB]`: `ZPX` the input zero point after `x ^ FLIP` (128 for i8 inputs), `REQ`
-    /// 1 when the following requantize is fused (8-bit output) and 0 for the i32 accumulator,
-    /// `HP x WP x CP` the padded NHWC image the kernel copies into the scratch (`CP` = `CG`
+    /// HP, WP, CP, MB, PS]`: `ZPX` the input zero point after `x ^ FLIP` (128 for i8 inputs),
+    /// `REQ` 1 when the following requantize is fused (8-bit output) and 0 for the i32
+    /// accumulator, `HP x WP x PS` the padded NHWC image the kernel copies into the scratch,
+    /// `KW x CP` the taps of a kernel row and the bytes per tap: `CP = PS` = `CG` rounded up
+    /// to 4, or dense rows (`KW` = 1, `PS = CG`, `CP` = the kernel row's `KW * CG` bytes
     /// rounded up to 4). The Rust emitter prints `w` as rows `[M][KT * 4]`
     /// ([`fast::weight_rows`]).
     ConvU8S8,

@@ -880,59 +880,103 @@ static inline int64_t qcc_rq(int32_t v, qcc_mult m, int32_t mode)
     }
 }
 
-/* The low byte of clamp(v, lo, hi). Clamps to i32 first and then to [lo, hi] in i32: gcc 12
- * at -O3 with AVX2 (-march=native) miscompiles the vectorized form of an i64 clamp whose
+/* The low byte of min(max(v, lo), hi) (hi if lo > hi, as ir::arith::requantize). Clamps
+ * to i32 first and then to [lo, hi] in i32: gcc 12 at -O3 with AVX2 (-march=native) miscompiles the vectorized form of an i64 clamp whose
  * result is narrowed to a byte (k_add_u8 stored 255 for results below lo), and the i32 form
  * avoids that. */
 static inline unsigned char qcc_clamp_byte(int64_t v, int32_t lo, int32_t hi)
 {
     int32_t w = (int32_t)(v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : v);
-    w = w < lo ? lo : w > hi ? hi : w;
+    w = w < lo ? lo : w;
+    w = w > hi ? hi : w;
     return (unsigned char)((uint32_t)w & 0xffu);
 }
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
-/* AVX-512 forms of the helpers above (8 i64 lanes), used by the fast kernels when the
+/* AVX-512 forms of the helpers above (16 i32 lanes), used by the fast kernels when the
  * compiler targets AVX-512 VNNI; they compute the same integers. */
 #include <immintrin.h>
 #define QCC_AVX512 1
 
-/* A qcc_mult per lane: shift counts left and rs, m0, half. */
+/* qcc_rq in 16 i32 lanes (no 64-bit lanes but the high products). A multiplier per lane:
+ * left = min(max(-shift, 0), 32), rs = max(shift, 0), rs1 = rs - 1 and one = min(rs, 1)
+ * (shift counts above 31 fill with the sign in srav and with zeros in srlv). */
 typedef struct {
-    __m512i left, m0, half, rs;
-} qcc_mult8;
+    __m512i left, m0, rs, rs1, one;
+} qcc_mult16;
 
-/* qcc_rq on 8 i64 lanes holding i32 values. */
-static inline __m512i qcc_rq8(__m512i v, qcc_mult8 m, int32_t mode)
+static inline qcc_mult16 qcc_mult16_of(__m512i m0, __m512i shift)
 {
-    const __m512i i32max = _mm512_set1_epi64(INT32_MAX), i32min = _mm512_set1_epi64(INT32_MIN);
-    __m512i t = _mm512_sllv_epi64(v, m.left), r;
-    t = _mm512_min_epi64(_mm512_max_epi64(t, i32min), i32max);
-    r = _mm512_add_epi64(_mm512_mul_epi32(t, m.m0), _mm512_set1_epi64((int64_t)1 << 30));
-    r = _mm512_min_epi64(_mm512_srai_epi64(r, 31), i32max);
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    qcc_mult16 m;
+    m.left = _mm512_max_epi32(_mm512_sub_epi32(zero, _mm512_max_epi32(shift, _mm512_set1_epi32(-32))), zero);
+    m.rs = _mm512_max_epi32(shift, zero);
+    m.rs1 = _mm512_sub_epi32(m.rs, one);
+    m.one = _mm512_min_epi32(m.rs, one);
+    m.m0 = m0;
+    return m;
+}
+
+/* x << left saturated to i32 (left in 0..32): the shift overflowed iff shifting back
+ * arithmetically does not give x (a count of 32 gives 0, which is x only for x = 0). */
+static inline __m512i qcc_shl_sat16(__m512i x, __m512i left)
+{
+    const __m512i t = _mm512_sllv_epi32(x, left);
+    const __mmask16 ov = _mm512_cmpneq_epi32_mask(_mm512_srav_epi32(t, left), x);
+    return _mm512_mask_blend_epi32(ov, t, _mm512_xor_si512(_mm512_srai_epi32(x, 31), _mm512_set1_epi32(INT32_MAX)));
+}
+
+/* a + b saturated to i32: it overflowed iff the sum's sign differs from both operands'. */
+static inline __m512i qcc_adds16(__m512i a, __m512i b)
+{
+    const __m512i s = _mm512_add_epi32(a, b);
+    const __mmask16 ov = _mm512_cmplt_epi32_mask(_mm512_and_si512(_mm512_xor_si512(s, a), _mm512_xor_si512(s, b)), _mm512_setzero_si512());
+    return _mm512_mask_blend_epi32(ov, s, _mm512_xor_si512(_mm512_srai_epi32(a, 31), _mm512_set1_epi32(INT32_MAX)));
+}
+
+/* qcc_sqrdmulh per lane: exact i64 products of the even and the odd lanes, rounded, shifted
+ * by 31 and saturated (only x = m0 = INT32_MIN reaches 2^31), then interleaved back. */
+static inline __m512i qcc_sqrdmulh16(__m512i x, __m512i m0)
+{
+    const __m512i r = _mm512_set1_epi64((int64_t)1 << 30), mx = _mm512_set1_epi64(INT32_MAX);
+    __m512i e = _mm512_mul_epi32(x, m0);
+    __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m0, 32));
+    e = _mm512_min_epi64(_mm512_srai_epi64(_mm512_add_epi64(e, r), 31), mx);
+    o = _mm512_min_epi64(_mm512_srai_epi64(_mm512_add_epi64(o, r), 31), mx);
+    return _mm512_mask_blend_epi32(0xAAAA, e, _mm512_slli_epi64(o, 32));
+}
+
+/* qcc_rq on 16 i32 lanes. The rounding right shift without a wider sum:
+ * floor((x + 2^(n-1)) / 2^n) = (x >> n) + ((x >> (n - 1)) & 1) for n >= 1; half away from
+ * zero rounds |x| (as u32, so INT32_MIN is 2^31) that way with logical shifts and negates. */
+static inline __m512i qcc_rq16(__m512i v, qcc_mult16 m, int32_t mode)
+{
+    const __m512i x = qcc_sqrdmulh16(qcc_shl_sat16(v, m.left), m.m0);
     if (mode == 0) {
-        return _mm512_srav_epi64(_mm512_add_epi64(r, m.half), m.rs);
+        return _mm512_add_epi32(_mm512_srav_epi32(x, m.rs), _mm512_and_si512(_mm512_srav_epi32(x, m.rs1), m.one));
     } else {
-        const __m512i pos = _mm512_srlv_epi64(_mm512_add_epi64(r, m.half), m.rs);
-        const __m512i neg = _mm512_sub_epi64(_mm512_setzero_si512(),
-                                             _mm512_srlv_epi64(_mm512_sub_epi64(m.half, r), m.rs));
-        return _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(r, _mm512_setzero_si512()), pos, neg);
+        const __m512i zero = _mm512_setzero_si512(), u = _mm512_abs_epi32(x);
+        const __m512i r = _mm512_add_epi32(_mm512_srlv_epi32(u, m.rs), _mm512_and_si512(_mm512_srlv_epi32(u, m.rs1), m.one));
+        return _mm512_mask_sub_epi32(r, _mm512_cmplt_epi32_mask(x, zero), zero, r);
     }
 }
 
-/* qcc_clamp_byte before the narrowing: v < lo ? lo : v > hi ? hi : v (lo, hi: i32). */
-static inline __m512i qcc_clamp8(__m512i v, __m512i lo, __m512i hi)
+/* The bytes of clamp(x + zp, lo, hi) for x from qcc_rq16, given loz = lo - zp and
+ * hiz = hi - zp (exact when both fit i32: max, then min, as qcc_clamp_byte). */
+static inline __m128i qcc_out16(__m512i x, __m512i loz, __m512i hiz, __m512i zp)
 {
-    return _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(v, lo), _mm512_min_epi64(v, hi), lo);
+    return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, loz), hiz), zp));
 }
 #endif
 
 //@ conv_u8s8
 /* Fast conv/gemm for 8-bit activations and 8-bit i8 weights (backends::program::Kernel::
  * ConvU8S8). Per group the input is copied once into the scratch region as a padded NHWC
- * image with CP (a multiple of 4) bytes per pixel (u8; i8 inputs are flipped to u8 by xor
- * 128; padding pixels hold the zero point, padding channels meet zero weights). Weights are
- * packed [G][MB][KT][16][4]: one 64-byte row per k4 step (tap-major, then 4 channels) holds
+ * image with PS bytes per pixel (u8; i8 inputs are flipped to u8 by xor 128; padding
+ * pixels hold the zero point). A tap is CP bytes (a multiple of 4) from a pixel: PS = CP
+ * with padding channels that meet zero weights, or with dense rows (PS = CG, KW = 1) a whole
+ * kernel row whose bytes past KW * CG meet zero weights. Weights are packed
+ * [G][MB][KT][16][4]: one 64-byte row per k4 step (tap-major, then 4 bytes) holds
  * 16 output channels x 4 input channels, so that one u8 x s8 4-way dot product per lane
  * (vpdpbusd) accumulates 16 channels from one broadcast 4-byte activation word. A tile is 6
  * output pixels x 64 channels (4 blocks) of i32 accumulators; no im2col, no horizontal sums.
@@ -994,29 +1038,20 @@ static void qcc_conv_rq_tile(const int32_t *acc, int32_t np, int32_t nch, const 
                              const int32_t *m0, const int32_t *sh, int32_t ZPY, int32_t LO,
                              int32_t HI, int32_t MODE, unsigned char *q)
 {
-    const __m512i zp = _mm512_set1_epi64(ZPY), lo = _mm512_set1_epi64(LO), hi = _mm512_set1_epi64(HI);
-    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
-    int32_t j, t, h;
-    for (j = 0; j + 16 <= nch; j += 16) {
-        const __m512i b = _mm512_loadu_si512((const void *)(bias + j));
-        const __m512i s = _mm512_loadu_si512((const void *)(sh + j));
-        const __m512i m = _mm512_loadu_si512((const void *)(m0 + j));
-        const __m512i left = _mm512_min_epi32(_mm512_max_epi32(_mm512_sub_epi32(zero, s), zero), _mm512_set1_epi32(32));
-        const __m512i rs = _mm512_min_epi32(_mm512_max_epi32(s, zero), _mm512_set1_epi32(62));
-        qcc_mult8 mh[2];
-        for (h = 0; h < 2; h++) {
-            const __m512i r64 = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(rs, 1) : _mm512_castsi512_si256(rs));
-            mh[h].left = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(left, 1) : _mm512_castsi512_si256(left));
-            mh[h].m0 = _mm512_cvtepi32_epi64(h ? _mm512_extracti64x4_epi64(m, 1) : _mm512_castsi512_si256(m));
-            mh[h].rs = r64;
-            mh[h].half = _mm512_maskz_sllv_epi64(_mm512_cmpgt_epi64_mask(r64, zero), one, _mm512_sub_epi64(r64, one));
-        }
-        for (t = 0; t < np; t++) {
-            const __m512i v = _mm512_add_epi32(_mm512_loadu_si512((const void *)(acc + t * 64 + j)), b);
-            const __m512i r0 = qcc_clamp8(_mm512_add_epi64(qcc_rq8(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)), mh[0], MODE), zp), lo, hi);
-            const __m512i r1 = qcc_clamp8(_mm512_add_epi64(qcc_rq8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)), mh[1], MODE), zp), lo, hi);
-            _mm_storeu_si128((__m128i *)(void *)(q + t * 64 + j),
-                             _mm_unpacklo_epi64(_mm512_cvtepi64_epi8(r0), _mm512_cvtepi64_epi8(r1)));
+    int32_t j = 0, t;
+    /* 16 channels in i32 lanes when lo - zp and hi - zp fit i32 (8-bit outputs). */
+    if (ZPY >= -0x40000000 && ZPY <= 0x40000000 && LO >= -0x40000000 && LO <= 0x40000000 &&
+        HI >= -0x40000000 && HI <= 0x40000000) {
+        const __m512i zp = _mm512_set1_epi32(ZPY);
+        const __m512i loz = _mm512_set1_epi32(LO - ZPY), hiz = _mm512_set1_epi32(HI - ZPY);
+        for (; j + 16 <= nch; j += 16) {
+            const __m512i b = _mm512_loadu_si512((const void *)(bias + j));
+            const qcc_mult16 m = qcc_mult16_of(_mm512_loadu_si512((const void *)(m0 + j)),
+                                               _mm512_loadu_si512((const void *)(sh + j)));
+            for (t = 0; t < np; t++) {
+                const __m512i v = _mm512_add_epi32(_mm512_loadu_si512((const void *)(acc + t * 64 + j)), b);
+                _mm_storeu_si128((__m128i *)(void *)(q + t * 64 + j), qcc_out16(qcc_rq16(v, m, MODE), loz, hiz, zp));
+            }
         }
     }
     /* The channels past the last full vector: the portable form. */
@@ -1072,6 +1107,78 @@ static void qcc_conv_rq_tile(const int32_t *acc, int32_t np, int32_t nch, const 
 }
 #endif
 
+#ifdef QCC_AVX512
+/* Stores the bytes q[t * 64 + j] (t < 8: 6 pixels and 2 of no use, j < 16) as 8 bytes
+ * d[j * P + t] per channel: a transpose of 8 x 16 bytes by three unpack rounds. */
+static inline void qcc_scatter16x6(const unsigned char *q, unsigned char *d, int32_t P)
+{
+    __m128i a[8], b[8], c[8];
+    int32_t t;
+    for (t = 0; t < 8; t++) {
+        a[t] = _mm_loadu_si128((const __m128i *)(const void *)(q + t * 64));
+    }
+    for (t = 0; t < 4; t++) {
+        b[t] = _mm_unpacklo_epi8(a[2 * t], a[2 * t + 1]);
+        b[t + 4] = _mm_unpackhi_epi8(a[2 * t], a[2 * t + 1]);
+    }
+    /* b[0..3]: channels 0..7 as pixel pairs (0,1), (2,3), (4,5), (6,7); b[4..7]: 8..15. */
+    for (t = 0; t < 2; t++) {
+        c[4 * t] = _mm_unpacklo_epi16(b[4 * t], b[4 * t + 1]);
+        c[4 * t + 1] = _mm_unpackhi_epi16(b[4 * t], b[4 * t + 1]);
+        c[4 * t + 2] = _mm_unpacklo_epi16(b[4 * t + 2], b[4 * t + 3]);
+        c[4 * t + 3] = _mm_unpackhi_epi16(b[4 * t + 2], b[4 * t + 3]);
+    }
+    /* c[4h + i] (i = 0, 1): channels 8h + 4i .. + 3, pixels 0..3; c[4h + 2 + i]: 4..7. */
+    for (t = 0; t < 4; t++) {
+        const int32_t h = t >> 1, i = t & 1, ch = 8 * h + 4 * i;
+        const __m128i lo = _mm_unpacklo_epi32(c[4 * h + i], c[4 * h + 2 + i]);
+        const __m128i hi = _mm_unpackhi_epi32(c[4 * h + i], c[4 * h + 2 + i]);
+        _mm_storel_epi64((__m128i *)(void *)(d + ch * P), lo);
+        _mm_storel_epi64((__m128i *)(void *)(d + (ch + 1) * P), _mm_unpackhi_epi64(lo, lo));
+        _mm_storel_epi64((__m128i *)(void *)(d + (ch + 2) * P), hi);
+        _mm_storel_epi64((__m128i *)(void *)(d + (ch + 3) * P), _mm_unpackhi_epi64(hi, hi));
+    }
+}
+#endif
+
+#ifdef QCC_AVX512
+/* r[t] = bytes s[k * HW + t] ^ flip for k < 16 (16 channel planes of 16 pixels as 16
+ * pixels of 16 channels): a 16 x 16 byte transpose by four unpack rounds. */
+static inline void qcc_transpose16(const unsigned char *s, int32_t HW, int32_t flip, __m128i *r)
+{
+    const __m128i f = _mm_set1_epi8((char)flip);
+    __m128i a[16], b[16];
+    int32_t k, h;
+    for (k = 0; k < 16; k++) {
+        a[k] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + k * HW)), f);
+    }
+    /* b[8h + k]: pixels 8h..8h+7, channel pairs (2k, 2k + 1). */
+    for (k = 0; k < 8; k++) {
+        b[k] = _mm_unpacklo_epi8(a[2 * k], a[2 * k + 1]);
+        b[k + 8] = _mm_unpackhi_epi8(a[2 * k], a[2 * k + 1]);
+    }
+    /* a[8h + k]: pixels 8h..8h+3, channels 4k..4k+3; a[8h + 4 + k]: pixels 8h+4..8h+7. */
+    for (h = 0; h < 2; h++) {
+        for (k = 0; k < 4; k++) {
+            a[8 * h + k] = _mm_unpacklo_epi16(b[8 * h + 2 * k], b[8 * h + 2 * k + 1]);
+            a[8 * h + 4 + k] = _mm_unpackhi_epi16(b[8 * h + 2 * k], b[8 * h + 2 * k + 1]);
+        }
+    }
+    /* Per group g of 4 pixels (a[g..g+3]): b[g] pixels 0, 1 x channels 0..7, b[g + 1]
+     * pixels 2, 3; b[g + 2], b[g + 3] the same pixels x channels 8..15. */
+    for (h = 0; h < 16; h += 4) {
+        b[h] = _mm_unpacklo_epi32(a[h], a[h + 1]);
+        b[h + 1] = _mm_unpackhi_epi32(a[h], a[h + 1]);
+        b[h + 2] = _mm_unpacklo_epi32(a[h + 2], a[h + 3]);
+        b[h + 3] = _mm_unpackhi_epi32(a[h + 2], a[h + 3]);
+        r[h] = _mm_unpacklo_epi64(b[h], b[h + 2]);
+        r[h + 1] = _mm_unpackhi_epi64(b[h], b[h + 2]);
+        r[h + 2] = _mm_unpacklo_epi64(b[h + 1], b[h + 3]);
+        r[h + 3] = _mm_unpackhi_epi64(b[h + 1], b[h + 3]);
+    }
+}
+#endif
+
 static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
 {
     const int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], KH = p[5], KW = p[6];
@@ -1079,7 +1186,7 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
     const int32_t PT = p[13], PL = p[14], G = p[15], CG = p[16], MG = p[17];
     const int32_t KT = p[18], ZPX = p[19], FLIP = p[20], REQ = p[21];
     const int32_t ZPY = p[22], LO = p[23], HI = p[24], MODE = p[25], HP = p[26], WP = p[27];
-    const int32_t CP = p[28], MB = p[29];
+    const int32_t CP = p[28], MB = p[29], PS = p[30];
     const unsigned char *x = (const unsigned char *)in[0].p;
     const int8_t *wt = (const int8_t *)in[1].p;
     const int32_t *bias = (const int32_t *)in[2].p;
@@ -1090,36 +1197,88 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
     const int32_t P = OH * OW, BS = KT * 64;
     int32_t b, gi, ob, p0, t, j, k;
     int32_t acc[6 * 64];
-    unsigned char q[6 * 64];
+    unsigned char q[8 * 64];
     int32_t off[6];
     (void)ty;
+    for (j = 0; j < 8 * 64; j++) {
+        q[j] = 0;
+    }
     for (b = 0; b < N; b++) {
         for (gi = 0; gi < G; gi++) {
             int32_t c, iy, ix;
-            /* Padded NHWC copy of this group's channels. */
-            for (k = 0; k < HP * WP * CP; k++) {
-                xp[k] = (unsigned char)ZPX;
+            /* Padded NHWC copy of this group's channels. The zero point goes to the border
+             * pixels only when the copy writes every byte of the interior (PS = CG), and
+             * everywhere otherwise (and once to the bytes past the image). */
+            if (PS == CG) {
+                const int32_t row = WP * PS;
+                for (k = 0; k < PT * row; k++) {
+                    xp[k] = (unsigned char)ZPX;
+                }
+                for (iy = PT; iy < PT + H; iy++) {
+                    unsigned char *r = xp + iy * row;
+                    for (k = 0; k < PL * PS; k++) {
+                        r[k] = (unsigned char)ZPX;
+                    }
+                    for (k = (PL + W) * PS; k < row; k++) {
+                        r[k] = (unsigned char)ZPX;
+                    }
+                }
+                for (k = (PT + H) * row; k < HP * row + CP; k++) {
+                    xp[k] = (unsigned char)ZPX;
+                }
+            } else {
+                for (k = 0; k < HP * WP * PS + CP; k++) {
+                    xp[k] = (unsigned char)ZPX;
+                }
             }
+            c = 0;
+#ifdef QCC_AVX512
+            /* Sixteen channels x 16 pixels at a time (in row-major pixel order). */
+            for (; c + 16 <= CG; c += 16) {
+                const unsigned char *s0 = x + (b * C + gi * CG + c) * H * W;
+                int32_t i = 0, py = 0, px = 0;
+                __m128i r[16];
+                for (; i + 16 <= H * W; i += 16) {
+                    qcc_transpose16(s0 + i, H * W, FLIP, r);
+                    for (t = 0; t < 16; t++) {
+                        _mm_storeu_si128((__m128i *)(void *)(xp + ((py + PT) * WP + PL + px) * PS + c), r[t]);
+                        if (++px == W) {
+                            px = 0;
+                            py++;
+                        }
+                    }
+                }
+                for (; i < H * W; i++) {
+                    for (k = 0; k < 16; k++) {
+                        xp[((py + PT) * WP + PL + px) * PS + c + k] = (unsigned char)(s0[k * H * W + i] ^ FLIP);
+                    }
+                    if (++px == W) {
+                        px = 0;
+                        py++;
+                    }
+                }
+            }
+#endif
             /* Four channels at a time (adjacent byte stores that compilers merge). */
-            for (c = 0; c + 4 <= CG; c += 4) {
+            for (; c + 4 <= CG; c += 4) {
                 const unsigned char *s0 = x + (b * C + gi * CG + c) * H * W;
                 const unsigned char *s1 = s0 + H * W, *s2 = s1 + H * W, *s3 = s2 + H * W;
                 for (iy = 0; iy < H; iy++) {
-                    unsigned char *dst = xp + ((iy + PT) * WP + PL) * CP + c;
+                    unsigned char *dst = xp + ((iy + PT) * WP + PL) * PS + c;
                     for (ix = 0; ix < W; ix++) {
-                        dst[ix * CP] = (unsigned char)(s0[iy * W + ix] ^ FLIP);
-                        dst[ix * CP + 1] = (unsigned char)(s1[iy * W + ix] ^ FLIP);
-                        dst[ix * CP + 2] = (unsigned char)(s2[iy * W + ix] ^ FLIP);
-                        dst[ix * CP + 3] = (unsigned char)(s3[iy * W + ix] ^ FLIP);
+                        dst[ix * PS] = (unsigned char)(s0[iy * W + ix] ^ FLIP);
+                        dst[ix * PS + 1] = (unsigned char)(s1[iy * W + ix] ^ FLIP);
+                        dst[ix * PS + 2] = (unsigned char)(s2[iy * W + ix] ^ FLIP);
+                        dst[ix * PS + 3] = (unsigned char)(s3[iy * W + ix] ^ FLIP);
                     }
                 }
             }
             for (; c < CG; c++) {
                 const unsigned char *src = x + (b * C + gi * CG + c) * H * W;
                 for (iy = 0; iy < H; iy++) {
-                    unsigned char *dst = xp + ((iy + PT) * WP + PL) * CP + c;
+                    unsigned char *dst = xp + ((iy + PT) * WP + PL) * PS + c;
                     for (ix = 0; ix < W; ix++) {
-                        dst[ix * CP] = (unsigned char)(src[iy * W + ix] ^ FLIP);
+                        dst[ix * PS] = (unsigned char)(src[iy * W + ix] ^ FLIP);
                     }
                 }
             }
@@ -1132,7 +1291,7 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
                     const int32_t np = P - p0 < 6 ? P - p0 : 6;
                     for (t = 0; t < 6; t++) {
                         if (t < np) {
-                            off[t] = (oy * SH * WP + ox * SW) * CP;
+                            off[t] = (oy * SH * WP + ox * SW) * PS;
                             if (++ox == OW) {
                                 ox = 0;
                                 oy++;
@@ -1141,13 +1300,24 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
                             off[t] = off[np - 1];
                         }
                     }
-                    qcc_conv_tile(xp, off, w, BS, nb, KH, KW, DH * WP * CP, DW * CP, CP, acc);
+                    qcc_conv_tile(xp, off, w, BS, nb, KH, KW, DH * WP * PS, DW * PS, CP, acc);
                     {
                         const int32_t ch = gi * MG + ob * 16, o = (b * M + ch) * P + p0;
                         if (REQ) {
                             qcc_conv_rq_tile(acc, np, nch, bias + ch, m0 + ch, sh + ch, ZPY, LO, HI, MODE, q);
+                            j = 0;
+#ifdef QCC_AVX512
+                            /* Full tiles with 2 bytes of the plane left after them: 16
+                             * channels x 8 pixels transposed in registers, 8-byte stores
+                             * whose last 2 bytes the next tile rewrites. */
+                            if (np == 6 && p0 + 8 <= P) {
+                                for (; j + 16 <= nch; j += 16) {
+                                    qcc_scatter16x6(q + j, yb + o + j * P, P);
+                                }
+                            }
+#endif
                             if (np == 6) {
-                                for (j = 0; j < nch; j++) {
+                                for (; j < nch; j++) {
                                     unsigned char *d = yb + o + j * P;
                                     d[0] = q[j];
                                     d[1] = q[64 + j];
@@ -1179,19 +1349,6 @@ static void k_conv_u8s8(const qcc_in *in, void *y, int ty, const int32_t *p)
 }
 
 //@ add_u8
-#ifdef QCC_AVX512
-/* A qcc_mult_of broadcast to 8 lanes (qcc_mult8). */
-static inline qcc_mult8 qcc_mult8_of(int32_t m0, int32_t shift)
-{
-    const qcc_mult m = qcc_mult_of(m0, shift);
-    qcc_mult8 r;
-    r.left = _mm512_set1_epi64(shift < 0 ? (-shift > 32 ? 32 : -shift) : 0);
-    r.m0 = _mm512_set1_epi64(m.m0);
-    r.half = _mm512_set1_epi64(m.half);
-    r.rs = _mm512_set1_epi64(m.rs);
-    return r;
-}
-#endif
 
 /* k_add for 8-bit operands of one shape (backends::program::Kernel::AddU8), vectorizable. */
 static void k_add_u8(const qcc_in *in, void *y, int ty, const int32_t *p)
@@ -1207,26 +1364,23 @@ static void k_add_u8(const qcc_in *in, void *y, int ty, const int32_t *p)
     int32_t i = 0;
     (void)ty;
 #ifdef QCC_AVX512
-    {
-        const qcc_mult8 va = qcc_mult8_of(p[5], p[6]), vb = qcc_mult8_of(p[7], p[8]);
-        const qcc_mult8 vo = qcc_mult8_of(p[9], p[10]);
-        const __m512i i32max = _mm512_set1_epi64(INT32_MAX), i32min = _mm512_set1_epi64(INT32_MIN);
-        const __m512i sl = _mm512_set1_epi64(SHIFT > 32 ? 32 : SHIFT);
-        const __m512i fa = _mm512_set1_epi64(FA), fb = _mm512_set1_epi64(FB);
-        const __m512i za = _mm512_set1_epi64(ZPA), zb = _mm512_set1_epi64(ZPB), zy = _mm512_set1_epi64(ZPY);
-        const __m512i lo = _mm512_set1_epi64(LO), hi = _mm512_set1_epi64(HI);
-        for (; i + 8 <= NUMEL; i += 8) {
-            __m512i xa = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(a + i)));
-            __m512i xb = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(b + i)));
-            __m512i s;
-            xa = _mm512_sllv_epi64(_mm512_sub_epi64(_mm512_xor_si512(xa, fa), za), sl);
-            xb = _mm512_sllv_epi64(_mm512_sub_epi64(_mm512_xor_si512(xb, fb), zb), sl);
-            xa = _mm512_min_epi64(_mm512_max_epi64(xa, i32min), i32max);
-            xb = _mm512_min_epi64(_mm512_max_epi64(xb, i32min), i32max);
-            s = _mm512_add_epi64(qcc_rq8(xa, va, MODE), qcc_rq8(xb, vb, MODE));
-            s = _mm512_min_epi64(_mm512_max_epi64(s, i32min), i32max);
-            s = qcc_clamp8(_mm512_add_epi64(qcc_rq8(s, vo, MODE), zy), lo, hi);
-            _mm_storel_epi64((__m128i *)(void *)(yb + i), _mm512_cvtepi64_epi8(s));
+    /* 16 bytes in i32 lanes when lo - zp and hi - zp fit i32 (always for 8-bit outputs). */
+    if (ZPY >= -0x40000000 && ZPY <= 0x40000000 && LO >= -0x40000000 && LO <= 0x40000000 &&
+        HI >= -0x40000000 && HI <= 0x40000000) {
+        const qcc_mult16 va = qcc_mult16_of(_mm512_set1_epi32(p[5]), _mm512_set1_epi32(p[6]));
+        const qcc_mult16 vb = qcc_mult16_of(_mm512_set1_epi32(p[7]), _mm512_set1_epi32(p[8]));
+        const qcc_mult16 vo = qcc_mult16_of(_mm512_set1_epi32(p[9]), _mm512_set1_epi32(p[10]));
+        const __m512i sl = _mm512_set1_epi32(SHIFT > 32 ? 32 : SHIFT);
+        const __m512i fa = _mm512_set1_epi32(FA), fb = _mm512_set1_epi32(FB);
+        const __m512i za = _mm512_set1_epi32(ZPA), zb = _mm512_set1_epi32(ZPB), zy = _mm512_set1_epi32(ZPY);
+        const __m512i loz = _mm512_set1_epi32(LO - ZPY), hiz = _mm512_set1_epi32(HI - ZPY);
+        for (; i + 16 <= NUMEL; i += 16) {
+            __m512i xa = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(a + i)));
+            __m512i xb = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(b + i)));
+            xa = qcc_shl_sat16(_mm512_sub_epi32(_mm512_xor_si512(xa, fa), za), sl);
+            xb = qcc_shl_sat16(_mm512_sub_epi32(_mm512_xor_si512(xb, fb), zb), sl);
+            xa = qcc_adds16(qcc_rq16(xa, va, MODE), qcc_rq16(xb, vb, MODE));
+            _mm_storeu_si128((__m128i *)(void *)(yb + i), qcc_out16(qcc_rq16(xa, vo, MODE), loz, hiz, zy));
         }
     }
 #endif

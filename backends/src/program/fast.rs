@@ -136,9 +136,20 @@ impl Builder<'_> {
         let (pt, pl) = (two(&a.pads, 0, 0), two(&a.pads, 1, 0));
         let (nb, c, m, group) = (xd[0], xd[1], yd[1], a.group.max(1));
         let (cg, mg) = (c / group, m / group);
-        let c4 = cg.div_ceil(4).max(1);
-        let cp = 4 * c4;
-        let kt = kh * kw * c4;
+        // Channel-padded taps: `cp` bytes per tap and per pixel of the padded image. Dense
+        // rows (channel counts that are not multiples of 4 with unit dilation along x, as
+        // conv1's 3 channels): the image keeps `cg` bytes per pixel and one tap is a whole
+        // kernel row of `kw * cg` bytes padded to `cp`, so the padding costs 3 bytes per row
+        // instead of per tap.
+        let dense = cg % 4 != 0 && dw == 1 && kw > 1 && (kw * cg).div_ceil(4) < kw * cg.div_ceil(4);
+        let (cp, ps, taps_x) = if dense {
+            (4 * (kw * cg).div_ceil(4), cg, 1)
+        } else {
+            let cp = 4 * cg.div_ceil(4).max(1);
+            (cp, cp, kw)
+        };
+        let c4 = cp / 4;
+        let kt = kh * taps_x * c4;
         let mb = mg.div_ceil(OC_BLOCK).max(1);
         let zpx = self.zp(n, x)? + flip;
         if !(0..=255).contains(&zpx)
@@ -150,8 +161,9 @@ impl Builder<'_> {
         // The padded NHWC image holds every tap of every output.
         let hp = (h + pt).max((oh - 1) * sh + (kh - 1) * dh + 1);
         let wp = (wdt + pl).max((ow - 1) * sw + (kw - 1) * dw + 1);
-        // Weights [G][MB][KT][16][4]: k4 step `(ky * KW + kx) * C4 + c / 4`, lane `oc % 16`,
-        // byte `c % 4`; zeros past `MG` and `CG`. The folded bias.
+        // Weights [G][MB][KT][16][4]: k4 step `k / 4` of byte `k = (ky * KW + kx) * CP + c`
+        // (dense rows: `ky * CP + kx * CG + c`), lane `oc % 16`, byte `k % 4`; zeros past
+        // `MG` and `CG`. The folded bias.
         let mut packed = vec![0i32; group * mb * kt * OC_BLOCK * 4];
         let mut sums = vec![0i64; m];
         for oc in 0..m {
@@ -161,8 +173,13 @@ impl Builder<'_> {
                 for ky in 0..kh {
                     for kx in 0..kw {
                         let v = wv[((oc * cg + ci) * kh + ky) * kw + kx];
-                        let k4 = (ky * kw + kx) * c4 + ci / 4;
-                        packed[((blk * kt + k4) * OC_BLOCK + lane) * 4 + ci % 4] = v;
+                        // Byte `k` of the taps' k order (tap-major, then bytes of a tap).
+                        let k = if dense {
+                            ky * cp + kx * cg + ci
+                        } else {
+                            (ky * kw + kx) * cp + ci
+                        };
+                        packed[((blk * kt + k / 4) * OC_BLOCK + lane) * 4 + k % 4] = v;
                         sums[oc] += i64::from(v);
                     }
                 }
@@ -191,7 +208,8 @@ impl Builder<'_> {
             dtype: DType::I8,
             numel: group * mb * kt * OC_BLOCK * 4,
         };
-        let scratch_bytes = round_up(hp * wp * cp, 64);
+        // A dense row may read up to 3 bytes past the image (they meet zero weights).
+        let scratch_bytes = round_up(hp * wp * ps + cp, 64);
         self.scratch = self.scratch.max(scratch_bytes);
         let scratch = Operand {
             loc: Loc::Arena(round_up(self.plan.arena_bytes, ARENA_ALIGN)),
@@ -212,13 +230,13 @@ impl Builder<'_> {
         };
         let ins = vec![xo, wo, bias_o, self.table(m0), self.table(shift), scratch];
         let p = [
-            nb, c, h, wdt, m, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, group, cg, mg, kt,
+            nb, c, h, wdt, m, kh, taps_x, oh, ow, sh, sw, dh, dw, pt, pl, group, cg, mg, kt,
         ]
         .into_iter()
         .map(to_i32)
         .chain([zpx, flip])
         .chain(req)
-        .chain([hp, wp, cp, mb].into_iter().map(to_i32))
+        .chain([hp, wp, cp, mb, ps].into_iter().map(to_i32))
         .collect();
         self.call(n, Kernel::ConvU8S8, ins, out, p);
         Ok(true)

@@ -230,3 +230,234 @@ fn weight_rows_reorder_the_packed_blocks_tap_major() {
         }
     }
 }
+
+/// Edge and pseudo-random i32 values for the requantize lane tests.
+fn edge_i32() -> Vec<i32> {
+    let mut v = vec![
+        i32::MIN,
+        i32::MIN + 1,
+        i32::MAX,
+        i32::MAX - 1,
+        0,
+        1,
+        -1,
+        2,
+        -2,
+        3,
+        -3,
+    ];
+    for k in [7, 15, 16, 29, 30] {
+        let p = 1i32 << k;
+        v.extend([p, p - 1, p + 1, -p, -p - 1, -p + 1]);
+    }
+    let mut s = 0x2545_f491_u32;
+    for _ in 0..16 {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        v.push(s as i32 >> (s % 24));
+    }
+    v
+}
+
+/// Builds and runs a C harness of the prelude's `fast` section that prints, for every
+/// (acc, m0, shift) case, mode and (zp, lo, hi) triple, the portable `qcc_rq` and (when the
+/// compiler targets AVX-512 VNNI) the 16-lane `qcc_rq16`/`qcc_out16`/`qcc_adds16` results;
+/// returns the printed lines, or None when no C compiler runs here.
+fn run_lane_harness(
+    cases: &[(i32, i32, i32)],
+    outs: &[(i32, i32, i32)],
+    native: bool,
+) -> Option<(bool, Vec<i64>)> {
+    use std::fmt::Write as _;
+    let mut src = String::from("#include <stdint.h>\n#include <stdio.h>\n");
+    for (name, body) in crate::kernel_sections(crate::c::PRELUDE) {
+        if name == "base" || name == "arith" || name == "fast" {
+            src.push_str(body);
+        }
+    }
+    let n = cases.len().div_ceil(16) * 16;
+    let col = |f: &dyn Fn(&(i32, i32, i32)) -> i32| {
+        let mut s = String::new();
+        for i in 0..n {
+            let _ = write!(s, "{},", f(&cases[i.min(cases.len() - 1)]) as i64);
+        }
+        s
+    };
+    let _ = writeln!(src, "static const int64_t A[{n}] = {{{}}};", col(&|c| c.0));
+    let _ = writeln!(src, "static const int64_t M[{n}] = {{{}}};", col(&|c| c.1));
+    let _ = writeln!(src, "static const int64_t S[{n}] = {{{}}};", col(&|c| c.2));
+    let trip: String = outs
+        .iter()
+        .map(|o| format!("{},{},{},", o.0, o.1, o.2))
+        .collect();
+    let _ = writeln!(
+        src,
+        "static const int32_t O[] = {{{trip}}};\n#define NO {}",
+        outs.len()
+    );
+    src.push_str(&format!(
+        r#"
+int main(void)
+{{
+    int32_t i, l, mode, o;
+    int32_t a[16], m[16], s[16];
+#ifdef QCC_AVX512
+    printf("1\n");
+#else
+    printf("0\n");
+#endif
+    for (mode = 0; mode < 2; mode++) {{
+        for (i = 0; i < {n}; i += 16) {{
+            for (l = 0; l < 16; l++) {{
+                a[l] = (int32_t)A[i + l];
+                m[l] = (int32_t)M[i + l];
+                s[l] = (int32_t)S[i + l];
+                printf("%lld\n", (long long)qcc_rq(a[l], qcc_mult_of(m[l], s[l]), mode));
+            }}
+#ifdef QCC_AVX512
+            {{
+                const __m512i v = _mm512_loadu_si512((const void *)a);
+                const qcc_mult16 q = qcc_mult16_of(_mm512_loadu_si512((const void *)m), _mm512_loadu_si512((const void *)s));
+                const __m512i r = qcc_rq16(v, q, mode);
+                int32_t out[16];
+                unsigned char b[16];
+                _mm512_storeu_si512((void *)out, r);
+                for (l = 0; l < 16; l++) {{
+                    printf("%d\n", out[l]);
+                }}
+                for (o = 0; o < NO; o++) {{
+                    const int32_t zp = O[3 * o], lo = O[3 * o + 1], hi = O[3 * o + 2];
+                    _mm_storeu_si128((__m128i *)(void *)b, qcc_out16(r, _mm512_set1_epi32(lo - zp), _mm512_set1_epi32(hi - zp), _mm512_set1_epi32(zp)));
+                    for (l = 0; l < 16; l++) {{
+                        printf("%d\n", b[l]);
+                    }}
+                }}
+                _mm512_storeu_si512((void *)out, qcc_adds16(v, _mm512_loadu_si512((const void *)m)));
+                for (l = 0; l < 16; l++) {{
+                    printf("%d\n", out[l]);
+                }}
+            }}
+#endif
+        }}
+    }}
+    return 0;
+}}
+"#
+    ));
+    let dir = std::env::temp_dir().join(format!("qcc-lanes-{}-{native}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let c = dir.join("h.c");
+    let exe = dir.join("h");
+    std::fs::write(&c, src).ok()?;
+    let mut cmd = std::process::Command::new("gcc");
+    cmd.args(["-std=c99", "-O2"]);
+    if native {
+        cmd.arg("-march=native");
+    }
+    let st = cmd.arg(&c).arg("-o").arg(&exe).status().ok()?;
+    assert!(st.success(), "the lane harness does not compile");
+    let out = std::process::Command::new(&exe).output().ok()?;
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).ok()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut lines = text.lines().map(|l| l.parse::<i64>().unwrap());
+    let avx = lines.next()? == 1;
+    Some((avx, lines.collect()))
+}
+
+#[test]
+fn requantize_lanes_equal_ir_requantize_on_edge_values() {
+    use ir::arith::requantize;
+    let accs = edge_i32();
+    let mut m0s = vec![
+        0,
+        1,
+        1 << 30,
+        (1 << 30) + 1,
+        i32::MAX,
+        i32::MAX - 1,
+        0x5a82_7999,
+        -1,
+        i32::MIN,
+    ];
+    m0s.extend(edge_i32().into_iter().skip(40).take(4));
+    let mut cases = Vec::new();
+    for &m0 in &m0s {
+        for shift in -34..=40 {
+            for &a in &accs {
+                cases.push((a, m0, shift));
+            }
+        }
+    }
+    let outs = [
+        (0, 0, 255),
+        (-128, -128, 127),
+        (3, 10, 200),
+        (7, 200, 100),
+        (-5, 0, 6),
+    ];
+    let modes = [RoundingMode::HalfUp, RoundingMode::HalfAwayFromZero];
+    let n = cases.len().div_ceil(16) * 16;
+    let case = |i: usize| cases[i.min(cases.len() - 1)];
+    let mut checked_avx = false;
+    for native in [false, true] {
+        let Some((avx, vals)) = run_lane_harness(&cases, &outs, native) else {
+            return;
+        };
+        let mut it = vals.into_iter();
+        for mode in modes {
+            for i in (0..n).step_by(16) {
+                let want = |l: usize, zp: i32, lo: i32, hi: i32| {
+                    let (a, m0, shift) = case(i + l);
+                    requantize(a, QuantizedMultiplier { m0, shift }, zp, lo, hi, mode)
+                };
+                for l in 0..16 {
+                    let got = it.next().unwrap();
+                    assert_eq!(
+                        got,
+                        i64::from(want(l, 0, i32::MIN, i32::MAX)),
+                        "qcc_rq {:?} {mode:?}",
+                        case(i + l)
+                    );
+                }
+                if !avx {
+                    continue;
+                }
+                for l in 0..16 {
+                    let got = it.next().unwrap();
+                    assert_eq!(
+                        got,
+                        i64::from(want(l, 0, i32::MIN, i32::MAX)),
+                        "qcc_rq16 {:?} {mode:?}",
+                        case(i + l)
+                    );
+                }
+                for &(zp, lo, hi) in &outs {
+                    for l in 0..16 {
+                        let got = it.next().unwrap();
+                        let w = i64::from(want(l, zp, lo, hi) as u8);
+                        assert_eq!(
+                            got,
+                            w,
+                            "qcc_out16 {:?} {:?} {mode:?}",
+                            case(i + l),
+                            (zp, lo, hi)
+                        );
+                    }
+                }
+                for l in 0..16 {
+                    let (a, b, _) = case(i + l);
+                    let s = (i64::from(a) + i64::from(b))
+                        .clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+                    assert_eq!(it.next().unwrap(), s, "qcc_adds16 {a} {b}");
+                }
+            }
+        }
+        assert!(it.next().is_none());
+        checked_avx |= avx;
+    }
+    // On this project's machines (AVX-512 VNNI) the lane forms must have been checked.
+    let vnni = std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|c| c.contains("avx512_vnni"));
+    assert_eq!(checked_avx, vnni);
+}
