@@ -31,7 +31,7 @@
 
 use super::{Builder, Kernel, Loc, Operand, tensor_i32, to_i32};
 use crate::EmitError;
-use ir::{DType, NodeId, Op, QuantGranularity, ValueId};
+use ir::{DType, NodeId, QuantGranularity, ValueId};
 use passes::plan_memory::ARENA_ALIGN;
 
 /// Output channels per packed weight block (one 512-bit vector of i32 accumulators).
@@ -185,7 +185,7 @@ impl Builder<'_> {
                 }
             }
         }
-        let fused = self.fusable_requant(y, m)?;
+        let fused = self.fusable_requant(n, y, m)?;
         // A fused accumulator the kernel cannot requantize goes to the generic epilogue.
         if fused.is_none() && self.plan.is_fused(y) {
             return Ok(false);
@@ -244,59 +244,30 @@ impl Builder<'_> {
 
     /// The requantize that can be fused after a conv with i32 result `y` of `m` channels:
     /// `y` is one of the plan's fused accumulators (so the result is live from the conv on
-    /// and overlaps nothing the conv reads) and the result is 8-bit.
-    fn fusable_requant(&self, y: ValueId, m: usize) -> Result<Option<Fused>, EmitError> {
-        let g = self.g;
-        if !self.plan.is_fused(y) {
-            return Ok(None);
-        }
-        let users = g.users(y);
-        let [(r, 0)] = users.as_slice() else {
+    /// and overlaps nothing the conv reads; its tables come from [`Builder::epilogue`]) and
+    /// the result is 8-bit. The tables are widened to one entry per output channel.
+    fn fusable_requant(&self, n: NodeId, y: ValueId, m: usize) -> Result<Option<Fused>, EmitError> {
+        let Some(e) = self.epilogue(n, y)? else {
             return Ok(None);
         };
-        let Op::Requant(ra) = &g.node(*r).op else {
-            return Ok(None);
-        };
-        let out_v = g.node(*r).outputs[0];
-        if g.outputs.contains(&y) || !matches!(g.ty(out_v).dtype, DType::U8 | DType::I8) {
+        if !matches!(self.g.ty(e.out_v).dtype, DType::U8 | DType::I8) {
             return Ok(None);
         }
-        let per_channel = ra.multipliers.len() == m && ra.axis == 1;
-        if !(ra.multipliers.len() == 1 || per_channel) {
-            return Ok(None);
-        }
-        let out = self.out_operand(*r, out_v)?;
-        let zp_in = match g.ty(y).quant.as_ref().map(|q| &q.granularity) {
-            None => vec![0; m],
-            Some(QuantGranularity::PerTensor { zero_point, .. }) => vec![*zero_point; m],
-            Some(QuantGranularity::PerAxis {
-                axis, zero_points, ..
-            }) => {
-                if zero_points.iter().all(|&z| z == 0) {
-                    vec![0; m]
-                } else if *axis == 1 && zero_points.len() == m {
-                    zero_points.clone()
-                } else {
-                    return Ok(None);
-                }
-            }
-        };
-        let pick = |f: fn(&ir::arith::QuantizedMultiplier) -> i32| -> Vec<i32> {
+        let widen = |v: &[i32]| -> Vec<i32> {
             (0..m)
-                .map(|c| f(&ra.multipliers[if per_channel { c } else { 0 }]))
+                .map(|c| v[if e.per_channel { c } else { 0 }])
                 .collect()
         };
-        let zp_out = self.zp(*r, out_v)?;
         Ok(Some(Fused {
-            node: *r,
-            out,
-            m0: pick(|q| q.m0),
-            shift: pick(|q| q.shift),
-            zp_in,
-            zp_out,
-            lo: ra.lo,
-            hi: ra.hi,
-            mode: super::mode_code(ra.rounding),
+            node: e.node,
+            out: self.out_operand(e.node, e.out_v)?,
+            m0: widen(&e.m0),
+            shift: widen(&e.shift),
+            zp_in: widen(&e.zp_in),
+            zp_out: e.zp_out,
+            lo: e.lo,
+            hi: e.hi,
+            mode: e.mode,
         }))
     }
 }
