@@ -69,6 +69,16 @@ pub enum ScalesArg {
     Pow2,
 }
 
+/// How conv/gemm weights become integers (`--weight-rounding`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WeightRoundingArg {
+    /// Each weight to its nearest integer step.
+    Nearest,
+    /// Chosen on the calibration batch by the `optimize-weights` pass (error feedback and
+    /// least-squares compensation of the quantized inputs).
+    Optimized,
+}
+
 /// qcc: a quantizing compiler for convolutional networks.
 #[derive(Parser, Debug)]
 #[command(name = "qcc", version, about, long_about = None)]
@@ -113,6 +123,11 @@ pub struct Cli {
     /// Scales: free f32 scales, or powers of two (requantization is a rounding shift).
     #[arg(long, value_enum, default_value = "float")]
     pub scales: ScalesArg,
+    /// How conv/gemm weights are rounded. Default: `optimized` when some weight or
+    /// activation is narrower than 8 bits (--weight-bits, --activation-bits, --precision),
+    /// else `nearest`.
+    #[arg(long = "weight-rounding", value_enum)]
+    pub weight_rounding: Option<WeightRoundingArg>,
     /// Output file; stdout when absent (for text outputs).
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
@@ -296,6 +311,15 @@ pub fn pass_ctx(cli: &Cli) -> Result<passes::PassCtx, CompileError> {
         })?,
         (_, None) => ir::arith::RoundingMode::HalfUp,
     };
+    let (layers, auto) = match cli
+        .precision
+        .as_deref()
+        .map(crate::precision::PrecisionArg::parse)
+    {
+        Some(crate::precision::PrecisionArg::File(p)) => (read_precision(&p)?, false),
+        Some(crate::precision::PrecisionArg::Auto) => (BTreeMap::new(), true),
+        None => (BTreeMap::new(), false),
+    };
     Ok(passes::PassCtx {
         verify_each: cli.verify_each,
         calibration: passes::CalibrationMethod(method),
@@ -311,13 +335,24 @@ pub fn pass_ctx(cli: &Cli) -> Result<passes::PassCtx, CompileError> {
                 ScalesArg::Float => passes::ScaleMode::Float,
                 ScalesArg::Pow2 => passes::ScaleMode::Pow2,
             },
-            layers: match cli
-                .precision
-                .as_deref()
-                .map(crate::precision::PrecisionArg::parse)
-            {
-                Some(crate::precision::PrecisionArg::File(p)) => read_precision(&p)?,
-                Some(crate::precision::PrecisionArg::Auto) | None => BTreeMap::new(),
+            layers: layers.clone(),
+            weight_rounding: match cli.weight_rounding {
+                Some(WeightRoundingArg::Nearest) => passes::WeightRounding::Nearest,
+                Some(WeightRoundingArg::Optimized) => passes::WeightRounding::Optimized,
+                None => {
+                    let narrow = |b: Option<u32>| b.is_some_and(|b| b < 8);
+                    let below_8 = auto
+                        || cli.weight_bits < 8
+                        || cli.activation_bits < 8
+                        || layers
+                            .values()
+                            .any(|l| narrow(l.weight_bits) || narrow(l.activation_bits));
+                    if below_8 {
+                        passes::WeightRounding::Optimized
+                    } else {
+                        passes::WeightRounding::Nearest
+                    }
+                }
             },
         },
         rounding,
@@ -502,7 +537,8 @@ pub fn compile(cli: &Cli) -> Result<Compiled, CompileError> {
             r.apply_ranges(&mut g);
             precision = Some(r);
         }
-        // insert-qdq, fuse-activations: the rest of `passes::pipelines::QUANTIZE`.
+        // insert-qdq, fuse-activations, optimize-weights: the rest of
+        // `passes::pipelines::QUANTIZE`.
         run_passes(&mut g, &passes::pipelines::QUANTIZE[1..], cli, ctx.clone())?;
     }
     let qdq = g.clone();

@@ -9,7 +9,9 @@
 //!    range. Fusing a Relu/Clip into its producer is the job of the next pass,
 //!    `fuse-activations`, which removes the producer's pair again.
 //! 2. Constant operands: weights of Conv/ConvTranspose/Gemm/MatMul become symmetric integer
-//!    constants (per output channel when `QuantConfig::per_channel`) followed by `dequantize`;
+//!    constants (per output channel when `QuantConfig::per_channel`) followed by `dequantize`
+//!    (under `WeightRounding::Optimized`, Conv and Gemm weights stay float constants followed
+//!    by `quantize -> dequantize`, with the same parameters, for `optimize-weights`);
 //!    biases become i32 constants in the accumulator scale; Gemm's `alpha` and `beta` are
 //!    folded into them first. Constant operands of Add/Mul are quantized like activations.
 //! 3. Every value with parameters gets `quantize -> dequantize`, and all its uses (graph
@@ -21,7 +23,7 @@
 use crate::quant_params::{
     activation_params, activation_params_in, quantize_bias, quantize_weights_in, scales,
 };
-use crate::{PassCtx, PassError, PassStats};
+use crate::{PassCtx, PassError, PassStats, WeightRounding};
 use ir::{
     ConstAttrs, DType, Graph, NodeId, Op, Phase, QuantParams, Tensor, TensorType, ValueId,
     ValueRange,
@@ -193,6 +195,29 @@ fn dequantized_const(g: &mut Graph, t: Tensor, p: QuantParams, name: &str) -> Va
     g.add_simple(Op::Dequantize, vec![c], TensorType::f32(shape), name)
 }
 
+/// `const(f32) -> quantize -> dequantize`, returning the dequantized value.
+fn quantized_float_const(
+    g: &mut Graph,
+    t: Tensor,
+    dtype: DType,
+    p: QuantParams,
+    name: &str,
+) -> ValueId {
+    let shape = t.shape.clone();
+    let c = add_const(g, t, None, name);
+    let q = g.add_simple(
+        Op::Quantize,
+        vec![c],
+        TensorType {
+            dtype,
+            shape: shape.clone(),
+            quant: Some(p),
+        },
+        name,
+    );
+    g.add_simple(Op::Dequantize, vec![q], TensorType::f32(shape), name)
+}
+
 fn scaled(t: &Tensor, k: f32) -> Tensor {
     let data = t.as_f32().unwrap_or(&[]).iter().map(|x| x * k).collect();
     Tensor::from_f32(t.shape.clone(), data)
@@ -240,7 +265,15 @@ fn quantize_constants(
                 quantize_weights_in(&w, axis, bits, ctx.quant.scales).map_err(|e| fail(n, e))?;
             let s_w = scales(&wp);
             let w_pow2 = wp.pow2;
-            let wv = dequantized_const(g, wq, wp, &node.name);
+            let optimized = ctx.quant.weight_rounding == WeightRounding::Optimized
+                && matches!(node.op, Op::Conv(_) | Op::Gemm(_));
+            let wv = if optimized {
+                // `optimize-weights` chooses the integers: keep the float weights in front of
+                // their `quantize` (the form an ONNX QDQ file has).
+                quantized_float_const(g, w, wq.dtype, wp, &node.name)
+            } else {
+                dequantized_const(g, wq, wp, &node.name)
+            };
             g.set_input(n, 1, wv);
             rewrites += 1;
             if let Some(b) = bias {

@@ -17,6 +17,7 @@ pub mod fuse_activations;
 pub mod insert_qdq;
 pub mod lower_integer;
 pub mod manager;
+pub mod optimize_weights;
 pub mod plan_memory;
 pub mod precision;
 pub mod quant_params;
@@ -89,6 +90,21 @@ pub struct QuantConfig {
     /// Per-layer overrides keyed by node name (the node that owns the weights and produces
     /// the activation). Names that match no node are an error of `insert-qdq`.
     pub layers: BTreeMap<String, LayerPrecision>,
+    /// How conv and gemm weights become integers: rounded to nearest by `insert-qdq`, or
+    /// chosen by `optimize-weights` on the calibration batch.
+    pub weight_rounding: WeightRounding,
+}
+
+/// How conv and gemm weights are rounded to their integer grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WeightRounding {
+    /// Each weight to its nearest integer step (`insert-qdq` alone; the default).
+    #[default]
+    Nearest,
+    /// `insert-qdq` leaves the float weights in front of their `quantize`, and
+    /// `optimize-weights` chooses the integers on the calibration batch (error feedback and
+    /// least-squares compensation of the quantized inputs; see that pass).
+    Optimized,
 }
 
 impl Default for QuantConfig {
@@ -100,6 +116,7 @@ impl Default for QuantConfig {
             per_channel: true,
             scales: ScaleMode::Float,
             layers: BTreeMap::new(),
+            weight_rounding: WeightRounding::Nearest,
         }
     }
 }
@@ -278,6 +295,8 @@ declare_passes! {
         "choose quantization parameters and insert quantize/dequantize around every op";
     "fuse-activations" => fuse_activations::run, Qdq -> Qdq,
         "drop the quantize/dequantize pair between a conv/gemm/matmul/add/mul and its only relu/clip";
+    "optimize-weights" => optimize_weights::run, Qdq -> Qdq,
+        "choose the integer conv/gemm weights and biases on the calibration batch (error feedback, least-squares compensation of quantized inputs)";
     "plan-memory" => plan_memory::run, Integer -> Scheduled,
         "place every integer activation in one static arena (liveness, greedy by size)";
     "lower-integer" => lower_integer::run, Qdq -> Integer,
@@ -300,7 +319,13 @@ pub mod pipelines {
     /// Clean-up of an imported float graph, before calibration.
     pub const FLOAT_CLEANUP: &[&str] = &["const-fold", "fold-batch-norm", "dead-code"];
     /// Post-training quantization of a clean float graph (needs `PassCtx::calib`): Float to
-    /// Qdq, activations fused into their producers. A QDQ model imported from a file skips
-    /// it (its quantization is the file's).
-    pub const QUANTIZE: &[&str] = &["calibrate", "insert-qdq", "fuse-activations"];
+    /// Qdq, activations fused into their producers, weights rounded as
+    /// `QuantConfig::weight_rounding` says. A QDQ model imported from a file skips it (its
+    /// quantization is the file's).
+    pub const QUANTIZE: &[&str] = &[
+        "calibrate",
+        "insert-qdq",
+        "fuse-activations",
+        "optimize-weights",
+    ];
 }

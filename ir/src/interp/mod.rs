@@ -157,6 +157,7 @@ type Observer<'a> = &'a mut dyn FnMut(ValueId, &Tensor);
 pub type InterpResult<T> = Result<T, InterpError>;
 
 pub use int::{run_int, run_int_batch, run_int_observed};
+pub use sgemm::{DMat, dgemm, gram_f64};
 
 /// Runs `g` on `inputs` (in `g.inputs` order); returns the values of `g.outputs` in order.
 pub fn run_float(g: &Graph, inputs: &[Tensor]) -> InterpResult<Vec<Tensor>> {

@@ -5,8 +5,8 @@
 //! outcome does not depend on the number of threads. With a disagreement budget the run
 //! stops after the first chunk that exceeds it (the candidate is rejected either way).
 
-use super::model::build_qdq;
-use crate::{LayerPrecision, PassCtx, PassError};
+use super::model::build_qdq_on;
+use crate::{LayerPrecision, PassCtx, PassError, WeightRounding};
 use ir::{Graph, Tensor, ValueId, ValueRange};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -144,8 +144,29 @@ impl<'a> Evaluator<'a> {
         budget: Option<f64>,
     ) -> Result<Evaluation, PassError> {
         self.runs += 1;
-        let g = build_qdq(self.calibrated, self.ctx, layers, ranges)?;
         let n = n.min(self.samples.len());
+        let optimized = self.ctx.quant.weight_rounding == WeightRounding::Optimized;
+        let (fitted, g) = if optimized && n >= 2 {
+            (Some(self.cross_fitted(&layers, ranges, n)?), None)
+        } else {
+            // Nearest rounding (or a batch too small to hold a sample out): the program
+            // built on the batch, and its outputs when fitting ran the batch anyway.
+            let (g, outs) = build_qdq_on(
+                self.calibrated,
+                self.ctx,
+                layers,
+                ranges,
+                &self.samples[..n],
+            )?;
+            let outs = outs
+                .map(|o| {
+                    o.iter()
+                        .map(|t| first_f32(t))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?;
+            (outs, Some(g))
+        };
         let chunk = (rayon::current_num_threads() * 4).max(8);
         let mut e = Evaluation {
             samples: 0,
@@ -158,7 +179,11 @@ impl<'a> Evaluator<'a> {
         let mut start = 0;
         while start < n {
             let end = (start + chunk).min(n);
-            let outs = run_first_outputs(&g, &self.samples[start..end])?;
+            let outs = match (&fitted, &g) {
+                (Some(f), _) => f[start..end].to_vec(),
+                (None, Some(g)) => run_first_outputs(g, &self.samples[start..end])?,
+                (None, None) => unreachable!("a program is built when nothing was fitted"),
+            };
             for (q, f) in outs.iter().zip(&self.float[start..end]) {
                 if argmax(q) != argmax(f) {
                     e.disagreements += 1;
@@ -189,6 +214,48 @@ impl<'a> Evaluator<'a> {
     }
 }
 
+impl Evaluator<'_> {
+    /// The first outputs of the first `n` samples when weights are fitted on the batch
+    /// (`optimize-weights`): judged on samples the fit has not seen, since a fit scored on
+    /// its own samples looks better than it is (a 3-bit classifier gemm fitted on 100
+    /// samples: 41 dB of logit SQNR on them, 30 dB on new data). Two folds, even and odd
+    /// samples: each program is fitted on one fold and run on the other.
+    fn cross_fitted(
+        &self,
+        layers: &BTreeMap<String, LayerPrecision>,
+        ranges: &[(ValueId, ValueRange)],
+        n: usize,
+    ) -> Result<Vec<Vec<f32>>, PassError> {
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); n];
+        for fold in 0..2 {
+            let (fit, judge): (Vec<usize>, Vec<usize>) = (0..n).partition(|i| i % 2 == fold);
+            let fit_samples: Vec<Vec<Tensor>> =
+                fit.iter().map(|&i| self.samples[i].clone()).collect();
+            let judge_samples: Vec<Vec<Tensor>> =
+                judge.iter().map(|&i| self.samples[i].clone()).collect();
+            let (g, _) = build_qdq_on(
+                self.calibrated,
+                self.ctx,
+                layers.clone(),
+                ranges,
+                &fit_samples,
+            )?;
+            for (i, o) in judge.iter().zip(run_first_outputs(&g, &judge_samples)?) {
+                out[*i] = o;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The first output of one sample's outputs, flattened.
+fn first_f32(outs: &[Tensor]) -> Result<Vec<f32>, PassError> {
+    outs.first()
+        .and_then(|t| t.as_f32())
+        .map(<[f32]>::to_vec)
+        .ok_or_else(|| failed("the model's first output is not f32".into()))
+}
+
 /// The first output of `g` for every sample, flattened, samples in parallel.
 fn run_first_outputs(g: &Graph, samples: &[Vec<Tensor>]) -> Result<Vec<Vec<f32>>, PassError> {
     samples
@@ -197,10 +264,7 @@ fn run_first_outputs(g: &Graph, samples: &[Vec<Tensor>]) -> Result<Vec<Vec<f32>>
         .map(|(i, s)| {
             let outs = ir::interp::run_float(g, s)
                 .map_err(|e| failed(format!("precision search, sample {i}: {e}")))?;
-            outs.first()
-                .and_then(|t| t.as_f32())
-                .map(<[f32]>::to_vec)
-                .ok_or_else(|| failed("the model's first output is not f32".into()))
+            first_f32(&outs)
         })
         .collect()
 }

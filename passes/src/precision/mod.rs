@@ -55,7 +55,7 @@ mod search;
 mod tests;
 
 pub use eval::Evaluation;
-pub use model::{Costs, Knob, KnobKind, macs, qdq_costs};
+pub use model::{Costs, Knob, KnobKind, build_qdq, macs, qdq_costs};
 pub use search::{cheapest_costs, search};
 
 use crate::LayerPrecision;

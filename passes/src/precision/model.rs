@@ -242,14 +242,31 @@ pub(crate) struct SearchSpace {
 /// Bits per knob, in [`SearchSpace::knobs`] order.
 pub(crate) type Config = Vec<u32>;
 
-/// Runs `insert-qdq` on a copy of `calibrated` with `layers` as the overrides and `ranges`
-/// replacing the calibrated clipping ranges of those values.
-pub(crate) fn build_qdq(
+/// The Qdq program of `calibrated` with `layers` as the precision overrides and `ranges`
+/// replacing the calibrated clipping ranges of those values: `insert-qdq`,
+/// `fuse-activations` and `optimize-weights` (on `ctx.calib`), as the compiler builds it.
+pub fn build_qdq(
     calibrated: &Graph,
     ctx: &PassCtx,
     layers: BTreeMap<String, LayerPrecision>,
     ranges: &[(ValueId, ValueRange)],
 ) -> Result<Graph, PassError> {
+    let samples = ctx.calib.as_deref().map_or(&[][..], |s| &s[..]);
+    Ok(build_qdq_on(calibrated, ctx, layers, ranges, samples)?.0)
+}
+
+/// Graph outputs per sample.
+pub(crate) type Outputs = Vec<Vec<Tensor>>;
+
+/// [`build_qdq`] with `optimize-weights` on `samples`; also returns the program's outputs
+/// on them when the weight optimization ran the batch.
+pub(crate) fn build_qdq_on(
+    calibrated: &Graph,
+    ctx: &PassCtx,
+    layers: BTreeMap<String, LayerPrecision>,
+    ranges: &[(ValueId, ValueRange)],
+    samples: &[Vec<Tensor>],
+) -> Result<(Graph, Option<Outputs>), PassError> {
     let mut g = calibrated.clone();
     for &(v, r) in ranges {
         g.value_mut(v).range = Some(r);
@@ -262,7 +279,8 @@ pub(crate) fn build_qdq(
     c.progress = None;
     crate::insert_qdq::run(&mut g, &c)?;
     crate::fuse_activations::run(&mut g, &c)?;
-    Ok(g)
+    let o = crate::optimize_weights::optimize(&mut g, &c, samples)?;
+    Ok((g, o.outputs))
 }
 
 /// The integer programs with the activation of `name` at each non-8 width of `ladder` (and
@@ -326,6 +344,16 @@ impl SearchSpace {
         weight_ladder: &[u32],
         act_ladder: &[u32],
     ) -> Result<SearchSpace, PassError> {
+        // The structure (knobs, tensors, the integer program's values) does not depend on
+        // how weights are rounded: observe it on nearest rounding, which needs no batch run.
+        let nearest = PassCtx {
+            quant: QuantConfig {
+                weight_rounding: crate::WeightRounding::Nearest,
+                ..ctx.quant.clone()
+            },
+            ..ctx.clone()
+        };
+        let ctx = &nearest;
         let g0 = build_qdq(calibrated, ctx, BTreeMap::new(), &[])?;
         let int8 = lowered(&g0, ctx)?;
         let mut int_knob: Vec<Option<usize>> = vec![None; int8.value_bound()];

@@ -406,3 +406,56 @@ fn the_default_search_meets_its_sqnr_floor() {
     let loose = search(&g, &ctx, &off).expect("searches");
     assert_eq!(loose.sqnr_floor_db, f64::NEG_INFINITY);
 }
+
+/// The independent cross-fitted agreement of `r`: each sample judged by the program whose
+/// weights were fitted on the other fold (even / odd samples).
+fn cross_fitted_agreement(g: &Graph, ctx: &PassCtx, r: &SearchResult) -> f64 {
+    let s = ctx.calib.as_ref().expect("samples");
+    let mut cal = g.clone();
+    r.apply_ranges(&mut cal);
+    let argmax = |t: &Tensor| {
+        let x = t.as_f32().expect("f32");
+        (0..x.len()).fold(0, |b, i| if x[i] > x[b] { i } else { b })
+    };
+    let mut same = 0;
+    for fold in 0..2 {
+        let fit: Vec<Vec<Tensor>> = s
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == fold)
+            .map(|(_, x)| x.clone())
+            .collect();
+        let c = PassCtx {
+            calib: Some(Arc::new(fit)),
+            ..ctx.clone()
+        };
+        let q = build_qdq(&cal, &c, r.layers.clone(), &[]).expect("builds");
+        for (_, smp) in s.iter().enumerate().filter(|(i, _)| i % 2 != fold) {
+            let f = ir::interp::run_float(g, smp).expect("float runs");
+            let y = ir::interp::run_float(&q, smp).expect("qdq runs");
+            same += usize::from(argmax(&f[0]) == argmax(&y[0]));
+        }
+    }
+    100.0 * same as f64 / s.len() as f64
+}
+
+#[test]
+fn optimized_rounding_is_judged_on_samples_the_fit_has_not_seen() {
+    let (g, mut ctx) = calibrated(24);
+    ctx.quant.weight_rounding = crate::WeightRounding::Optimized;
+    let r = search(&g, &ctx, &opts(10.0, 20)).expect("searches");
+    assert!(r.satisfied);
+    assert_eq!(r.chosen.samples, 24);
+    assert_eq!(
+        cross_fitted_agreement(&g, &ctx, &r),
+        r.chosen.agreement_percent()
+    );
+    assert!(r.chosen.agreement_percent() >= 90.0, "{:?}", r.chosen);
+    // The chosen program (fitted on the whole batch) has no float weights left.
+    let q = build_qdq(&g, &ctx, r.layers.clone(), &r.ranges).expect("builds");
+    assert!(q.node_ids().all(|n| {
+        let node = q.node(n);
+        !matches!(node.op, ir::Op::Quantize)
+            || !matches!(q.producer(node.inputs[0]).op, ir::Op::Const(_))
+    }));
+}

@@ -2,8 +2,10 @@
 //! all-8-bit, `--precision auto` and auto with power-of-two scales, and the search time.
 //!
 //! Usage: `cargo run --release -p qcc-tools --bin bench-precision [-- --models a,b]
-//! [--max-accuracy-drop 1] [--evals 80]` (from the repository root; RAYON_NUM_THREADS=2
-//! reproduces the 2-core target).
+//! [--max-accuracy-drop 1] [--evals 80] [--weight-rounding optimized|nearest]` (from the
+//! repository root; RAYON_NUM_THREADS=2 reproduces the 2-core target). The auto variants
+//! round weights as `qcc --precision auto` does (`optimized`, the `optimize-weights` pass)
+//! unless `--weight-rounding nearest` says otherwise.
 //!
 //! For each trained test model (testsuite/models/<m>/ with calib.npy, test_x.npy,
 //! test_y.npy): the float program is calibrated on calib.npy (minmax); the search runs on
@@ -22,7 +24,7 @@ use anyhow::{Context, Result, bail};
 use clap_free_args::Args;
 use ir::{Graph, Op, Tensor, TensorData};
 use passes::precision::{Costs, SearchOptions, qdq_costs};
-use passes::{PassCtx, ScaleMode};
+use passes::{PassCtx, ScaleMode, WeightRounding};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -90,12 +92,10 @@ struct Row {
     evals: Option<usize>,
 }
 
-/// The Qdq program of `cal` with `ctx`'s quantization choices.
+/// The Qdq program of `cal` with `ctx`'s quantization choices (insert-qdq,
+/// fuse-activations, optimize-weights: the compiler's pipeline).
 fn qdq(cal: &Graph, ctx: &PassCtx) -> Result<Graph> {
-    let mut g = cal.clone();
-    passes::insert_qdq::run(&mut g, ctx).context("insert-qdq")?;
-    passes::fuse_activations::run(&mut g, ctx).context("fuse-activations")?;
-    Ok(g)
+    passes::precision::build_qdq(cal, ctx, ctx.quant.layers.clone(), &[]).context("quantize")
 }
 
 /// Whether every quantized activation of `g` has a power-of-two scale.
@@ -118,7 +118,13 @@ fn int_top1(q: &Graph, ctx: &PassCtx, test: &[Vec<Tensor>], y: &[i32]) -> Option
     Some(top1(&outs, y))
 }
 
-fn bench_model(dir: &Path, drop: f64, evals: usize, sqnr_floor: Option<f64>) -> Result<Vec<Row>> {
+fn bench_model(
+    dir: &Path,
+    drop: f64,
+    evals: usize,
+    sqnr_floor: Option<f64>,
+    rounding: WeightRounding,
+) -> Result<Vec<Row>> {
     let args: Vec<std::ffi::OsString> = vec![
         "qcc".into(),
         dir.join("model.onnx").into(),
@@ -178,6 +184,8 @@ fn bench_model(dir: &Path, drop: f64, evals: usize, sqnr_floor: Option<f64>) -> 
     for (variant, scales) in [("auto", ScaleMode::Float), ("auto+pow2", ScaleMode::Pow2)] {
         let mut c = ctx.clone();
         c.quant.scales = scales;
+        // What `qcc --precision auto` rounds with (unless the bench is told otherwise).
+        c.quant.weight_rounding = rounding;
         let probe = qdq(&cal, &c)?;
         if scales == ScaleMode::Pow2 && !all_pow2(&probe) {
             rows.push(Row {
@@ -235,6 +243,11 @@ fn main() -> Result<()> {
         Some("off") => Some(f64::NEG_INFINITY),
         Some(s) => Some(s.parse()?),
     };
+    let rounding = match args.get("--weight-rounding").as_deref() {
+        None | Some("optimized") => WeightRounding::Optimized,
+        Some("nearest") => WeightRounding::Nearest,
+        Some(other) => bail!("--weight-rounding {other}: expected nearest or optimized"),
+    };
     let models: Vec<String> = args.get("--models").map_or_else(
         || MODELS.iter().map(|s| s.to_string()).collect(),
         |s| s.split(',').map(str::to_string).collect(),
@@ -263,8 +276,8 @@ fn main() -> Result<()> {
         "evals"
     );
     for m in models {
-        let rows =
-            bench_model(&root.join(&m), drop, evals, sqnr_floor).with_context(|| m.clone())?;
+        let rows = bench_model(&root.join(&m), drop, evals, sqnr_floor, rounding)
+            .with_context(|| m.clone())?;
         let base = rows
             .iter()
             .find_map(|r| (r.variant == "all-8-bit").then_some(r.costs))
